@@ -1,0 +1,12 @@
+/* The subcommands of `mechbench` (argv[0] is the subcommand name). Each prints its own errors as one line
+ * "mechbench CMD: ..." and returns the exit code: 0 ok, 1 failure, 2 usage error, 130 interrupted. */
+#ifndef MB_COMMANDS_H
+#define MB_COMMANDS_H
+
+int mb_cmd_list(int argc, char **argv);
+int mb_cmd_describe(int argc, char **argv);
+int mb_cmd_run(int argc, char **argv);
+int mb_cmd_eval(int argc, char **argv);
+int mb_cmd_sweep(int argc, char **argv);
+
+#endif

@@ -1,0 +1,241 @@
+/* Attention family: workload (q, k, v -> out), double-precision oracles, shared vectorised helpers.
+ *
+ * Oracles, per output row i of one head (double precision, j over allowed keys: all, or j <= i when causal):
+ *   softmax     out_i = sum_j e^{s_j - m} v_j / sum_j e^{s_j - m},  s_j = q_i.k_j / sqrt(d),  m = max_j s_j
+ *   linear.elu  out_i = sum_j phi(q_i).phi(k_j) v_j / (sum_j phi(q_i).phi(k_j) + eps),  phi = elu + 1, eps = 1e-6
+ *               (Katharopoulos et al. 2020, "Transformers are RNNs", eq. 4-6)
+ */
+#include "family.h"
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <immintrin.h>
+#include <math.h>
+#include <sleef.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct mb_axis_rule attention_axes[] = {
+    {MB_AXIS_n, 1024, 1, 1 << 24},     {MB_AXIS_d, 64, 1, 4096},   {MB_AXIS_heads, 1, 1, 1024},
+    {MB_AXIS_batch, 1, 1, 1 << 16},    {MB_AXIS_rank, 0, 0, 1 << 24}, {MB_AXIS_causal, 0, 0, 1},
+    {MB_AXIS_block, 0, 0, 1 << 16},
+};
+
+static const struct mb_mechanism attention_mechanisms[] = {
+    {"softmax", "out = softmax(q k^T / sqrt(d) [+ causal mask]) v", 1e-4},
+    {"linear.elu", "out_i = phi(q_i)^T sum_j phi(k_j) v_j^T / (phi(q_i)^T sum_j phi(k_j) + eps), phi = elu + 1", 1e-4},
+};
+
+/* ------------------------------------------------------------------------------------------ workload */
+static const char *const attn_dims = "batch,heads,n,d";
+
+static void set_tensor(struct mb_tensor *t, const char *name, const struct mb_point *p) {
+    t->name = name;
+    t->ndim = 4;
+    t->shape[0] = p->batch;
+    t->shape[1] = p->heads;
+    t->shape[2] = p->n;
+    t->shape[3] = p->d;
+    t->dims = attn_dims;
+}
+
+static int attention_layout(struct mb_workload *w, char *err, size_t errlen) {
+    const struct mb_point *p = &w->point;
+    double elements = (double)p->batch * (double)p->heads * (double)p->n * (double)p->d;
+    if (elements > (double)(INT64_C(1) << 34))
+        return mb_errorf(err, errlen, "batch*heads*n*d = %.3g elements per tensor is too large (max 2^34)", elements);
+    w->n_inputs = 3;
+    set_tensor(&w->inputs[0], "q", p);
+    set_tensor(&w->inputs[1], "k", p);
+    set_tensor(&w->inputs[2], "v", p);
+    w->n_outputs = 1;
+    set_tensor(&w->outputs[0], "out", p);
+    return 0;
+}
+
+static void attention_fill(struct mb_workload *w) {
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    for (int t = 0; t < w->n_inputs; t++) {
+        gsl_rng_set(rng, (unsigned long)(w->seed * 1000003u + (uint64_t)t + 1));
+        float *x = w->inputs[t].data;
+        int64_t count = mb_tensor_numel(&w->inputs[t]);
+        for (int64_t i = 0; i < count; i++) x[i] = (float)gsl_ran_gaussian_ziggurat(rng, 1.0);
+    }
+    gsl_rng_free(rng);
+}
+
+static int attention_point_from_inputs(struct mb_workload *w, char *err, size_t errlen) {
+    const char *names[3] = {"q", "k", "v"};
+    for (int t = 0; t < 3; t++) {
+        const struct mb_tensor *x = &w->inputs[t];
+        if (x->ndim != 4)
+            return mb_errorf(err, errlen, "'%s' has %d dimensions; attention expects 4: (batch, heads, n, d)",
+                             names[t], x->ndim);
+        for (int i = 0; i < 4; i++)
+            if (x->shape[i] != w->inputs[0].shape[i])
+                return mb_errorf(err, errlen, "'%s' has shape dimension %d = %lld but 'q' has %lld; q, k, v must "
+                                 "have the same (batch, heads, n, d)", names[t], i, (long long)x->shape[i],
+                                 (long long)w->inputs[0].shape[i]);
+    }
+    w->point.batch = w->inputs[0].shape[0];
+    w->point.heads = w->inputs[0].shape[1];
+    w->point.n = w->inputs[0].shape[2];
+    w->point.d = w->inputs[0].shape[3];
+    w->n_outputs = 1;
+    set_tensor(&w->outputs[0], "out", &w->point);
+    return 0;
+}
+
+void mb_attn_bind(struct mb_attn *a, struct mb_workload *w) {
+    const struct mb_point *p = &w->point;
+    a->batch = p->batch;
+    a->heads = p->heads;
+    a->n = p->n;
+    a->d = p->d;
+    a->causal = (int)p->causal;
+    a->q = w->inputs[0].data;
+    a->k = w->inputs[1].data;
+    a->v = w->inputs[2].data;
+    a->out = w->outputs[0].data;
+}
+
+double mb_attn_io_bytes(const struct mb_point *p) {
+    return 4.0 * 4.0 * (double)p->batch * (double)p->heads * (double)p->n * (double)p->d;
+}
+
+/* ------------------------------------------------------------------------------------------ helpers */
+void mb_attn_softmax_row(float *row, int64_t len) {
+    float m = -INFINITY;
+    for (int64_t j = 0; j < len; j++) m = row[j] > m ? row[j] : m;
+    float sum = 0.0f;
+    int64_t j = 0;
+#if defined(__AVX512F__)
+    __m512 vm = _mm512_set1_ps(m), vsum = _mm512_setzero_ps();
+    for (; j + 16 <= len; j += 16) {
+        __m512 e = Sleef_expf16_u10(_mm512_sub_ps(_mm512_loadu_ps(row + j), vm));
+        _mm512_storeu_ps(row + j, e);
+        vsum = _mm512_add_ps(vsum, e);
+    }
+    sum = _mm512_reduce_add_ps(vsum);
+#endif
+    for (; j < len; j++) {
+        row[j] = expf(row[j] - m);
+        sum += row[j];
+    }
+    float inv = 1.0f / sum;
+    for (j = 0; j < len; j++) row[j] *= inv;
+}
+
+void mb_attn_elu1(const float *x, float *y, int64_t len) {
+    int64_t i = 0;
+#if defined(__AVX512F__)
+    __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    for (; i + 16 <= len; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        __mmask16 pos = _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ);
+        __m512 neg = Sleef_expf16_u10(_mm512_min_ps(v, zero));
+        _mm512_storeu_ps(y + i, _mm512_mask_blend_ps(pos, neg, _mm512_add_ps(v, one)));
+    }
+#endif
+    for (; i < len; i++) y[i] = x[i] > 0.0f ? x[i] + 1.0f : expf(x[i]);
+}
+
+/* ------------------------------------------------------------------------------------------ oracle */
+static double elu1(double x) { return x > 0 ? x + 1 : exp(x); }
+
+/* out[0..d) = oracle row i of head (q, k, v point at the head's first row); weights: scratch of n doubles */
+static void oracle_row(const char *mechanism, const struct mb_attn *a, const float *q, const float *k,
+                       const float *v, int64_t i, double *weights, double *out) {
+    int64_t d = a->d, last = a->causal ? i : a->n - 1;
+    const float *qi = q + i * d;
+    int softmax = strcmp(mechanism, "softmax") == 0;
+    double m = -INFINITY, denom = 0;
+    for (int64_t j = 0; j <= last; j++) {
+        const float *kj = k + j * d;
+        double s = 0;
+        if (softmax)
+            for (int64_t c = 0; c < d; c++) s += (double)qi[c] * kj[c];
+        else
+            for (int64_t c = 0; c < d; c++) s += elu1(qi[c]) * elu1(kj[c]);
+        weights[j] = softmax ? s / sqrt((double)d) : s;
+        if (weights[j] > m) m = weights[j];
+    }
+    for (int64_t j = 0; j <= last; j++) {
+        if (softmax) weights[j] = exp(weights[j] - m);
+        denom += weights[j];
+    }
+    if (!softmax) denom += MB_ATTN_LINEAR_EPS;
+    for (int64_t c = 0; c < d; c++) out[c] = 0;
+    for (int64_t j = 0; j <= last; j++)
+        for (int64_t c = 0; c < d; c++) out[c] += weights[j] * v[j * d + c];
+    for (int64_t c = 0; c < d; c++) out[c] /= denom;
+}
+
+/* rows[0..count): flat row indices (head * n + i) to check: all, or a seeded sample that includes the first
+ * and last row of the first and last head (the causal edges). */
+static int64_t pick_rows(int64_t total, int64_t n, const struct mb_check_opts *o, int64_t **rows_out) {
+    int64_t count = (o->sample_rows <= 0 || o->sample_rows >= total) ? total : o->sample_rows;
+    int64_t *rows = malloc((size_t)count * sizeof *rows);
+    if (!rows) return -1;
+    if (count == total) {
+        for (int64_t r = 0; r < total; r++) rows[r] = r;
+    } else {
+        uint64_t state = o->seed ^ UINT64_C(0x5eed0f0bac1e);
+        int64_t fixed[4] = {0, n - 1, total - n, total - 1};
+        for (int64_t r = 0; r < count; r++)
+            rows[r] = r < 4 ? fixed[r] : (int64_t)(mb_splitmix64(&state) % (uint64_t)total);
+    }
+    *rows_out = rows;
+    return count;
+}
+
+static int attention_check(const struct mb_kernel *k, const struct mb_workload *w, const char *mechanism,
+                           const struct mb_check_opts *opts, struct mb_errors *out, char *err, size_t errlen) {
+    (void)k;
+    if (!mb_family_mechanism(&mb_family_attention, mechanism))
+        return mb_errorf(err, errlen, "attention family has no oracle for mechanism '%s'", mechanism);
+    struct mb_attn a;
+    mb_attn_bind(&a, (struct mb_workload *)w);
+    int64_t *rows = NULL, count = pick_rows(mb_attn_head_count(&a) * a.n, a.n, opts, &rows);
+    if (count < 0) return mb_errorf(err, errlen, "out of memory picking oracle rows");
+    mb_errors_reset(out);
+    int failed = 0;
+#pragma omp parallel
+    {
+        struct mb_errors local;
+        mb_errors_reset(&local);
+        double *weights = malloc((size_t)a.n * sizeof(double)), *want = malloc((size_t)a.d * sizeof(double));
+        if (!weights || !want) {
+#pragma omp atomic write
+            failed = 1;
+        } else {
+#pragma omp for schedule(dynamic, 4)
+            for (int64_t r = 0; r < count; r++) {
+                int64_t head = rows[r] / a.n, i = rows[r] % a.n, off = head * mb_attn_head_stride(&a);
+                oracle_row(mechanism, &a, a.q + off, a.k + off, a.v + off, i, weights, want);
+                mb_errors_add(&local, a.out + off + i * a.d, want, a.d);
+            }
+        }
+#pragma omp critical
+        mb_errors_merge(out, &local);
+        free(weights);
+        free(want);
+    }
+    free(rows);
+    if (failed) return mb_errorf(err, errlen, "out of memory in the attention oracle");
+    mb_errors_finish(out);
+    return 0;
+}
+
+const struct mb_family mb_family_attention = {
+    .name = "attention",
+    .summary = "q, k, v (batch, heads, n, d) -> out (batch, heads, n, d)",
+    .axes = attention_axes,
+    .n_axes = (int)(sizeof attention_axes / sizeof attention_axes[0]),
+    .mechanisms = attention_mechanisms,
+    .n_mechanisms = (int)(sizeof attention_mechanisms / sizeof attention_mechanisms[0]),
+    .layout = attention_layout,
+    .fill = attention_fill,
+    .point_from_inputs = attention_point_from_inputs,
+    .check = attention_check,
+};

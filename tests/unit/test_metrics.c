@@ -1,0 +1,78 @@
+/* Error metrics, points and parameters. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mechbench.h"
+
+Test(metrics, known_values) {
+    float got[3] = {1.0f, 2.0f, -1.0f};
+    double want[3] = {1.0, 2.5, -1.0};
+    struct mb_errors e;
+    mb_errors_reset(&e);
+    mb_errors_add(&e, got, want, 3);
+    mb_errors_finish(&e);
+    cr_assert_float_eq(e.max_abs, 0.5, 1e-12);
+    cr_assert_float_eq(e.nmse, 0.25 / (1 + 6.25 + 1), 1e-12);
+    cr_assert_float_eq(e.rel_l2, sqrt(0.25 / 8.25), 1e-12);
+    cr_assert_eq(e.checked, 3);
+}
+
+Test(metrics, nan_is_an_infinite_error) {
+    float got[2] = {NAN, 1.0f};
+    double want[2] = {1.0, 1.0};
+    struct mb_errors e;
+    mb_errors_reset(&e);
+    mb_errors_add(&e, got, want, 2);
+    mb_errors_finish(&e);
+    cr_assert(isinf(e.rel_l2) && isinf(e.max_abs));
+}
+
+Test(metrics, merge_equals_one_pass) {
+    float got[4] = {1, 2, 3, 4};
+    double want[4] = {1.5, 2, 2, 4.25};
+    struct mb_errors one, a, b;
+    mb_errors_reset(&one);
+    mb_errors_reset(&a);
+    mb_errors_reset(&b);
+    mb_errors_add(&one, got, want, 4);
+    mb_errors_add(&a, got, want, 1);
+    mb_errors_add(&b, got + 1, want + 1, 3);
+    mb_errors_merge(&a, &b);
+    mb_errors_finish(&one);
+    mb_errors_finish(&a);
+    cr_assert_float_eq(a.rel_l2, one.rel_l2, 1e-15);
+    cr_assert_float_eq(a.max_abs, one.max_abs, 1e-15);
+    cr_assert_eq(a.checked, 4);
+}
+
+Test(metrics, zero_reference_uses_absolute_error) {
+    float got[2] = {0.0f, 0.5f};
+    double want[2] = {0.0, 0.0};
+    struct mb_errors e;
+    mb_errors_reset(&e);
+    mb_errors_add(&e, got, want, 2);
+    mb_errors_finish(&e);
+    cr_assert_float_eq(e.rel_l2, 0.5, 1e-12);
+}
+
+Test(points, get_set_format_and_params) {
+    struct mb_point p;
+    memset(&p, 0, sizeof p);
+    mb_point_set(&p, MB_AXIS_n, 4096);
+    mb_point_set(&p, MB_AXIS_eps, 0.125);
+    cr_assert_eq(p.n, 4096);
+    cr_assert_float_eq(p.eps, 0.125, 0);
+    cr_assert_float_eq(mb_point_get(&p, MB_AXIS_n), 4096, 0);
+    cr_assert_eq(mb_axis_lookup("heads"), MB_AXIS_heads);
+    cr_assert_eq(mb_axis_lookup("nope"), -1);
+    char buf[128];
+    mb_point_format(&p, MB_AXIS_BIT(n) | MB_AXIS_BIT(eps) | MB_AXIS_BIT(causal) | MB_AXIS_BIT(d), buf, sizeof buf);
+    cr_assert_str_eq(buf, "n=4096 causal=0 eps=0.125");
+    snprintf(p.params, sizeof p.params, "norm=paper;bias=0.5");
+    char v[32];
+    cr_assert_str_eq(mb_param(&p, "bias", v, sizeof v), "0.5");
+    cr_assert_str_eq(mb_param(&p, "norm", v, sizeof v), "paper");
+    cr_assert_null(mb_param(&p, "nor", v, sizeof v));
+}
