@@ -97,7 +97,7 @@ int mb_cmd_describe(int argc, char **argv) {
         printf("  --%-12s %-8g %g..%g  %s\n", mb_axes[r->axis].name, r->def, r->min, r->max, mb_axes[r->axis].help);
     }
     printf("  --%-12s %-8d %d..%d  %s\n", "threads", 1, 1, 1024, mb_axes[MB_AXIS_threads].help);
-    mb_point_complete(k, &p);
+    mb_point_complete(k, &p, 0);
     struct mb_workload w = {.family = f, .point = p};
     char err[256];
     if (f->layout(&w, err, sizeof err) == 0) {
@@ -229,9 +229,7 @@ int mb_cmd_run(int argc, char **argv) {
         if ((c.axes_set & (UINT64_C(1) << a)) && a != MB_AXIS_threads && !(k->axes & (UINT64_C(1) << a)))
             return mb_cli_fail("run", 2, "%s does not read axis %s (it reads: see mechbench describe %s)", k->name,
                                mb_axes[a].name, k->name);
-    if ((c.axes_set & MB_AXIS_BIT(threads)) && p.threads < 1)
-        return mb_cli_fail("run", 2, "--threads %lld is out of range (1..1024)", (long long)p.threads);
-    mb_point_complete(k, &p);
+    mb_point_complete(k, &p, c.axes_set);
 
     char err[256];
     struct mb_row row;
@@ -278,7 +276,7 @@ int mb_cmd_eval(int argc, char **argv) {
     memset(&w, 0, sizeof w);
     w.family = k->family;
     w.point = p;
-    mb_point_complete(k, &w.point);
+    mb_point_complete(k, &w.point, 0);
     if (k->family->layout(&w, err, sizeof err)) return mb_cli_fail("eval", 2, "%s", err);
     for (int i = 0; i < w.n_inputs; i++) {
         w.inputs[i].data = NULL;

@@ -110,6 +110,7 @@ struct mb_mechanism {
     const char *name;        /* "softmax", "linear.elu" */
     const char *formula;     /* one line of math */
     double tolerance;        /* rel_l2 allowed for fp32 kernels of this mechanism vs the double oracle */
+    void (*oracle)(void);    /* the family's oracle of this mechanism (family-specific signature, cast by the family) */
 };
 
 struct mb_kernel;

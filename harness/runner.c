@@ -31,14 +31,14 @@ static void blas_single_threaded(void) {
     }
 }
 
-void mb_point_complete(const struct mb_kernel *k, struct mb_point *p) {
+void mb_point_complete(const struct mb_kernel *k, struct mb_point *p, uint64_t given) {
     const struct mb_family *f = k->family;
     for (int i = 0; i < f->n_axes; i++) {
         enum mb_axis a = f->axes[i].axis;
         if (!(k->axes & (UINT64_C(1) << a))) mb_point_set(p, a, 0);
-        else if (mb_point_get(p, a) == 0 && a != MB_AXIS_causal) mb_point_set(p, a, f->axes[i].def);
+        else if (mb_point_get(p, a) == 0 && !(given & (UINT64_C(1) << a))) mb_point_set(p, a, f->axes[i].def);
     }
-    if (p->threads <= 0) p->threads = 1;
+    if (p->threads <= 0 && !(given & MB_AXIS_BIT(threads))) p->threads = 1;
 }
 
 int mb_workload_alloc(struct mb_workload *w, char *err, size_t errlen) {

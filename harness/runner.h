@@ -16,8 +16,9 @@ struct mb_run_opts {
 void mb_run_opts_default(struct mb_run_opts *o);
 double mb_physical_memory(void);
 
-/* Fill the axes p does not set (0) with the family defaults and zero the axes the kernel does not read. */
-void mb_point_complete(const struct mb_kernel *k, struct mb_point *p);
+/* Fill the axes that are 0 and not in `given` (MB_AXIS_BIT mask) with the family defaults; zero the axes the
+   kernel does not read. */
+void mb_point_complete(const struct mb_kernel *k, struct mb_point *p, uint64_t given);
 
 /* Allocate w's tensors for w->family / w->point (layout first) and fill inputs from seed. */
 int mb_workload_create(struct mb_workload *w, const struct mb_family *f, const struct mb_point *p, uint64_t seed,

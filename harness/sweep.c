@@ -72,15 +72,19 @@ static int expand_sweep(const struct mb_sweep *s, struct item_list *l, char *err
         struct mb_point base;
         memset(&base, 0, sizeof base);
         snprintf(base.params, sizeof base.params, "%s", s->params);
+        uint64_t given = 0;
         for (int a = 0; a < MB_AXIS_COUNT; a++)
-            if (s->axes[a].count) mb_point_set(&base, (enum mb_axis)a, s->axes[a].values[index[a]]);
+            if (s->axes[a].count) {
+                mb_point_set(&base, (enum mb_axis)a, s->axes[a].values[index[a]]);
+                given |= UINT64_C(1) << a;
+            }
         for (int i = 0; i < nk; i++) {
             struct mb_point p = base;
             uint64_t declared = MB_AXIS_BIT(threads);
             for (int r = 0; r < kernels[i]->family->n_axes; r++) declared |= UINT64_C(1) << kernels[i]->family->axes[r].axis;
             for (int a = 0; a < MB_AXIS_COUNT; a++) /* axes of other families in a mixed experiment */
                 if (!(declared & (UINT64_C(1) << a))) mb_point_set(&p, (enum mb_axis)a, 0);
-            mb_point_complete(kernels[i], &p);
+            mb_point_complete(kernels[i], &p, given);
             if (mb_family_validate(kernels[i]->family, &p, err, errlen)) {
                 char detail[MB_MESSAGE_LEN];
                 snprintf(detail, sizeof detail, "%s", err);

@@ -1,6 +1,7 @@
 /* Attention family: workload (q, k, v -> out), double-precision oracles, shared vectorised helpers.
  *
- * Oracles, per output row i of one head (double precision, j over allowed keys: all, or j <= i when causal):
+ * Oracles (mechanisms.def), per output row i of one head, in double, j over the allowed keys (all, or j <= i
+ * when causal):
  *   softmax     out_i = sum_j e^{s_j - m} v_j / sum_j e^{s_j - m},  s_j = q_i.k_j / sqrt(d),  m = max_j s_j
  *   linear.elu  out_i = sum_j phi(q_i).phi(k_j) v_j / (sum_j phi(q_i).phi(k_j) + eps),  phi = elu + 1, eps = 1e-6
  *               (Katharopoulos et al. 2020, "Transformers are RNNs", eq. 4-6)
@@ -22,8 +23,9 @@ static const struct mb_axis_rule attention_axes[] = {
 };
 
 static const struct mb_mechanism attention_mechanisms[] = {
-    {"softmax", "out = softmax(q k^T / sqrt(d) [+ causal mask]) v", 1e-4},
-    {"linear.elu", "out_i = phi(q_i)^T sum_j phi(k_j) v_j^T / (phi(q_i)^T sum_j phi(k_j) + eps), phi = elu + 1", 1e-4},
+#define MB_ATTN_MECHANISM(name, formula, tolerance, oracle) {name, formula, tolerance, (void (*)(void))oracle},
+#include "mechanisms.def"
+#undef MB_ATTN_MECHANISM
 };
 
 /* ------------------------------------------------------------------------------------------ workload */
@@ -141,34 +143,47 @@ void mb_attn_elu1(const float *x, float *y, int64_t len) {
 }
 
 /* ------------------------------------------------------------------------------------------ oracle */
+void mb_attn_weighted_rows(const struct mb_attn *a, const float *v, int64_t last, const double *weights,
+                           double denom_extra, double *out) {
+    const int64_t d = a->d;
+    double denom = denom_extra;
+    for (int64_t c = 0; c < d; c++) out[c] = 0;
+    for (int64_t j = 0; j <= last; j++) {
+        denom += weights[j];
+        for (int64_t c = 0; c < d; c++) out[c] += weights[j] * v[j * d + c];
+    }
+    for (int64_t c = 0; c < d; c++) out[c] /= denom;
+}
+
+void mb_attn_oracle_softmax(const struct mb_attn *a, const struct mb_workload *w, int64_t head, int64_t i,
+                            double *scratch, double *out) {
+    (void)w;
+    const int64_t d = a->d, off = head * mb_attn_head_stride(a), last = mb_attn_last_key(a, i);
+    const float *qi = a->q + off + i * d, *k = a->k + off;
+    double m = -INFINITY;
+    for (int64_t j = 0; j <= last; j++) {
+        double s = 0;
+        for (int64_t c = 0; c < d; c++) s += (double)qi[c] * k[j * d + c];
+        scratch[j] = s / sqrt((double)d);
+        if (scratch[j] > m) m = scratch[j];
+    }
+    for (int64_t j = 0; j <= last; j++) scratch[j] = exp(scratch[j] - m);
+    mb_attn_weighted_rows(a, a->v + off, last, scratch, 0.0, out);
+}
+
 static double elu1(double x) { return x > 0 ? x + 1 : exp(x); }
 
-/* out[0..d) = oracle row i of head (q, k, v point at the head's first row); weights: scratch of n doubles */
-static void oracle_row(const char *mechanism, const struct mb_attn *a, const float *q, const float *k,
-                       const float *v, int64_t i, double *weights, double *out) {
-    int64_t d = a->d, last = a->causal ? i : a->n - 1;
-    const float *qi = q + i * d;
-    int softmax = strcmp(mechanism, "softmax") == 0;
-    double m = -INFINITY, denom = 0;
+void mb_attn_oracle_linear_elu(const struct mb_attn *a, const struct mb_workload *w, int64_t head, int64_t i,
+                               double *scratch, double *out) {
+    (void)w;
+    const int64_t d = a->d, off = head * mb_attn_head_stride(a), last = mb_attn_last_key(a, i);
+    const float *qi = a->q + off + i * d, *k = a->k + off;
     for (int64_t j = 0; j <= last; j++) {
-        const float *kj = k + j * d;
         double s = 0;
-        if (softmax)
-            for (int64_t c = 0; c < d; c++) s += (double)qi[c] * kj[c];
-        else
-            for (int64_t c = 0; c < d; c++) s += elu1(qi[c]) * elu1(kj[c]);
-        weights[j] = softmax ? s / sqrt((double)d) : s;
-        if (weights[j] > m) m = weights[j];
+        for (int64_t c = 0; c < d; c++) s += elu1(qi[c]) * elu1(k[j * d + c]);
+        scratch[j] = s;
     }
-    for (int64_t j = 0; j <= last; j++) {
-        if (softmax) weights[j] = exp(weights[j] - m);
-        denom += weights[j];
-    }
-    if (!softmax) denom += MB_ATTN_LINEAR_EPS;
-    for (int64_t c = 0; c < d; c++) out[c] = 0;
-    for (int64_t j = 0; j <= last; j++)
-        for (int64_t c = 0; c < d; c++) out[c] += weights[j] * v[j * d + c];
-    for (int64_t c = 0; c < d; c++) out[c] /= denom;
+    mb_attn_weighted_rows(a, a->v + off, last, scratch, MB_ATTN_LINEAR_EPS, out);
 }
 
 /* rows[0..count): flat row indices (head * n + i) to check: all, or a seeded sample that includes the first
@@ -192,8 +207,9 @@ static int64_t pick_rows(int64_t total, int64_t n, const struct mb_check_opts *o
 static int attention_check(const struct mb_kernel *k, const struct mb_workload *w, const char *mechanism,
                            const struct mb_check_opts *opts, struct mb_errors *out, char *err, size_t errlen) {
     (void)k;
-    if (!mb_family_mechanism(&mb_family_attention, mechanism))
-        return mb_errorf(err, errlen, "attention family has no oracle for mechanism '%s'", mechanism);
+    const struct mb_mechanism *m = mb_family_mechanism(&mb_family_attention, mechanism);
+    if (!m || !m->oracle) return mb_errorf(err, errlen, "attention family has no oracle for mechanism '%s'", mechanism);
+    const mb_attn_oracle_fn oracle = (mb_attn_oracle_fn)m->oracle;
     struct mb_attn a;
     mb_attn_bind(&a, (struct mb_workload *)w);
     int64_t *rows = NULL, count = pick_rows(mb_attn_head_count(&a) * a.n, a.n, opts, &rows);
@@ -212,7 +228,7 @@ static int attention_check(const struct mb_kernel *k, const struct mb_workload *
 #pragma omp for schedule(dynamic, 4)
             for (int64_t r = 0; r < count; r++) {
                 int64_t head = rows[r] / a.n, i = rows[r] % a.n, off = head * mb_attn_head_stride(&a);
-                oracle_row(mechanism, &a, a.q + off, a.k + off, a.v + off, i, weights, want);
+                oracle(&a, w, head, i, weights, want);
                 mb_errors_add(&local, a.out + off + i * a.d, want, a.d);
             }
         }

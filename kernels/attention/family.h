@@ -26,6 +26,22 @@ void mb_attn_bind(struct mb_attn *a, struct mb_workload *w);
 static inline int64_t mb_attn_head_count(const struct mb_attn *a) { return a->batch * a->heads; }
 static inline int64_t mb_attn_head_stride(const struct mb_attn *a) { return a->n * a->d; }
 
+/* Row oracle of one mechanism, double precision: out[0..d) = output row i of head `head` (0 .. batch*heads-1).
+ * scratch: room for n doubles. Listed in kernels/attention/mechanisms.def. */
+typedef void (*mb_attn_oracle_fn)(const struct mb_attn *a, const struct mb_workload *w, int64_t head, int64_t i,
+                                  double *scratch, double *out);
+#define MB_ATTN_MECHANISM(name, formula, tolerance, oracle) \
+    void oracle(const struct mb_attn *a, const struct mb_workload *w, int64_t head, int64_t i, double *scratch, \
+                double *out);
+#include "mechanisms.def"
+#undef MB_ATTN_MECHANISM
+
+/* Oracle helper: out = sum_{j <= last} weights[j] v_j / (sum_j weights[j] + denom_extra), v of one head. */
+void mb_attn_weighted_rows(const struct mb_attn *a, const float *v, int64_t last, const double *weights,
+                           double denom_extra, double *out);
+/* Last key index row i may attend to: i when causal, n - 1 otherwise. */
+static inline int64_t mb_attn_last_key(const struct mb_attn *a, int64_t i) { return a->causal ? i : a->n - 1; }
+
 /* In place: row[0..len) <- softmax(row[0..len)), vectorised exp (SLEEF). */
 void mb_attn_softmax_row(float *row, int64_t len);
 /* phi(x) = elu(x) + 1 = x + 1 for x > 0, exp(x) otherwise, elementwise, vectorised. */

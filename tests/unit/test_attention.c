@@ -26,7 +26,7 @@ static int run_and_check(const struct mb_kernel *k, const struct shape *s, int t
     p.d = s->d;
     p.causal = s->causal;
     p.threads = threads;
-    mb_point_complete(k, &p);
+    mb_point_complete(k, &p, 0);
     char why[256];
     if (k->supports && k->supports(&p, why, sizeof why)) return 0;
     struct mb_workload w;
@@ -88,7 +88,7 @@ Test(attention, linear_elu_refuses_causal) {
     const struct mb_kernel *k = mb_kernel_find("attention.linear.elu");
     struct mb_point p;
     memset(&p, 0, sizeof p);
-    mb_point_complete(k, &p);
+    mb_point_complete(k, &p, 0);
     p.causal = 1;
     char why[128] = "";
     cr_assert_eq(k->supports(&p, why, sizeof why), 1);
@@ -104,7 +104,7 @@ Test(attention, sampled_check_includes_the_edge_rows) {
     p.d = 8;
     p.heads = 2;
     p.threads = 1;
-    mb_point_complete(k, &p);
+    mb_point_complete(k, &p, 0);
     struct mb_workload w;
     char err[256];
     cr_assert_eq(mb_workload_create(&w, k->family, &p, 3, err, sizeof err), 0);

@@ -60,7 +60,7 @@ Test(registry, models_are_positive_at_the_default_point) {
         const struct mb_kernel *k = mb_kernels[i];
         struct mb_point p;
         memset(&p, 0, sizeof p);
-        mb_point_complete(k, &p);
+        mb_point_complete(k, &p, 0);
         char err[256];
         cr_assert_eq(mb_family_validate(k->family, &p, err, sizeof err), 0, "%s: %s", k->name, err);
         cr_assert_gt(k->flops(&p), 0, "%s", k->name);
@@ -85,7 +85,7 @@ Test(registry, family_validation_names_the_axis) {
     const struct mb_kernel *k = mb_kernel_find("attention.softmax.naive");
     struct mb_point p;
     memset(&p, 0, sizeof p);
-    mb_point_complete(k, &p);
+    mb_point_complete(k, &p, 0);
     char err[256];
     p.d = 0;
     cr_assert_eq(mb_family_validate(k->family, &p, err, sizeof err), -1);

@@ -1,0 +1,24 @@
+/* Where does kernel B become faster than kernel A? Pure function on two timing curves over common x.
+ *
+ * f(x) = log(tA(x) / tB(x)); the crossover is the LAST sign change of f along increasing x (the x above which
+ * the order of the two kernels holds to the end of the range; timing noise at small x can cross several times,
+ * counted in `crossings`), placed by linear interpolation on log-log axes between the two bracketing points
+ * (on linear x when an x is <= 0). Power-law
+ * timings (tA = a x^p, tB = b x^q) have a straight f in log x, so their crossover is found exactly.
+ */
+#ifndef MB_CROSSOVER_H
+#define MB_CROSSOVER_H
+
+struct mb_crossover {
+    int found;          /* 1: f changes sign; x is the crossover */
+    double x;
+    int b_faster_above; /* found: 1 = B is faster above x (A faster below), 0 = the reverse */
+    int faster;         /* not found: 1 = B faster everywhere, -1 = A faster everywhere, 0 = equal everywhere */
+    int crossings;      /* sign changes of f over the range (> 1: the curves cross repeatedly, e.g. noise) */
+};
+
+/* x: n strictly increasing values; ta, tb: positive times at x. Returns 0, or -1 for unusable input
+   (n < 1, x not increasing, a time that is not positive and finite). */
+int mb_crossover_find(const double *x, const double *ta, const double *tb, int n, struct mb_crossover *out);
+
+#endif

@@ -1,0 +1,287 @@
+"""End-to-end tests of the CLI: sweep -> HDF5 (h5py, h5dump) -> plot -> export; interrupted sweep + resume;
+bad inputs (one line on stderr, non-zero exit, nothing lost or half-written)."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from conftest import BINARY, ROOT, mechbench
+
+TINY_INI = """
+[experiment]
+name = tiny
+kernels = attention.softmax.naive, attention.linear.elu
+seed = 7
+repetitions = 2
+min_time = 0.001
+check_rows = 32
+
+[axes]
+n = 16:64:x2
+d = 16
+heads = 2
+threads = 1, 2
+"""
+TINY_POINTS = 3 * 2 * 2  # n values x threads x kernels
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tiny")
+    ini = tmp / "tiny.ini"
+    ini.write_text(TINY_INI)
+    out = tmp / "tiny.h5"
+    proc = mechbench("sweep", ini, "--out", out)
+    return tmp, ini, out, proc
+
+
+def test_sweep_writes_the_schema(tiny):
+    tmp, ini, out, proc = tiny
+    assert "attention.linear.elu" in proc.stdout  # summary table
+    with h5py.File(out, "r") as f:
+        assert f.attrs["schema_version"] == 1
+        for key in ("experiment", "ini", "created", "git_commit", "host", "cpu_model", "compiler", "cflags",
+                    "hdf5_version", "seed"):
+            assert key in f.attrs, key
+        ini_attr = f.attrs["ini"]
+        assert "tiny" in (ini_attr.decode() if isinstance(ini_attr, bytes) else ini_attr)
+        points = f["points"][...]
+        assert len(points) == TINY_POINTS
+        for column in ("kernel", "n", "d", "heads", "batch", "causal", "threads", "time_median", "gflops",
+                       "own_rel_l2", "exact_rel_l2", "verdict", "workspace_bytes", "point_id"):
+            assert column in points.dtype.names, column
+        assert set(points["verdict"]) == {b"pass"}
+        assert (points["time_median"] > 0).all() and (points["gflops"] > 0).all()
+        assert sorted(points["n"].tolist()) == sorted([16, 32, 64] * 4)
+        linear = points[points["kernel"] == b"attention.linear.elu"]
+        assert (linear["exact_rel_l2"] > 1e-2).all() and (linear["own_rel_l2"] < 1e-4).all()
+        samples = f["samples"][...]
+        assert len(samples) == 2 * TINY_POINTS
+        assert set(samples["point_id"].tolist()) == set(points["point_id"].tolist())
+        kernels = f["kernels"][...]
+        assert {k.decode() for k in kernels["name"]} == {"attention.softmax.naive", "attention.linear.elu"}
+
+
+def test_h5dump_reads_the_header(tiny):
+    out = tiny[2]
+    proc = subprocess.run(["h5dump", "-H", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0
+    for name in ("points", "samples", "kernels", "schema_version", "time_median"):
+        assert name in proc.stdout
+
+
+def test_plot_writes_png_and_svg(tiny):
+    tmp, _, out, _ = tiny
+    proc = mechbench("plot", out, "--out", tmp / "p", "--crossover", "attention.softmax.naive,attention.linear.elu")
+    pngs = sorted(tmp.glob("p_*.png"))
+    assert {p.name for p in pngs} >= {"p_time.png", "p_gflops.png", "p_error.png", "p_memory.png"}
+    for png in pngs:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000
+        assert str(png) in proc.stdout
+    assert (tmp / "p_time.svg").read_text().lstrip().startswith("<?xml")
+    assert "crossover" in proc.stdout
+
+
+def test_export_formats(tiny):
+    tmp, _, out, _ = tiny
+    tsv = mechbench("export", out, "--format", "tsv").stdout.strip().splitlines()
+    header = tsv[0].split("\t")
+    assert "kernel" in header and "time_median" in header and len(tsv) == 1 + TINY_POINTS
+    csv = mechbench("export", out, "--format", "csv").stdout.strip().splitlines()
+    assert len(csv) == 1 + TINY_POINTS
+    doc = json.loads(mechbench("export", out, "--format", "json").stdout)
+    assert "context" in doc and "benchmarks" in doc
+    iterations = [b for b in doc["benchmarks"] if b["run_type"] == "iteration"]
+    assert len(iterations) == 2 * TINY_POINTS
+    assert all(b["time_unit"] == "ns" and b["real_time"] > 0 for b in iterations)
+
+
+def test_run_prints_time_gflops_error():
+    proc = mechbench("run", "attention.linear.elu", "--n", 512, "--d", 32, "--reps", 2, "--min-time", 0.01)
+    for word in ("time", "GFLOP/s", "rel_l2", "pass"):
+        assert word in proc.stdout
+    row = json.loads(mechbench("run", "attention.softmax.naive", "--n", 33, "--d", 8, "--causal", "--reps", 2,
+                               "--min-time", 0.001, "--json").stdout)
+    assert row["kernel"] == "attention.softmax.naive" and row["n"] == 33 and row["causal"] == 1
+    assert row["verdict"] == "pass" and len(row["samples"]) == 2 and row["own_rel_l2"] < 1e-4
+
+
+def test_list_and_describe():
+    listing = mechbench("list").stdout
+    assert "attention.softmax.naive" in listing and "attention.linear.elu" in listing
+    text = mechbench("describe", "attention.linear.elu").stdout
+    for word in ("elu", "approximates", "(batch, heads, n, d)", "O(n d^2)", "source"):
+        assert word in text, word
+    for cmd in ("list", "describe", "run", "sweep", "eval", "plot", "export"):
+        assert "usage" in mechbench(cmd, "--help").stdout
+
+
+# ------------------------------------------------------------------------------------ interrupted sweeps
+RESUME_INI = """
+[experiment]
+name = resume
+kernels = attention.softmax.naive, attention.linear.elu
+repetitions = 2
+min_time = 0.05
+check_rows = 16
+
+[axes]
+n = 64:4096:x2
+d = 32
+threads = 1
+"""
+RESUME_POINTS = 7 * 2
+
+
+def _point_keys(path):
+    with h5py.File(path, "r") as f:
+        p = f["points"][...]
+    return [(k, n, t) for k, n, t in zip(p["kernel"].tolist(), p["n"].tolist(), p["threads"].tolist())]
+
+
+def _start_and_kill(ini, out, sig, after_points):
+    proc = subprocess.Popen([str(BINARY), "sweep", str(ini), "--out", str(out)], stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, text=True, cwd=ROOT)
+    seen = 0
+    for line in proc.stderr:
+        if line.startswith("["):
+            seen += 1
+        if seen >= after_points:
+            proc.send_signal(sig)
+            break
+    rest = proc.stderr.read()
+    proc.wait(timeout=120)
+    return proc.returncode, rest
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_killed_sweep_resumes_with_each_point_once(tmp_path, sig):
+    ini = tmp_path / "resume.ini"
+    ini.write_text(RESUME_INI)
+    out = tmp_path / "resume.h5"
+    rc, rest = _start_and_kill(ini, out, sig, after_points=3)
+    if sig == signal.SIGINT:
+        assert rc == 130 and "--resume" in rest
+    else:
+        assert rc == -signal.SIGKILL
+    partial = _point_keys(out)
+    assert 3 <= len(partial) < RESUME_POINTS
+    assert len(set(partial)) == len(partial)
+    proc = mechbench("sweep", ini, "--out", out, check=False)
+    assert proc.returncode != 0 and "--resume" in proc.stderr  # never silently overwritten
+    assert _point_keys(out) == partial
+    proc = mechbench("sweep", ini, "--out", out, "--resume")
+    assert f"{len(partial)} of {RESUME_POINTS} points already" in proc.stderr
+    final = _point_keys(out)
+    assert len(final) == RESUME_POINTS and len(set(final)) == RESUME_POINTS
+    assert final[: len(partial)] == partial
+    with h5py.File(out, "r") as f:
+        assert set(f["points"]["verdict"].tolist()) == {b"pass"}
+        assert len(f["samples"]) == 2 * RESUME_POINTS
+
+
+def test_budgets_record_skipped_points(tmp_path):
+    ini = tmp_path / "budget.ini"
+    ini.write_text(TINY_INI.replace("n = 16:64:x2", "n = 16, 4096") + "\n")
+    out = tmp_path / "budget.h5"
+    mechbench("sweep", ini, "--out", out, "--max-mem", "1M")
+    with h5py.File(out, "r") as f:
+        p = f["points"][...]
+    big = p[p["n"] == 4096]
+    assert len(big) == 4 and set(big["verdict"].tolist()) == {b"skipped-budget"}
+    assert all(b"max_mem" in m for m in big["message"].tolist())
+    assert set(p[p["n"] == 16]["verdict"].tolist()) == {b"pass"}
+
+
+# ------------------------------------------------------------------------------------ bad input
+def assert_clean_failure(proc, *words):
+    assert proc.returncode != 0, proc.stdout
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+
+
+@pytest.mark.parametrize("args,words", [
+    (["run", "attention.nope"], ["unknown kernel", "attention.nope"]),
+    (["run", "attention.softmax.naive", "--n", "0"], ["n = 0", "allowed"]),
+    (["run", "attention.softmax.naive", "--d", "-3"], ["--d"]),
+    (["run", "attention.softmax.naive", "--heads", "0"], ["heads = 0"]),
+    (["run", "attention.softmax.naive", "--batch", "0"], ["batch = 0"]),
+    (["run", "attention.softmax.naive", "--threads", "0"], ["threads"]),
+    (["run", "attention.softmax.naive", "--n", "1e30"], ["--n"]),
+    (["run", "attention.softmax.naive", "--n", "abc"], ["--n", "abc"]),
+    (["run", "attention.softmax.naive", "--n", "4000000"], ["skipped-budget", "max_mem"]),
+    (["run", "attention.softmax.naive", "--rank", "4"], ["does not read axis rank"]),
+    (["run", "attention.linear.elu", "--causal"], ["unsupported", "non-causal"]),
+    (["run", "attention.softmax.naive", "--bogus", "1"], ["unknown option --bogus"]),
+    (["describe", "nope"], ["unknown kernel"]),
+    (["list", "--family", "nope"], ["unknown family"]),
+    (["frobnicate"], ["unknown command"]),
+])
+def test_bad_cli_input(args, words):
+    assert_clean_failure(mechbench(*args, check=False), *words)
+
+
+@pytest.mark.parametrize("text,words", [
+    ("[experiment]\nname = x\nkernels = nothing.*\n[axes]\nn = 8\n", ["matches no kernel"]),
+    ("[experiment]\nname = x\nkernels = attention.linear.elu\n[axes]\nnn = 8\n", [":5:", "nn"]),
+    ("[experiment]\nname = x\nkernels = attention.linear.elu\n[axes]\nn = 8:2:x2\n", [":5:"]),
+    ("[experiment]\nname = x\nrepetitions = 0\nkernels = attention.linear.elu\n", [":3:", "repetitions"]),
+    ("[experiment]\nname = x\nkernels = attention.linear.elu\nthis is not ini\n", [":4:"]),
+    ("[experiment]\nkernels = attention.linear.elu\n", ["name"]),
+    ("[experiment]\nname = x\nkernels = attention.linear.elu\n[axes]\nd = 100000\n", ["d = 100000"]),
+])
+def test_bad_ini(tmp_path, text, words):
+    ini = tmp_path / "bad.ini"
+    ini.write_text(text)
+    out = tmp_path / "bad.h5"
+    assert_clean_failure(mechbench("sweep", ini, "--out", out, check=False), *words)
+    assert not out.exists()
+
+
+def test_bad_files(tmp_path, tiny):
+    ini = tiny[1]
+    text = tmp_path / "text.h5"
+    text.write_text("this is not HDF5\n")
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(tiny[2].read_bytes()[:1500])
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as f:
+        f["x"] = np.arange(3)
+    for bad in (text, truncated, foreign):
+        before = bad.read_bytes()
+        assert_clean_failure(mechbench("sweep", ini, "--out", bad, "--resume", check=False), bad.name)
+        assert_clean_failure(mechbench("plot", bad, "--out", tmp_path / "p", check=False), bad.name)
+        assert_clean_failure(mechbench("export", bad, "--format", "tsv", check=False), bad.name)
+        assert_clean_failure(mechbench("eval", "attention.softmax.naive", "--in", bad, "--out", tmp_path / "o.h5",
+                                       check=False))
+        assert bad.read_bytes() == before
+    assert not list(tmp_path.glob("p_*")) and not (tmp_path / "o.h5").exists()
+    assert_clean_failure(mechbench("plot", tmp_path / "missing.h5", check=False), "missing.h5")
+    assert_clean_failure(mechbench("sweep", ini, "--out", "/nonexistent/dir/x.h5", check=False), "/nonexistent/dir")
+
+
+def test_eval_missing_dataset(tmp_path):
+    src = tmp_path / "in.h5"
+    with h5py.File(src, "w") as f:
+        f["q"] = np.zeros((1, 1, 4, 4), np.float32)
+        f["k"] = np.zeros((1, 1, 4, 4), np.float32)
+    assert_clean_failure(mechbench("eval", "attention.softmax.naive", "--in", src, "--out", tmp_path / "o.h5",
+                                   check=False), "'v'")
+    assert not (tmp_path / "o.h5").exists()
+
+
+def test_plot_without_gnuplot(tiny, tmp_path):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    env = dict(os.environ, PATH=str(bindir))
+    proc = mechbench("plot", tiny[2], "--out", tmp_path / "p", env=env, check=False)
+    assert_clean_failure(proc, "gnuplot")
+    assert not list(tmp_path.glob("p_*"))

@@ -1,0 +1,158 @@
+/* Grouping rows into plot series: varying axes, series keys and labels, sorting and de-duplication by x. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rows.h"
+
+static struct mb_row rows[16];
+static const struct mb_row *ptrs[16];
+static int n_rows;
+
+static struct mb_row *add(const char *kernel, int64_t n, int64_t causal, int64_t threads, int64_t rank,
+                          double median) {
+    struct mb_row *r = &rows[n_rows];
+    memset(r, 0, sizeof *r);
+    r->point_id = n_rows;
+    snprintf(r->kernel, sizeof r->kernel, "%s", kernel);
+    r->point.n = n;
+    r->point.d = 64;
+    r->point.causal = causal;
+    r->point.threads = threads;
+    r->point.rank = rank;
+    r->time_median = median;
+    r->verdict = MB_PASS;
+    ptrs[n_rows] = r;
+    n_rows++;
+    return r;
+}
+
+static void reset(void) { n_rows = 0; }
+
+TestSuite(series, .init = reset);
+
+Test(series, measured_verdicts) {
+    struct mb_row r = {0};
+    r.verdict = MB_PASS;
+    cr_assert(mb_row_measured(&r));
+    r.verdict = MB_FAIL;
+    cr_assert(mb_row_measured(&r));
+    r.verdict = MB_UNSUPPORTED;
+    cr_assert_not(mb_row_measured(&r));
+    r.verdict = MB_SKIPPED_BUDGET;
+    cr_assert_not(mb_row_measured(&r));
+    r.verdict = MB_ERROR;
+    cr_assert_not(mb_row_measured(&r));
+}
+
+Test(series, varying_axes) {
+    add("a", 128, 0, 1, 0, 1);
+    add("a", 256, 1, 1, 0, 1);
+    add("b", 128, 0, 1, 0, 1);
+    int pv = -1;
+    uint64_t v = mb_rows_varying(ptrs, n_rows, &pv);
+    cr_assert_eq(v, MB_AXIS_BIT(n) | MB_AXIS_BIT(causal));
+    cr_assert_eq(pv, 0);
+    snprintf(rows[2].point.params, sizeof rows[2].point.params, "k=1");
+    mb_rows_varying(ptrs, n_rows, &pv);
+    cr_assert_eq(pv, 1);
+    cr_assert_eq(mb_rows_varying(ptrs, 1, NULL), 0, "one row varies nothing");
+}
+
+Test(series, key_keeps_bool_zero_skips_other_zero) {
+    struct mb_point p = {0};
+    p.causal = 0;
+    p.threads = 2;
+    p.rank = 0;
+    p.eps = 0.5;
+    char buf[128];
+    mb_series_key(&p, MB_AXIS_BIT(causal) | MB_AXIS_BIT(threads) | MB_AXIS_BIT(rank) | MB_AXIS_BIT(eps), 0, buf,
+                  sizeof buf);
+    cr_assert_str_eq(buf, "causal=0 threads=2 eps=0.5");
+    snprintf(p.params, sizeof p.params, "x=1");
+    mb_series_key(&p, MB_AXIS_BIT(threads), 1, buf, sizeof buf);
+    cr_assert_str_eq(buf, "threads=2 x=1");
+    mb_series_key(&p, 0, 0, buf, sizeof buf);
+    cr_assert_str_eq(buf, "");
+}
+
+Test(series, group_by_kernel_and_varying_axes_sorted_by_x) {
+    add("attention.softmax.naive", 512, 0, 2, 0, 3);
+    add("attention.softmax.naive", 128, 0, 2, 0, 1);
+    add("attention.linear.elu", 128, 1, 1, 0, 4);
+    add("attention.softmax.naive", 256, 0, 2, 0, 2);
+    add("attention.linear.elu", 128, 0, 1, 0, 5);
+    add("attention.softmax.naive", 128, 0, 1, 0, 6);
+    uint64_t vary = mb_rows_varying(ptrs, n_rows, NULL);
+    struct mb_series_set set;
+    char err[128];
+    cr_assert_eq(mb_series_group(ptrs, n_rows, MB_AXIS_n, vary, 0, &set, err, sizeof err), 0);
+    cr_assert_eq(set.key_mask, MB_AXIS_BIT(causal) | MB_AXIS_BIT(threads), "x is never part of the key");
+    cr_assert_eq(set.count, 4);
+    /* sorted by kernel name, then by the key axes */
+    cr_assert_str_eq(set.series[0].label, "attention.linear.elu causal=0 threads=1");
+    cr_assert_str_eq(set.series[1].label, "attention.linear.elu causal=1 threads=1");
+    cr_assert_str_eq(set.series[2].label, "attention.softmax.naive causal=0 threads=1");
+    cr_assert_str_eq(set.series[3].label, "attention.softmax.naive causal=0 threads=2");
+    const struct mb_series *s = &set.series[3];
+    cr_assert_eq(s->count, 3);
+    cr_assert_eq(s->rows[0]->point.n, 128);
+    cr_assert_eq(s->rows[1]->point.n, 256);
+    cr_assert_eq(s->rows[2]->point.n, 512);
+    cr_assert_str_eq(s->kernel, "attention.softmax.naive");
+    cr_assert_str_eq(s->key, "causal=0 threads=2");
+    mb_series_free(&set);
+    cr_assert_eq(set.count, 0);
+}
+
+Test(series, constant_axes_stay_out_of_labels_rank_stays_in) {
+    add("attention.linformer", 128, 0, 1, 64, 1);
+    add("attention.linformer", 256, 0, 1, 64, 2);
+    add("attention.softmax.naive", 128, 0, 1, 0, 1);
+    add("attention.softmax.naive", 256, 0, 1, 0, 3);
+    struct mb_series_set set;
+    char err[128];
+    cr_assert_eq(mb_series_group(ptrs, n_rows, MB_AXIS_n, mb_rows_varying(ptrs, n_rows, NULL), 0, &set, err,
+                                 sizeof err), 0);
+    cr_assert_eq(set.count, 2);
+    cr_assert_str_eq(set.series[0].label, "attention.linformer rank=64");
+    cr_assert_str_eq(set.series[1].label, "attention.softmax.naive");
+    mb_series_free(&set);
+}
+
+Test(series, repeated_x_keeps_the_last_row) {
+    add("k", 128, 0, 1, 0, 1);
+    add("k", 256, 0, 1, 0, 2);
+    add("k", 128, 0, 1, 0, 9); /* re-measured later (resume) */
+    struct mb_series_set set;
+    char err[128];
+    cr_assert_eq(mb_series_group(ptrs, n_rows, MB_AXIS_n, MB_AXIS_BIT(n), 0, &set, err, sizeof err), 0);
+    cr_assert_eq(set.count, 1);
+    cr_assert_eq(set.series[0].count, 2);
+    cr_assert_eq(set.series[0].rows[0]->time_median, 9);
+    cr_assert_eq(set.series[0].rows[1]->time_median, 2);
+    mb_series_free(&set);
+}
+
+Test(series, params_split_series_when_they_vary) {
+    add("k", 128, 0, 1, 0, 1);
+    add("k", 128, 0, 1, 0, 2);
+    snprintf(rows[1].point.params, sizeof rows[1].point.params, "mode=fast");
+    int pv;
+    uint64_t vary = mb_rows_varying(ptrs, n_rows, &pv);
+    struct mb_series_set set;
+    char err[128];
+    cr_assert_eq(mb_series_group(ptrs, n_rows, MB_AXIS_n, vary, pv, &set, err, sizeof err), 0);
+    cr_assert_eq(set.count, 2);
+    cr_assert_str_eq(set.series[0].label, "k");
+    cr_assert_str_eq(set.series[1].label, "k mode=fast");
+    mb_series_free(&set);
+}
+
+Test(series, empty_input) {
+    struct mb_series_set set;
+    char err[128];
+    cr_assert_eq(mb_series_group(ptrs, 0, MB_AXIS_n, 0, 0, &set, err, sizeof err), 0);
+    cr_assert_eq(set.count, 0);
+    mb_series_free(&set);
+}
