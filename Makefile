@@ -42,10 +42,10 @@ build/harness/%.o: harness/%.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
 
-# A kernel's source hash covers its own file and its family's shared files (kernels/FAMILY/family.*, *.def):
+# A kernel's source hash covers its own file and its family's shared files (kernels/FAMILY/family*, *.def):
 # --resume re-measures a kernel whose code changed.
 .SECONDEXPANSION:
-build/kernels/%.o: kernels/%.c $$(wildcard kernels/$$(dir $$*)family.* kernels/$$(dir $$*)*.def)
+build/kernels/%.o: kernels/%.c $$(wildcard kernels/$$(dir $$*)family* kernels/$$(dir $$*)*.def)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -DMB_SOURCE_HASH="\"$$(cat $(filter %.c %.h %.def,$^) | sha256sum | cut -c1-16)\"" -c $< -o $@
 

@@ -137,6 +137,10 @@ const struct mb_mechanism *mb_family_mechanism(const struct mb_family *f, const 
 int mb_family_validate(const struct mb_family *f, const struct mb_point *p, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------------------------------------- kernel */
+/* Kernel flags. LAST_ROW: a decode step; it produces only the last output row of each head (the new token,
+ * attending to a cache of n keys); the oracle checks only those rows. */
+#define MB_KERNEL_LAST_ROW 1u
+
 struct mb_kernel {
     const char *name;          /* family.mechanism.impl: "attention.softmax.naive" */
     const struct mb_family *family;
@@ -149,6 +153,7 @@ struct mb_kernel {
     const char *source;        /* source file */
     const char *source_hash;   /* hash of its source and its family's, set by the build */
     double tolerance;          /* rel_l2 override; 0 = the mechanism's */
+    unsigned flags;            /* MB_KERNEL_* */
     /* 0 = supported, else 1 with the reason */
     int (*supports)(const struct mb_point *p, char *why, size_t len);
     /* Untimed: allocate workspace, precompute. Returns 0 or -1 with a message; *state is passed to run. */

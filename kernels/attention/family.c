@@ -187,12 +187,19 @@ void mb_attn_oracle_linear_elu(const struct mb_attn *a, const struct mb_workload
 }
 
 /* rows[0..count): flat row indices (head * n + i) to check: all, or a seeded sample that includes the first
- * and last row of the first and last head (the causal edges). */
-static int64_t pick_rows(int64_t total, int64_t n, const struct mb_check_opts *o, int64_t **rows_out) {
+ * and last row of the first and last head (the causal edges). A decode kernel (MB_KERNEL_LAST_ROW) is checked
+ * on the last row of every head. */
+static int64_t pick_rows(int64_t total, int64_t n, int last_row_only, const struct mb_check_opts *o,
+                         int64_t **rows_out) {
+    if (last_row_only) total /= n;
     int64_t count = (o->sample_rows <= 0 || o->sample_rows >= total) ? total : o->sample_rows;
     int64_t *rows = malloc((size_t)count * sizeof *rows);
     if (!rows) return -1;
-    if (count == total) {
+    if (last_row_only) {
+        uint64_t state = o->seed ^ UINT64_C(0xdec0de);
+        for (int64_t r = 0; r < count; r++)
+            rows[r] = (count == total ? r : (int64_t)(mb_splitmix64(&state) % (uint64_t)total)) * n + n - 1;
+    } else if (count == total) {
         for (int64_t r = 0; r < total; r++) rows[r] = r;
     } else {
         uint64_t state = o->seed ^ UINT64_C(0x5eed0f0bac1e);
@@ -206,13 +213,12 @@ static int64_t pick_rows(int64_t total, int64_t n, const struct mb_check_opts *o
 
 static int attention_check(const struct mb_kernel *k, const struct mb_workload *w, const char *mechanism,
                            const struct mb_check_opts *opts, struct mb_errors *out, char *err, size_t errlen) {
-    (void)k;
     const struct mb_mechanism *m = mb_family_mechanism(&mb_family_attention, mechanism);
     if (!m || !m->oracle) return mb_errorf(err, errlen, "attention family has no oracle for mechanism '%s'", mechanism);
     const mb_attn_oracle_fn oracle = (mb_attn_oracle_fn)m->oracle;
     struct mb_attn a;
     mb_attn_bind(&a, (struct mb_workload *)w);
-    int64_t *rows = NULL, count = pick_rows(mb_attn_head_count(&a) * a.n, a.n, opts, &rows);
+    int64_t *rows = NULL, count = pick_rows(mb_attn_head_count(&a) * a.n, a.n, (k->flags & MB_KERNEL_LAST_ROW) != 0, opts, &rows);
     if (count < 0) return mb_errorf(err, errlen, "out of memory picking oracle rows");
     mb_errors_reset(out);
     int failed = 0;
