@@ -10,6 +10,7 @@
 #include <hdf5_hl.h>
 #include <omp.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -147,7 +148,11 @@ void mb_provenance_collect(struct mb_provenance *p) {
     set_item(p, "omp_proc_bind", 0, "%s", env_or("OMP_PROC_BIND", "unset"));
     set_item(p, "omp_places", 0, "%s", env_or("OMP_PLACES", "unset"));
 
+#if defined(__GNUC__) && !defined(__clang__)
+    set_item(p, "compiler", 0, "gcc %s", __VERSION__); /* gcc's __VERSION__ is the bare number */
+#else
     set_item(p, "compiler", 0, "%s", __VERSION__);
+#endif
     set_item(p, "cflags", 0, "%s", MB_CFLAGS);
     unsigned maj = 0, min = 0, rel = 0;
     H5get_libversion(&maj, &min, &rel);
@@ -164,6 +169,16 @@ const char *mb_provenance_get(const struct mb_provenance *p, const char *key) {
     return NULL;
 }
 
+int mb_h5_set_scalar_attr(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, const void *value) {
+    if (H5Aexists(loc, name) > 0 && H5Adelete(loc, name) < 0) return -1;
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = H5Acreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t st = attr >= 0 ? H5Awrite(attr, mem_type, value) : -1;
+    if (attr >= 0) H5Aclose(attr);
+    H5Sclose(space);
+    return st < 0 ? -1 : 0;
+}
+
 int mb_provenance_write_h5(hid_t loc, char *err, size_t errlen) {
     static struct mb_provenance p; /* ~50 kB: keep it off the stack */
     mb_provenance_collect(&p);
@@ -171,8 +186,8 @@ int mb_provenance_write_h5(hid_t loc, char *err, size_t errlen) {
         const struct mb_prov_item *it = &p.items[i];
         herr_t st;
         if (it->is_int) {
-            long long v = strtoll(it->value, NULL, 10);
-            st = H5LTset_attribute_long_long(loc, "/", it->key, &v, 1);
+            int64_t v = strtoll(it->value, NULL, 10);
+            st = mb_h5_set_scalar_attr(loc, it->key, H5T_STD_I64LE, H5T_NATIVE_INT64, &v);
         } else {
             st = H5LTset_attribute_string(loc, "/", it->key, it->value);
         }

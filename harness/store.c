@@ -11,23 +11,26 @@
  *   store     create / open (validation: HDF5 signature, schema_version, datasets) / close; appends flush.
  *   tensors   float32 datasets at the root of plain HDF5 files, written to a temp file and renamed.
  *
- * Crash safety (kill -9 of the writer), measured on HDF5 1.10.8 with tests/unit/test_store.c and a 300-kill
- * stress loop:
- *   - The library may write metadata to disk whenever its metadata cache evicts a dirty entry, not only in
- *     H5Fflush. A writer killed between two flushes can then leave a B-tree or object header on disk that
- *     points past the end-of-file address recorded in the superblock. We disable evictions
- *     (H5AC_cache_config.evictions_enabled = 0, with the adaptive resizing it requires turned off and a cache
- *     large enough for our few objects), so between flushes nothing but raw chunk data reaches the file,
- *     and raw data written beyond the recorded end of file is harmless.
- *   - The chunk cache can also evict raw chunks early: harmless for the same reason (space past the recorded
- *     EOF, not referenced by on-disk metadata until the next flush).
- *   - SWMR (libver latest + H5F_ACC_SWMR_WRITE) orders metadata writes too, but its superblock keeps an
- *     "open for writing" flag that a killed writer leaves set: afterwards h5py and h5dump refuse the file
- *     until `h5clear -s` is run. We keep the default (earliest) file format, which has no such flag.
- *   - Each append writes the /points row, then its /samples, then flushes once. A kill inside H5Fflush can
- *     lose the last point; samples whose point_id has no /points row are trimmed when the file is reopened
- *     for writing (--resume).
- * See the report in the test file for the numbers.
+ * Crash safety (kill -9 of the writer), measured on HDF5 1.10.8 (sec2 driver, ext4):
+ *   - Each append extends and writes /points, then /samples, then calls H5Fflush(H5F_SCOPE_GLOBAL) once.
+ *   - Stress loop (a writer appending rows as fast as it can, ~0.1 ms per row, SIGKILLed at a random time
+ *     between 20 ms and 1.5 s, i.e. up to ~10^4 rows, so most kills land inside HDF5 calls, many inside
+ *     H5Fflush): 300 kills with the default metadata cache, 500 with evictions disabled (this file), 100 with a
+ *     4 kB cache that forces evictions between flushes. Every file reopened and every row read back intact.
+ *     A durability check (the writer reports each flushed row through a pipe; also in the unit test) never
+ *     found a row missing that had been reported flushed. So plain H5Fflush suffices here: kill -9 cannot
+ *     stop a write(2) halfway, the page cache keeps what was written, and data the library wrote past the
+ *     end-of-file address recorded in the superblock is simply ignored on reopen.
+ *   - As a guard we still disable metadata-cache evictions for writers (keep_metadata_until_flush), so that
+ *     between flushes only raw chunk data can reach the file and the vulnerable window is H5Fflush itself.
+ *   - Not used: SWMR (libver latest + H5F_ACC_SWMR_WRITE). Its superblock keeps an "open for writing" flag that a
+ *     killed writer leaves set; h5py and h5dump then refuse the file ("file is already open for write (may use
+ *     <h5clear file> ...)", checked) until `h5clear -s`. The default (earliest)
+ *     file format has no such flag. No fsync either: power loss is not covered, a killed process is.
+ *   - A kill inside the final H5Fflush can lose the last point, or keep its row without its samples; samples
+ *     whose point_id has no /points row are trimmed when the file is reopened for writing (--resume).
+ *   tests/unit/test_store.c (sigkill_mid_append_keeps_flushed_rows) repeats the kill at six delays.
+ * Locking: writers take HDF5's exclusive file lock; readers take none (plotting a running sweep works).
  */
 #include "store.h"
 #include "provenance.h"
@@ -198,19 +201,28 @@ static hid_t file_type(const struct col *c, int n) {
 }
 
 /* ============================================================================================== errors */
-/* The innermost message of the HDF5 error stack ("truncated file: eof = 1000, ..."), or "". */
+/* HDF5 reports a failed API call through the "auto" error handler. Ours prints nothing: it keeps the innermost
+   message of the error stack ("truncated file: eof = 1000, ...") for our one-line errors, since any later
+   successful call (cleanup) clears the stack itself. */
+static _Thread_local char last_h5_error[256];
+
 static herr_t deepest_cb(unsigned n, const H5E_error2_t *e, void *data) {
-    if (n == 0 && e->desc) snprintf((char *)data, 256, "%s", e->desc);
+    if (n == 0 && e->desc) snprintf((char *)data, sizeof last_h5_error, "%s", e->desc);
     return 0;
 }
 
-static const char *h5_detail(char buf[256]) {
-    buf[0] = '\0';
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, deepest_cb, buf);
-    return buf;
+static herr_t capture_error(hid_t stack, void *data) {
+    (void)data;
+    H5Ewalk2(stack, H5E_WALK_UPWARD, deepest_cb, last_h5_error);
+    return 0;
 }
 
-static void quiet_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+static const char *h5_detail(void) { return last_h5_error[0] ? last_h5_error : "unknown HDF5 error"; }
+
+static void quiet_hdf5(void) {
+    H5Eset_auto2(H5E_DEFAULT, capture_error, NULL);
+    last_h5_error[0] = '\0';
+}
 
 /* ============================================================================================== tables */
 static int table_create(hid_t file, const char *name, const struct col *c, int n, hsize_t chunk) {
@@ -264,8 +276,8 @@ static int table_append(hid_t dset, hid_t memtype, const void *recs, hsize_t cou
 /* Read rows [start, start + count) into recs (zeroed first: columns missing from the file stay 0). */
 static int table_read(hid_t dset, const struct col *c, int ncols, size_t rec_size, hsize_t start, hsize_t count,
                       void *recs) {
-    memset(recs, 0, rec_size * count);
     if (count == 0) return 0;
+    memset(recs, 0, rec_size * count);
     hid_t ftype = H5Dget_type(dset);
     if (ftype < 0) return -1;
     hid_t mtype = memory_type(c, ncols, rec_size, ftype);
@@ -291,24 +303,29 @@ struct mb_store {
     char path[4096];
 };
 
-/* File access. Writers take HDF5's exclusive file lock (two writers would corrupt the file), tolerating file
-   systems without flock; readers take none, so a running sweep's file can be read (plotted) while it grows.
-   Dirty metadata stays in memory until H5Fflush (see the top of this file). */
+/* Metadata cache without evictions: dirty metadata reaches the file only inside H5Fflush (top of this file).
+   Evictions require the adaptive resizing off; the cache then grows past max_size if it must. */
+static void keep_metadata_until_flush(hid_t fapl) {
+    H5AC_cache_config_t cfg = {.version = H5AC__CURR_CACHE_CONFIG_VERSION};
+    if (H5Pget_mdc_config(fapl, &cfg) < 0) return;
+    cfg.evictions_enabled = 0;
+    cfg.incr_mode = H5C_incr__off;
+    cfg.flash_incr_mode = H5C_flash_incr__off;
+    cfg.decr_mode = H5C_decr__off;
+    cfg.set_initial_size = 1;
+    cfg.initial_size = 16 * 1024 * 1024;
+    if (cfg.max_size < cfg.initial_size) cfg.max_size = cfg.initial_size;
+    if (cfg.min_size > cfg.initial_size) cfg.min_size = cfg.initial_size;
+    H5Pset_mdc_config(fapl, &cfg);
+}
+
+/* File access. Writers take HDF5's exclusive file lock (two writers would corrupt the file); readers take
+   none, so the file of a running sweep can be read (plotted) while it grows. File systems without flock are
+   tolerated. */
 static hid_t store_fapl(int writable) {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_file_locking(fapl, writable ? 1 : 0, 1);
-    H5AC_cache_config_t cfg = {.version = H5AC__CURR_CACHE_CONFIG_VERSION};
-    if (H5Pget_mdc_config(fapl, &cfg) == 0) {
-        cfg.evictions_enabled = 0;
-        cfg.incr_mode = H5C_incr__off;
-        cfg.flash_incr_mode = H5C_flash_incr__off;
-        cfg.decr_mode = H5C_decr__off;
-        cfg.set_initial_size = 1;
-        cfg.initial_size = 16 * 1024 * 1024;
-        cfg.max_size = cfg.initial_size > cfg.max_size ? cfg.initial_size : cfg.max_size;
-        cfg.min_size = cfg.min_size < cfg.initial_size ? cfg.min_size : cfg.initial_size;
-        H5Pset_mdc_config(fapl, &cfg);
-    }
+    if (writable) keep_metadata_until_flush(fapl);
     return fapl;
 }
 
@@ -339,6 +356,19 @@ static struct mb_store *store_new(const char *path, int writable) {
 }
 
 /* Open the three datasets and build the append types. */
+/* A file we append to must have every column we write: an older file lacking an axis would silently lose it. */
+static int check_columns(struct mb_store *s, hid_t dset, const char *table, const struct col *c, int n, char *err,
+                         size_t errlen) {
+    hid_t ftype = H5Dget_type(dset);
+    int missing = -1;
+    for (int i = 0; i < n && missing < 0; i++)
+        if (H5Tget_member_index(ftype, c[i].name) < 0) missing = i;
+    H5Tclose(ftype);
+    if (missing < 0) return 0;
+    return mb_errorf(err, errlen, "%s: written by an older mechbench (/%s has no column '%s'): cannot append to it",
+                     s->path, table, c[missing].name);
+}
+
 static int store_attach(struct mb_store *s, char *err, size_t errlen) {
     const char *names[] = {"points", "samples", "kernels"};
     hid_t *ids[] = {&s->points, &s->samples, &s->kernels};
@@ -350,6 +380,10 @@ static int store_attach(struct mb_store *s, char *err, size_t errlen) {
     }
     struct col pc[MAX_COLS];
     int np = point_columns(pc);
+    if (s->writable && (check_columns(s, s->points, "points", pc, np, err, errlen) < 0 ||
+                        check_columns(s, s->samples, "samples", sample_cols, COUNT(sample_cols), err, errlen) < 0 ||
+                        check_columns(s, s->kernels, "kernels", kernel_cols, COUNT(kernel_cols), err, errlen) < 0))
+        return -1;
     s->points_mem = memory_type(pc, np, sizeof(struct point_rec), -1);
     s->samples_mem = memory_type(sample_cols, COUNT(sample_cols), sizeof(struct sample_rec), -1);
     s->kernels_mem = memory_type(kernel_cols, COUNT(kernel_cols), sizeof(struct kernel_rec), -1);
@@ -370,14 +404,14 @@ static int create_empty(const char *path, int overwrite, char *err, size_t errle
 }
 
 static int write_root_attrs(hid_t file, const struct mb_store_meta *meta, char *err, size_t errlen) {
-    int version = MB_SCHEMA_VERSION;
-    unsigned long seed = meta ? meta->seed : 0; /* 64 bits on Linux */
+    int32_t version = MB_SCHEMA_VERSION;
+    uint64_t seed = meta ? meta->seed : 0;
     const char *experiment = meta && meta->experiment ? meta->experiment : "";
     const char *ini = meta && meta->ini_text ? meta->ini_text : "";
-    if (H5LTset_attribute_int(file, "/", "schema_version", &version, 1) < 0 ||
+    if (mb_h5_set_scalar_attr(file, "schema_version", H5T_STD_I32LE, H5T_NATIVE_INT32, &version) < 0 ||
         H5LTset_attribute_string(file, "/", "experiment", experiment) < 0 ||
         H5LTset_attribute_string(file, "/", "ini", ini) < 0 ||
-        H5LTset_attribute_ulong(file, "/", "seed", &seed, 1) < 0)
+        mb_h5_set_scalar_attr(file, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &seed) < 0)
         return mb_errorf(err, errlen, "cannot write root attributes");
     return mb_provenance_write_h5(file, err, errlen);
 }
@@ -392,19 +426,19 @@ int mb_store_create(const char *path, const struct mb_store_meta *meta, int over
     hid_t fapl = store_fapl(1);
     s->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
-    char detail[256], why[512];
+    char why[512];
     struct col pc[MAX_COLS];
     int np = point_columns(pc);
-    int st = s->file < 0 ? mb_errorf(err, errlen, "cannot create %s: %s", path, h5_detail(detail)) : 0;
+    int st = s->file < 0 ? mb_errorf(err, errlen, "cannot create %s: %s", path, h5_detail()) : 0;
     if (st == 0 && write_root_attrs(s->file, meta, why, sizeof why) < 0)
         st = mb_errorf(err, errlen, "%s: %s", path, why);
     if (st == 0 && (table_create(s->file, "kernels", kernel_cols, COUNT(kernel_cols), CHUNK_KERNELS) < 0 ||
                     table_create(s->file, "points", pc, np, CHUNK_POINTS) < 0 ||
                     table_create(s->file, "samples", sample_cols, COUNT(sample_cols), CHUNK_SAMPLES) < 0))
-        st = mb_errorf(err, errlen, "%s: cannot create tables: %s", path, h5_detail(detail));
+        st = mb_errorf(err, errlen, "%s: cannot create tables: %s", path, h5_detail());
     if (st == 0) st = store_attach(s, err, errlen);
     if (st == 0 && H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0)
-        st = mb_errorf(err, errlen, "%s: cannot flush: %s", path, h5_detail(detail));
+        st = mb_errorf(err, errlen, "%s: cannot flush: %s", path, h5_detail());
     if (st < 0) {
         store_free(s);
         unlink(path);
@@ -428,8 +462,8 @@ static int check_schema(struct mb_store *s, char *err, size_t errlen) {
     return 0;
 }
 
-/* Samples are appended after their point: a writer killed in between leaves samples whose point_id has no
-   /points row. Drop them before appending again (they are a suffix of /samples). */
+/* A writer killed inside the flush that ends an append may leave that point's samples on disk without its
+   /points row. Drop such samples before appending again (they are a suffix of /samples). */
 static int trim_orphan_samples(struct mb_store *s) {
     int64_t npoints = table_count(s->points), n = table_count(s->samples);
     struct sample_rec rec;
@@ -459,11 +493,25 @@ static int has_hdf5_signature(const char *path) {
     return found;
 }
 
+/* H5Fopen with our access properties. A reader retries with the writer's (locking) properties when this
+   process already has the file open for writing: HDF5 shares one open file and wants them to match. */
+static hid_t open_h5(const char *path, int writable) {
+    unsigned flags = writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY;
+    hid_t fapl = store_fapl(writable);
+    hid_t f = H5Fopen(path, flags, fapl);
+    H5Pclose(fapl);
+    if (f < 0 && !writable && strstr(last_h5_error, "locking flag")) {
+        fapl = store_fapl(1);
+        f = H5Fopen(path, flags, fapl);
+        H5Pclose(fapl);
+    }
+    return f;
+}
+
 /* Why H5Fopen failed, in words a user can act on. */
 static int open_failure(const char *path, char *err, size_t errlen) {
-    char detail[256];
-    h5_detail(detail);
-    if (strstr(detail, "lock"))
+    const char *detail = h5_detail();
+    if (strstr(detail, "unable to lock file"))
         return mb_errorf(err, errlen, "%s: file is in use by another mechbench process (%s)", path, detail);
     return mb_errorf(err, errlen, "%s: not an HDF5 file (truncated or foreign): %s", path, detail);
 }
@@ -480,9 +528,7 @@ int mb_store_open(const char *path, int writable, struct mb_store **out, char *e
 
     struct mb_store *s = store_new(path, writable);
     if (!s) return mb_errorf(err, errlen, "out of memory");
-    hid_t fapl = store_fapl(writable);
-    s->file = H5Fopen(path, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
-    H5Pclose(fapl);
+    s->file = open_h5(path, writable);
     int rc = s->file < 0 ? open_failure(path, err, errlen) : 0;
     if (rc == 0) rc = check_schema(s, err, errlen);
     if (rc == 0) rc = store_attach(s, err, errlen);
@@ -498,20 +544,19 @@ int mb_store_open(const char *path, int writable, struct mb_store **out, char *e
 
 int mb_store_close(struct mb_store *s, char *err, size_t errlen) {
     if (!s) return 0;
-    char detail[256];
+    quiet_hdf5();
     int rc = 0;
     if (s->writable && H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0)
-        rc = mb_errorf(err, errlen, "%s: cannot flush: %s", s->path, h5_detail(detail));
+        rc = mb_errorf(err, errlen, "%s: cannot flush: %s", s->path, h5_detail());
     store_close_objects(s); /* before H5Fclose, which would otherwise be deferred until they close */
-    if (H5Fclose(s->file) < 0 && rc == 0) rc = mb_errorf(err, errlen, "%s: cannot close: %s", s->path, h5_detail(detail));
+    if (H5Fclose(s->file) < 0 && rc == 0) rc = mb_errorf(err, errlen, "%s: cannot close: %s", s->path, h5_detail());
     free(s);
     return rc;
 }
 
 static int flush(struct mb_store *s, char *err, size_t errlen) {
-    char detail[256];
     if (H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0)
-        return mb_errorf(err, errlen, "%s: cannot flush: %s", s->path, h5_detail(detail));
+        return mb_errorf(err, errlen, "%s: cannot flush: %s", s->path, h5_detail());
     return 0;
 }
 
@@ -544,7 +589,7 @@ int mb_store_add_kernel(struct mb_store *s, const struct mb_kernel *k, char *err
     copy_str(rec.complexity, sizeof rec.complexity, k->complexity);
     copy_str(rec.source, sizeof rec.source, k->source);
     if (table_append(s->kernels, s->kernels_mem, &rec, 1) < 0)
-        return mb_errorf(err, errlen, "%s: cannot append to /kernels", s->path);
+        return mb_errorf(err, errlen, "%s: cannot append to /kernels: %s", s->path, h5_detail());
     return flush(s, err, errlen);
 }
 
@@ -558,16 +603,17 @@ int mb_store_append(struct mb_store *s, struct mb_row *row, char *err, size_t er
     int v = row->verdict >= 0 && row->verdict < MB_VERDICT_COUNT ? (int)row->verdict : MB_ERROR;
     copy_str(rec.verdict, sizeof rec.verdict, mb_verdict_names[v]);
     if (table_append(s->points, s->points_mem, &rec, 1) < 0)
-        return mb_errorf(err, errlen, "%s: cannot append to /points", s->path);
+        return mb_errorf(err, errlen, "%s: cannot append to /points: %s", s->path, h5_detail());
     row->point_id = n;
 
     int ns = row->samples && row->n_samples > 0 ? row->n_samples : 0;
     struct sample_rec *sr = ns ? malloc((size_t)ns * sizeof *sr) : NULL;
     if (ns && !sr) return mb_errorf(err, errlen, "out of memory");
-    for (int i = 0; i < ns; i++) sr[i] = (struct sample_rec){.point_id = n, .repetition = i, .seconds = row->samples[i]};
+    for (int i = 0; i < ns; i++)
+        sr[i] = (struct sample_rec){.point_id = n, .repetition = i, .seconds = row->samples[i]};
     int rc = table_append(s->samples, s->samples_mem, sr, (hsize_t)ns);
     free(sr);
-    if (rc < 0) return mb_errorf(err, errlen, "%s: cannot append to /samples", s->path);
+    if (rc < 0) return mb_errorf(err, errlen, "%s: cannot append to /samples: %s", s->path, h5_detail());
     return flush(s, err, errlen);
 }
 
@@ -588,7 +634,6 @@ int mb_store_read_rows(struct mb_store *s, struct mb_row **rows, int64_t *count,
     struct mb_row *out = malloc((size_t)n * sizeof *out);
     struct col pc[MAX_COLS];
     int np = point_columns(pc);
-    char detail[256];
     if (!recs || !out) {
         free(recs);
         free(out);
@@ -597,7 +642,7 @@ int mb_store_read_rows(struct mb_store *s, struct mb_row **rows, int64_t *count,
     if (table_read(s->points, pc, np, sizeof *recs, 0, (hsize_t)n, recs) < 0) {
         free(recs);
         free(out);
-        return mb_errorf(err, errlen, "%s: cannot read /points: %s", s->path, h5_detail(detail));
+        return mb_errorf(err, errlen, "%s: cannot read /points: %s", s->path, h5_detail());
     }
     for (int64_t i = 0; i < n; i++) {
         out[i] = recs[i].row;
@@ -744,7 +789,7 @@ int mb_h5_read_tensor(const char *path, struct mb_tensor *t, char *err, size_t e
     t->data = NULL;
     if (access(path, R_OK) < 0) return mb_errorf(err, errlen, "cannot open %s: %s", path, strerror(errno));
     if (!has_hdf5_signature(path)) return mb_errorf(err, errlen, "%s: not an HDF5 file (truncated or foreign)", path);
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t file = open_h5(path, 0);
     if (file < 0) return open_failure(path, err, errlen);
     int rc = 0;
     if (H5Lexists(file, t->name, H5P_DEFAULT) <= 0) {
@@ -761,8 +806,7 @@ int mb_h5_read_tensor(const char *path, struct mb_tensor *t, char *err, size_t e
         t->data = mb_alloc(bytes > 64 ? bytes : 64);
         if (!t->data) rc = mb_errorf(err, errlen, "%s: cannot allocate %zu bytes for '%s'", path, bytes, t->name);
         else if (numel > 0 && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) < 0) {
-            char detail[256];
-            rc = mb_errorf(err, errlen, "%s: cannot read '%s': %s", path, t->name, h5_detail(detail));
+            rc = mb_errorf(err, errlen, "%s: cannot read '%s': %s", path, t->name, h5_detail());
         }
         if (rc < 0) {
             mb_free(t->data);
@@ -808,19 +852,22 @@ static int write_line_attrs(hid_t file, const char *attrs, char *err, size_t err
 int mb_h5_write_tensors(const char *path, const struct mb_tensor *ts, int count, const char *attrs, char *err,
                         size_t errlen) {
     quiet_hdf5();
-    char tmp[4200], why[512], detail[256];
+    char tmp[4200], why[512];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return mb_errorf(err, errlen, "cannot create %s: %s", path, strerror(errno));
     close(fd);
-    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = file < 0 ? mb_errorf(err, errlen, "cannot create %s: %s", tmp, h5_detail(detail)) : 0;
+    hid_t fapl = store_fapl(1);
+    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    int rc = file < 0 ? mb_errorf(err, errlen, "cannot create %s: %s", tmp, h5_detail()) : 0;
     for (int i = 0; i < count && rc == 0; i++)
         if (write_tensor(file, &ts[i]) < 0)
-            rc = mb_errorf(err, errlen, "%s: cannot write tensor '%s': %s", path, ts[i].name, h5_detail(detail));
+            rc = mb_errorf(err, errlen, "%s: cannot write tensor '%s': %s", path, ts[i].name, h5_detail());
     if (rc == 0 && write_line_attrs(file, attrs, why, sizeof why) < 0) rc = mb_errorf(err, errlen, "%s: %s", path, why);
     if (file >= 0 && H5Fclose(file) < 0 && rc == 0) rc = mb_errorf(err, errlen, "cannot close %s", tmp);
-    if (rc == 0 && rename(tmp, path) < 0) rc = mb_errorf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = mb_errorf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
     if (rc < 0) unlink(tmp);
     return rc;
 }

@@ -199,6 +199,18 @@ def test_budgets_record_skipped_points(tmp_path):
     assert set(p[p["n"] == 16]["verdict"].tolist()) == {b"pass"}
 
 
+def test_time_budget_skips_points_predicted_to_overrun(tmp_path):
+    ini = tmp_path / "time.ini"
+    ini.write_text("[experiment]\nname = t\nkernels = attention.softmax.naive\nrepetitions = 2\nmin_time = 0.001\n"
+                   "budget = 1\n[axes]\nn = 64, 16384\nd = 64\n")
+    out = tmp_path / "time.h5"
+    mechbench("sweep", ini, "--out", out)
+    with h5py.File(out, "r") as f:
+        p = f["points"][...]
+    assert p["verdict"].tolist() == [b"pass", b"skipped-budget"]
+    assert b"budget" in p["message"][1]
+
+
 # ------------------------------------------------------------------------------------ bad input
 def assert_clean_failure(proc, *words):
     assert proc.returncode != 0, proc.stdout

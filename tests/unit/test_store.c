@@ -311,7 +311,8 @@ static void write_old_file(const char *path, int schema_version) {
         int64_t n, d;
         double time_median;
         char verdict[16];
-    } rows[2] = {{0, "attention.softmax.naive", 512, 64, 0.5, "pass"}, {1, "attention.linear.elu", 1024, 32, 0.25, "fail"}};
+    } rows[2] = {{0, "attention.softmax.naive", 512, 64, 0.5, "pass"},
+                 {1, "attention.linear.elu", 1024, 32, 0.25, "fail"}};
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     H5LTset_attribute_int(f, "/", "schema_version", &schema_version, 1);
     hid_t str64 = H5Tcopy(H5T_C_S1), str16 = H5Tcopy(H5T_C_S1);
@@ -369,6 +370,11 @@ Test(store, old_file_with_missing_axis_columns_reads) {
     cr_assert_eq(mb_store_read_samples(s, 0, &smp, &c, err, sizeof err), 0, "%s", err);
     cr_assert_eq(c, 0);
     close_store(s);
+
+    /* appending would silently drop the missing columns: refused */
+    cr_assert_eq(mb_store_open(path, 1, &s, err, sizeof err), -1);
+    cr_assert_not_null(strstr(err, "old.h5: written by an older mechbench (/points has no column 'family')"), "%s",
+                       err);
 }
 
 /* ---------------------------------------------------------------------------------------------- rejects */

@@ -1,0 +1,214 @@
+#!/usr/bin/python3
+"""PyTorch peer for the attention family: time PyTorch's CPU attention at the points of a mechbench results file
+and append the rows to the same file under kernel names `peer.torch.*`, so one plot shows both.
+
+    OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 /usr/bin/python3 bench/peers/torch_attention.py results/x.h5 --threads 2
+
+Peers (q, k, v of shape (batch, heads, n, d), float32, same seeded-normal statistics as mechbench's inputs):
+  peer.torch.matmul_softmax   softmax(q k^T / sqrt(d) [+ causal mask]) v, three ATen ops (materialises n x n)
+  peer.torch.mha              nn.MultiheadAttention forward (model width heads * d; includes the 4 projections)
+  peer.torch.linear_elu       phi(q) (phi(k)^T v) / (phi(q) phi(k)^T 1 + 1e-6), phi = elu + 1 (non-causal only)
+
+Timing follows mechbench: per repetition, enough iterations to last --min-time seconds, --reps repetitions,
+one warm-up run first (fresh-buffer page faults make the first call much slower). The thread settings, the torch
+version and the ATen CPU capability are written into each row's `params`, so the rows say how they were made.
+Rows whose inputs + modelled workspace exceed --max-mem are recorded as skipped-budget, as mechbench does.
+"""
+import argparse
+import math
+import os
+import sys
+import time
+
+import h5py
+import numpy as np
+import torch
+
+PEERS = ("peer.torch.matmul_softmax", "peer.torch.mha", "peer.torch.linear_elu")
+AXES = ("n", "d", "heads", "batch", "causal")
+
+
+def fail(message):
+    print(f"torch_attention.py: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def softmax_attention(q, k, v, causal):
+    scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    if causal:
+        n = q.shape[-2]
+        scores = scores.masked_fill(torch.ones(n, n, dtype=torch.bool).triu(1), float("-inf"))
+    return torch.softmax(scores, dim=-1) @ v
+
+
+def linear_elu(q, k, v):
+    pq, pk = torch.nn.functional.elu(q) + 1, torch.nn.functional.elu(k) + 1
+    kv = pk.transpose(-1, -2) @ v
+    z = pq @ pk.sum(dim=-2, keepdim=True).transpose(-1, -2) + 1e-6
+    return (pq @ kv) / z
+
+
+def make_peer(name, q, k, v, causal):
+    """Returns (callable, flops, workspace bytes, reference function in float64) or None if unsupported."""
+    b, h, n, d = q.shape
+    if name == "peer.torch.matmul_softmax":
+        return (lambda: softmax_attention(q, k, v, causal), b * h * (4.0 * n * n * d), 4.0 * b * h * n * n,
+                lambda: softmax_attention(q.double(), k.double(), v.double(), causal))
+    if name == "peer.torch.linear_elu":
+        if causal:
+            return None
+        return (lambda: linear_elu(q, k, v), b * h * (4.0 * n * d * d + 8.0 * n * d), 4.0 * b * h * 2 * n * d,
+                lambda: linear_elu(q.double(), k.double(), v.double()))
+    # nn.MultiheadAttention with identity projections computes the same attention as the core (plus 4 GEMMs)
+    width = h * d
+    mha = torch.nn.MultiheadAttention(width, h, bias=False, batch_first=True)
+    with torch.no_grad():
+        mha.in_proj_weight.copy_(torch.cat([torch.eye(width)] * 3))
+        mha.out_proj.weight.copy_(torch.eye(width))
+    merge = lambda t: t.transpose(1, 2).reshape(b, n, width).contiguous()  # noqa: E731
+    mq, mk, mv = merge(q), merge(k), merge(v)
+    mask = torch.ones(n, n, dtype=torch.bool).triu(1) if causal else None
+
+    def run():
+        with torch.no_grad():
+            return mha(mq, mk, mv, attn_mask=mask, need_weights=False)[0].reshape(b, n, h, d).transpose(1, 2)
+
+    return (run, b * h * 4.0 * n * n * d + 4 * 2.0 * b * n * width * width, 4.0 * b * h * n * n,
+            lambda: softmax_attention(q.double(), k.double(), v.double(), causal))
+
+
+def time_peer(fn, reps, min_time):
+    fn()  # warm-up
+    start = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - start, 1e-9)
+    iterations = max(1, int(math.ceil(min_time / once)))
+    samples = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        for _ in range(iterations):
+            fn()
+        samples.append((time.perf_counter() - start) / iterations)
+    return iterations, np.array(samples)
+
+
+def errors(got, want):
+    diff = (got.double() - want).flatten()
+    ref = want.flatten()
+    sq_ref = float((ref * ref).sum())
+    nmse = float((diff * diff).sum()) / sq_ref if sq_ref > 0 else float((diff * diff).sum())
+    return float(diff.abs().max()), math.sqrt(nmse), nmse, diff.numel()
+
+
+def append_row(f, fields, samples):
+    points = f["points"]
+    row = np.zeros(1, dtype=points.dtype)
+    for key, value in fields.items():
+        if key in points.dtype.names:
+            row[key] = value
+    pid = points.shape[0]
+    row["point_id"] = pid
+    points.resize((pid + 1,))
+    points[pid] = row[0]
+    s = f["samples"]
+    base = s.shape[0]
+    srow = np.zeros(len(samples), dtype=s.dtype)
+    srow["point_id"] = pid
+    srow["repetition"] = np.arange(len(samples))
+    srow["seconds"] = samples
+    s.resize((base + len(samples),))
+    s[base:] = srow
+    f.flush()
+
+
+def add_kernels(f):
+    table = f["kernels"]
+    present = {x.decode() for x in table["name"]}
+    for name in PEERS:
+        if name in present:
+            continue
+        row = np.zeros(1, dtype=table.dtype)
+        values = {"name": name, "family": "attention", "mechanism": "linear.elu" if "linear" in name else "softmax",
+                  "approximates": "softmax" if "linear" in name else "", "exact": 0 if "linear" in name else 1,
+                  "oracle": "torch float64", "rank_meaning": "", "complexity": "O(n d^2)" if "linear" in name
+                  else "O(n^2 d)", "source": "bench/peers/torch_attention.py", "source_hash": "peer"}
+        for key, value in values.items():
+            if key in table.dtype.names:
+                row[key] = value
+        table.resize((table.shape[0] + 1,))
+        table[-1] = row[0]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results", help="mechbench results file (HDF5); rows are appended to it")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--min-time", type=float, default=0.05)
+    ap.add_argument("--max-mem", type=float, default=8e9, help="bytes")
+    ap.add_argument("--peers", default=",".join(PEERS))
+    ap.add_argument("--max-n", type=int, default=8192, help="skip longer sequences (torch's n x n path is slow)")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    settings = (f"torch={torch.__version__};threads={args.threads};"
+                f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')};"
+                f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')};"
+                f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')};"
+                f"ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY', 'default')}")
+    try:
+        f = h5py.File(args.results, "r+")
+    except OSError as e:
+        fail(f"{args.results}: cannot open for appending ({e})")
+    with f:
+        if "points" not in f or "schema_version" not in f.attrs:
+            fail(f"{args.results}: not a mechbench results file")
+        p = f["points"][...]
+        attention = p[(p["family"] == b"attention") & np.isin(p["verdict"], [b"pass", b"fail"])]
+        points = sorted({tuple(int(r[a]) for a in AXES) for r in attention if int(r["n"]) <= args.max_n})
+        have = {(r["kernel"].decode(), tuple(int(r[a]) for a in AXES), int(r["threads"]))
+                for r in p if r["kernel"].startswith(b"peer.")}
+        add_kernels(f)
+        gen = torch.Generator().manual_seed(int(f.attrs.get("seed", 42)))
+        for point in points:
+            n, d, heads, batch, causal = point
+            q, k, v = (torch.randn(batch, heads, n, d, generator=gen) for _ in range(3))
+            for name in args.peers.split(","):
+                if (name, point, args.threads) in have:
+                    continue
+                peer = make_peer(name, q, k, v, causal)
+                if peer is None:
+                    continue
+                fn, flops, workspace, reference = peer
+                fields = dict(zip(AXES, point), kernel=name, family="attention", source_hash="peer",
+                              threads=args.threads, params=settings, flops=flops, workspace_bytes=workspace,
+                              input_bytes=16.0 * batch * heads * n * d, bytes=16.0 * batch * heads * n * d,
+                              started=time.time(), tolerance=1e-4)
+                if workspace + fields["input_bytes"] > args.max_mem:
+                    fields.update(verdict="skipped-budget", message="needs more than --max-mem")
+                    append_row(f, fields, np.zeros(0))
+                    continue
+                with torch.no_grad():
+                    iterations, samples = time_peer(fn, args.reps, args.min_time)
+                    got = fn()
+                    check = n <= 4096  # the float64 reference is O(n^2) memory
+                    own = errors(got, reference()) if check else (0.0, 0.0, 0.0, 0)
+                    exact = own if "linear" not in name or not check else \
+                        errors(got, softmax_attention(q.double(), k.double(), v.double(), causal))
+                median = float(np.median(samples))
+                fields.update(iterations=iterations, repetitions=len(samples), time_mean=float(samples.mean()),
+                              time_median=median, time_min=float(samples.min()), time_max=float(samples.max()),
+                              time_stddev=float(samples.std(ddof=1)) if len(samples) > 1 else 0.0,
+                              gflops=flops / median / 1e9, gbps=fields["bytes"] / median / 1e9,
+                              own_max_abs=own[0], own_rel_l2=own[1], own_nmse=own[2], own_checked=own[3],
+                              exact_max_abs=exact[0], exact_rel_l2=exact[1], exact_nmse=exact[2],
+                              exact_checked=exact[3],
+                              verdict="pass" if own[1] <= 1e-4 else "fail",
+                              message="" if check else "not checked above n = 4096 (float64 reference too large)")
+                fields["time_cv"] = fields["time_stddev"] / fields["time_mean"] if fields["time_mean"] else 0.0
+                append_row(f, fields, samples)
+                print(f"{name} n={n} d={d} heads={heads} causal={causal} threads={args.threads}: "
+                      f"{median * 1e3:.4g} ms, {fields['gflops']:.1f} GFLOP/s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
