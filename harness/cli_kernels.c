@@ -31,7 +31,12 @@ int mb_cmd_list(int argc, char **argv) {
     }
     if (rc) return rc;
     if (c.n_positional) return mb_cli_fail("list", 2, "unexpected argument '%s'", c.positional[0]);
-    if (family && !mb_family_find(family)) {
+    size_t flen = family ? strlen(family) : 0;
+    int known = 0; /* a family or a prefix of family names: "ssm" lists ssm.mamba, ssm.s4 ... */
+    for (int i = 0; family && i < mb_n_families; i++)
+        known |= !strcmp(mb_families[i]->name, family) ||
+                 (!strncmp(mb_families[i]->name, family, flen) && mb_families[i]->name[flen] == '.');
+    if (family && !known) {
         char names[256] = "";
         for (int i = 0; i < mb_n_families; i++)
             snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", mb_families[i]->name);
@@ -40,7 +45,9 @@ int mb_cmd_list(int argc, char **argv) {
     printf("%-28s %-10s %-18s %-32s %-18s %s\n", "kernel", "family", "kind", "axes", "rank", "complexity");
     for (int i = 0; i < mb_n_kernels; i++) {
         const struct mb_kernel *k = mb_kernels[i];
-        if (family && strcmp(k->family->name, family)) continue;
+        if (family && strcmp(k->family->name, family) &&
+            !(!strncmp(k->family->name, family, flen) && k->family->name[flen] == '.'))
+            continue;
         char kind[64], axes[128];
         if (k->approximates) snprintf(kind, sizeof kind, "approx(%s)", k->approximates);
         else snprintf(kind, sizeof kind, "exact");

@@ -18,7 +18,7 @@
 #define MB_PARAMS_LEN 128  /* free-form "key=value;..." parameters of a point */
 #define MB_MESSAGE_LEN 160 /* verdict message */
 #define MB_HASH_LEN 17     /* 16 hex digits + NUL */
-#define MB_MAX_TENSORS 8
+#define MB_MAX_TENSORS 16
 #define MB_MAX_DIMS 6
 
 /* ---------------------------------------------------------------------------------------------- axes */
