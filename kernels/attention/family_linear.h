@@ -1,0 +1,54 @@
+/* Linear-attention helpers shared by the kernels of group "linear" (elu_rnn, elu_chunked, elu_decode, cos):
+ * feature maps, the recurrent step, and the chunked (causal) / associative (non-causal) scheme parameterised by
+ * the feature map. The double-precision oracles of the group's new mechanisms live in family_linear.c.
+ *
+ * Linear attention with feature map phi: R^d -> R^f (Katharopoulos et al. 2020, eq. 4-6):
+ *   O_i = phi(q_i)^T S_i / (phi(q_i)^T z_i + eps),  S_i = sum_{j in A(i)} phi(k_j) v_j^T (f x d),
+ *   z_i = sum_{j in A(i)} phi(k_j) (f),  A(i) = {j <= i} (causal) or all j,  eps = MB_ATTN_LINEAR_EPS.
+ */
+#ifndef MB_ATTENTION_FAMILY_LINEAR_H
+#define MB_ATTENTION_FAMILY_LINEAR_H
+
+#include "attention/family.h"
+
+/* A feature map: phi of `rows` rows of x (rows, d) into y (rows, dim(d)). */
+struct mb_lin_feature {
+    const char *name;
+    int64_t (*dim)(int64_t d);
+    void (*map)(const float *x, float *y, int64_t rows, int64_t d);
+};
+extern const struct mb_lin_feature mb_lin_feature_elu1; /* phi(x) = elu(x) + 1, f = d */
+extern const struct mb_lin_feature mb_lin_feature_cos;  /* phi(x) = [1, x/|x|] (0 for x = 0), f = d + 1 */
+
+/* One recurrent step (RNN form) of one head, in float:
+ *   S_out = S_in + phi_k v^T,  z_out = z_in + phi_k,  out = phi_q^T S_out / (phi_q^T z_out + eps).
+ * S (f, d), z (f). S_out may equal S_in (in place). 4 f d + 4 f FLOPs. */
+void mb_lin_rnn_step(const float *S_in, const float *z_in, float *S_out, float *z_out, const float *phi_k,
+                     const float *v, const float *phi_q, int64_t f, int64_t d, float *out);
+
+/* The chunked scheme: chunks of C rows; every (head, chunk) pair is an independent task in each phase; the
+ * features of a chunk are computed into per-thread scratch where they are used (phi(K_c) twice, O(C d) each).
+ *   1. per chunk: phi(K_c); U_c = phi(K_c)^T V_c (sgemm), u_c = colsum phi(K_c)
+ *   2. per head: exclusive prefix sum over chunks, in place: S_c = sum_{c' < c} U_c' (slot nchunks = total)
+ *   3. per chunk, causal:     O_c = tril(phi(Q_c) phi(K_c)^T) V_c + phi(Q_c) S_c        (sgemm x 3)
+ *                 non-causal: O_c = phi(Q_c) S_total                                      (sgemm)
+ *      then each row divided by its denominator (row sum of the masked block + phi(q_i).z + eps). */
+struct mb_lin_chunked {
+    struct mb_attn a;
+    const struct mb_lin_feature *phi;
+    int64_t f, chunk, nchunks, team;
+    float *states;        /* (heads, nchunks + 1, f, d) */
+    float *zs;            /* (heads, nchunks + 1, f) */
+    float *scratch;       /* (team, chunk * chunk + chunk + 2 * chunk * f): masked block, row sums, phi(Q_c), phi(K_c) */
+};
+#define MB_LIN_DEFAULT_CHUNK 64
+int64_t mb_lin_chunk_size(const struct mb_point *p); /* p->block, or the default; at most n */
+int mb_lin_chunked_setup(struct mb_lin_chunked *c, struct mb_workload *w, const struct mb_lin_feature *phi,
+                         char *err, size_t errlen);
+void mb_lin_chunked_run(struct mb_lin_chunked *c);
+void mb_lin_chunked_free(struct mb_lin_chunked *c);
+double mb_lin_chunked_flops(const struct mb_point *p, int64_t f);
+double mb_lin_chunked_bytes(const struct mb_point *p, int64_t f);
+double mb_lin_chunked_workspace(const struct mb_point *p, int64_t f);
+
+#endif
