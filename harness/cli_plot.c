@@ -7,7 +7,8 @@
  * renamed once gnuplot succeeded. Nothing but the images lands in the output directory.
  *
  * Data block columns: 1 x, 2 median s, 3 min s, 4 max s, 5 GFLOP/s, 6 rel_l2 vs own formula, 7 rel_l2 vs the
- * exact mechanism (approximations only), 8 bytes (workspace + inputs/outputs). NaN marks a missing value.
+ * exact mechanism (approximations only), 8 bytes (workspace + inputs/outputs), 9 rel_l2 vs the exact mechanism
+ * for every kernel (own error for exact kernels: the y of the Pareto plot). NaN marks a missing value.
  */
 #include "cli.h"
 
@@ -35,16 +36,18 @@ static const char usage[] =
     "  PREFIX_error    relative L2 error vs the kernel's own formula; dashed: vs the exact mechanism it\n"
     "                  approximates (log-log)\n"
     "  PREFIX_memory   modelled workspace + input/output bytes (log-log)\n"
+    "  PREFIX_pareto   error vs the exact mechanism against time, one point per x value (e.g. --x rank):\n"
+    "                  the accuracy/speed trade-off of approximations (log-log; not part of all)\n"
     "One series per kernel and combination of the other axes that vary in the file.\n"
     "  --x AXIS        x axis (default n); any axis of `mechbench list`\n"
-    "  --y KINDS       time, gflops, error, memory, all (default), or a comma list\n"
+    "  --y KINDS       time, gflops, error, memory, pareto, all (default: all but pareto), or a comma list\n"
     "  --by kernel     series per kernel (the only grouping)\n"
     "  --out PREFIX    image path prefix (default plots/<file name without .h5>)\n"
     "  --crossover A,B print where kernel B becomes faster than kernel A along x, for each combination of\n"
     "                  the other varying axes\n"
     "The written image paths are printed one per line.\n";
 
-enum plot_kind { PLOT_TIME, PLOT_GFLOPS, PLOT_ERROR, PLOT_MEMORY, PLOT_COUNT };
+enum plot_kind { PLOT_TIME, PLOT_GFLOPS, PLOT_ERROR, PLOT_MEMORY, PLOT_PARETO, PLOT_COUNT };
 
 static const struct {
     const char *name, *ylabel;
@@ -54,6 +57,7 @@ static const struct {
     [PLOT_GFLOPS] = {"gflops", "GFLOP/s", 0},
     [PLOT_ERROR] = {"error", "relative L2 error", 1},
     [PLOT_MEMORY] = {"memory", "bytes", 1},
+    [PLOT_PARETO] = {"pareto", "relative L2 error vs the exact mechanism", 1},
 };
 
 /* ---------------------------------------------------------------------------------------------- helpers */
@@ -136,6 +140,7 @@ static void write_data_blocks(FILE *f, const struct mb_series_set *set) {
             gp_value(f, r->own.checked > 0 ? r->own.rel_l2 : NAN, 1);
             gp_value(f, approx && r->exact.checked > 0 ? r->exact.rel_l2 : NAN, 1);
             gp_value(f, r->workspace_bytes + r->input_bytes, 1);
+            gp_value(f, r->exact.checked > 0 ? r->exact.rel_l2 : NAN, 1);
             fputc('\n', f);
         }
         fputs("EOD\n", f);
@@ -172,6 +177,7 @@ static void write_plot_command(FILE *f, const struct mb_series_set *set, enum pl
         case PLOT_GFLOPS: fprintf(f, "using 1:5 with linespoints lc %d pt %d ps 0.8 title ", lc, pt); break;
         case PLOT_ERROR: fprintf(f, "using 1:6 with linespoints lc %d pt %d ps 0.8 title ", lc, pt); break;
         case PLOT_MEMORY: fprintf(f, "using 1:8 with linespoints lc %d pt %d ps 0.8 title ", lc, pt); break;
+        case PLOT_PARETO: fprintf(f, "using 2:9 with linespoints lc %d pt %d ps 0.8 title ", lc, pt); break;
         default: break;
         }
         gp_string(f, se->label);
@@ -191,13 +197,18 @@ static void write_script(FILE *f, const struct plot_job *job) {
     write_data_blocks(f, job->set);
     fputs("set title ", f);
     gp_string(f, job->title);
-    fputs(" noenhanced\nset key outside right top noenhanced\nset grid\nset xlabel ", f);
-    gp_string(f, x_label(job->x_axis, xbuf, sizeof xbuf));
-    fputc('\n', f);
+    fputs(" noenhanced\nset key outside right top noenhanced\nset grid\n", f);
     for (int k = 0; k < PLOT_COUNT; k++) {
         if (!job->want[k]) continue;
         fprintf(f, "\n# %s\n", kinds[k].name);
-        write_x_scale(f, job->set);
+        if (k == PLOT_PARETO) { /* x is the time, y the error: the trade-off curve of each kernel */
+            fputs("set logscale x 10\nset xlabel 'time per run (s)'\n", f);
+        } else {
+            write_x_scale(f, job->set);
+            fputs("set xlabel ", f);
+            gp_string(f, x_label(job->x_axis, xbuf, sizeof xbuf));
+            fputc('\n', f);
+        }
         fputs(kinds[k].log_y ? "set logscale y 10\nset format y '%g'\n" : "unset logscale y\nset format y '%g'\n", f);
         fputs("set ylabel ", f);
         gp_string(f, kinds[k].ylabel);
@@ -424,8 +435,10 @@ static int parse_kinds(const char *spec, int *want) {
     snprintf(buf, sizeof buf, "%s", spec);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         int found = 0;
-        if (strcmp(tok, "all") == 0)
-            for (int k = 0; k < PLOT_COUNT; k++) want[k] = found = 1;
+        if (strcmp(tok, "all") == 0) { /* the pareto view is asked for by name (it wants --x rank) */
+            for (int k = 0; k < PLOT_COUNT; k++) want[k] = k != PLOT_PARETO;
+            found = 1;
+        }
         for (int k = 0; k < PLOT_COUNT; k++)
             if (strcmp(tok, kinds[k].name) == 0) want[k] = found = 1;
         if (!found) return -1;
@@ -490,7 +503,7 @@ int mb_cli_plot(int argc, char **argv) {
     }
     if (parse_kinds(y_spec, job->want)) {
         free(job);
-        return mb_cli_fail("plot", 2, "unknown --y '%s' (allowed: time, gflops, error, memory, all, or a comma list)",
+        return mb_cli_fail("plot", 2, "unknown --y '%s' (allowed: time, gflops, error, memory, pareto, all, or a comma list)",
                            y_spec);
     }
     if (strcmp(by, "kernel") != 0) {

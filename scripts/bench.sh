@@ -18,5 +18,5 @@ done
 echo "== plots"
 ./mechbench plot results/attention_scaling.h5 --out plots/attention_scaling \
   --crossover attention.softmax.flash,attention.linear.elu
-./mechbench plot results/attention_rank.h5 --x rank --out plots/attention_rank
+./mechbench plot results/attention_rank.h5 --x rank --y pareto,error,time --out plots/attention_rank
 ./mechbench plot results/attention_decode.h5 --out plots/attention_decode

@@ -43,6 +43,10 @@ static void set_tensor(struct mb_tensor *t, const char *name, const struct mb_po
 
 static int attention_layout(struct mb_workload *w, char *err, size_t errlen) {
     const struct mb_point *p = &w->point;
+    char buf[32];
+    const char *qk_std = mb_param(p, "qk_std", buf, sizeof buf);
+    if (qk_std && !(atof(qk_std) > 0 && atof(qk_std) <= 16))
+        return mb_errorf(err, errlen, "params qk_std = %s is out of range (0 < qk_std <= 16)", qk_std);
     double elements = (double)p->batch * (double)p->heads * (double)p->n * (double)p->d;
     if (elements > (double)(INT64_C(1) << 34))
         return mb_errorf(err, errlen, "batch*heads*n*d = %.3g elements per tensor is too large (max 2^34)", elements);
@@ -55,13 +59,20 @@ static int attention_layout(struct mb_workload *w, char *err, size_t errlen) {
     return 0;
 }
 
+/* q, k ~ N(0, qk_std^2), v ~ N(0, 1). qk_std (param, default 1) sets how peaked attention is: the scores
+ * q.k/sqrt(d) have standard deviation qk_std^2, so 1 gives nearly uniform weights over n keys (the exact output
+ * averages many values and is small) and 2 gives peaked rows closer to trained models'. */
 static void attention_fill(struct mb_workload *w) {
+    char buf[32];
+    const char *param = mb_param(&w->point, "qk_std", buf, sizeof buf);
+    const double qk_std = param ? atof(param) : 1.0;
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     for (int t = 0; t < w->n_inputs; t++) {
         gsl_rng_set(rng, (unsigned long)(w->seed * 1000003u + (uint64_t)t + 1));
+        const double std = t < 2 ? qk_std : 1.0;
         float *x = w->inputs[t].data;
         int64_t count = mb_tensor_numel(&w->inputs[t]);
-        for (int64_t i = 0; i < count; i++) x[i] = (float)gsl_ran_gaussian_ziggurat(rng, 1.0);
+        for (int64_t i = 0; i < count; i++) x[i] = (float)gsl_ran_gaussian_ziggurat(rng, std);
     }
     gsl_rng_free(rng);
 }

@@ -86,6 +86,10 @@ def test_plot_writes_png_and_svg(tiny):
         assert str(png) in proc.stdout
     assert (tmp / "p_time.svg").read_text().lstrip().startswith("<?xml")
     assert "crossover" in proc.stdout
+    assert not (tmp / "p_pareto.png").exists()  # asked for by name only
+    proc = mechbench("plot", out, "--out", tmp / "q", "--y", "pareto")
+    assert (tmp / "q_pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (tmp / "q_time.png").exists()
 
 
 def test_export_formats(tiny):
@@ -233,6 +237,7 @@ def assert_clean_failure(proc, *words):
     (["run", "attention.softmax.naive", "--rank", "4"], ["does not read axis rank"]),
     (["run", "attention.linear.elu", "--causal"], ["unsupported", "non-causal"]),
     (["run", "attention.softmax.naive", "--bogus", "1"], ["unknown option --bogus"]),
+    (["run", "attention.softmax.naive", "--param", "qk_std=0"], ["qk_std", "out of range"]),
     (["describe", "nope"], ["unknown kernel"]),
     (["list", "--family", "nope"], ["unknown family"]),
     (["frobnicate"], ["unknown command"]),
