@@ -22,7 +22,7 @@ LIB_OBJS   := $(HARNESS_C:%.c=build/%.o) $(HARNESS_CC:%.cc=build/%.o) $(KERNEL_C
 TEST_C     := $(wildcard tests/unit/*.c)
 TEST_OBJS  := $(TEST_C:%.c=build/%.o)
 
-.PHONY: all deps demo test unit pytest e2e bench clean
+.PHONY: all deps demo test unit pytest e2e bench claims clean
 all: deps mechbench
 
 deps:
@@ -65,6 +65,10 @@ unit: all build/unit_tests
 
 bench: all
 	@bash scripts/bench.sh
+
+# Paper claims (experiments/claims/*.ini): table on stdout, report in results/claims.md, plots in plots/claims/.
+claims: all
+	./mechbench claims
 
 clean:
 	rm -rf build mechbench

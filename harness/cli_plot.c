@@ -26,9 +26,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "plot_roofline.h"
+
 static const char usage[] =
     "usage: mechbench plot F.h5 [--x AXIS] [--y time|gflops|error|memory|all] [--by kernel] [--out PREFIX]\n"
-    "                           [--crossover KERNEL_A,KERNEL_B]\n"
+    "                           [--crossover KERNEL_A,KERNEL_B] [--roofline [--machine results/machine.h5]] [--scaling]\n"
     "\n"
     "Draw the measured points of a results file with gnuplot, one PNG and one SVG per quantity:\n"
     "  PREFIX_time     median time per run, min..max error bars (log-log)\n"
@@ -45,6 +47,9 @@ static const char usage[] =
     "  --out PREFIX    image path prefix (default plots/<file name without .h5>)\n"
     "  --crossover A,B print where kernel B becomes faster than kernel A along x, for each combination of\n"
     "                  the other varying axes\n"
+    "  --roofline      instead: every point on this machine's roofline (intensity = FLOP / byte models,\n"
+    "                  GFLOP/s measured) under the sgemm and STREAM roofs of `mechbench machine` (--machine FILE)\n"
+    "  --scaling       instead: speedup and parallel efficiency over the threads axis (PREFIX_scaling)\n"
     "The written image paths are printed one per line.\n";
 
 enum plot_kind { PLOT_TIME, PLOT_GFLOPS, PLOT_ERROR, PLOT_MEMORY, PLOT_PARETO, PLOT_COUNT };
@@ -468,12 +473,17 @@ static void axis_names(uint64_t mask, char *buf, size_t len) {
 
 int mb_cli_plot(int argc, char **argv) {
     const char *x_name = "n", *y_spec = "all", *by = "kernel", *out = NULL, *cross = NULL;
+    const char *machine = "results/machine.h5";
+    int roofline = 0, scaling = 0;
     const struct mb_opt opts[] = {
         {.name = "x", .kind = MB_OPT_STRING, .target = &x_name},
         {.name = "y", .kind = MB_OPT_STRING, .target = &y_spec},
         {.name = "by", .kind = MB_OPT_STRING, .target = &by},
         {.name = "out", .kind = MB_OPT_STRING, .target = &out},
         {.name = "crossover", .kind = MB_OPT_STRING, .target = &cross},
+        {.name = "roofline", .kind = MB_OPT_FLAG, .target = &roofline},
+        {.name = "scaling", .kind = MB_OPT_FLAG, .target = &scaling},
+        {.name = "machine", .kind = MB_OPT_STRING, .target = &machine},
     };
     struct mb_cli_parse cli = {.command = "plot", .opts = opts, .n_opts = (int)(sizeof opts / sizeof opts[0])};
     int rc = mb_cli_parse(&cli, argc, argv);
@@ -488,6 +498,16 @@ int mb_cli_plot(int argc, char **argv) {
     if (cli.n_positional > 1)
         return mb_cli_fail("plot", 2, "unexpected argument '%s' (one results file at a time)", cli.positional[1]);
     const char *file = cli.positional[0];
+    if (roofline || scaling) { /* harness/plot_roofline.c */
+        char special[4000], special_err[1024];
+        if (out) snprintf(special, sizeof special, "%s", out);
+        else default_prefix(file, special, sizeof special);
+        snprintf(special + strlen(special), sizeof special - strlen(special), "%s", roofline ? "_roofline" : "_scaling");
+        if (roofline && scaling) return mb_cli_fail("plot", 2, "--roofline and --scaling: one at a time");
+        int bad = roofline ? mb_plot_roofline(file, machine, special, special_err, sizeof special_err)
+                           : mb_plot_scaling(file, special, special_err, sizeof special_err);
+        return bad ? mb_cli_fail("plot", 1, "%s", special_err) : 0;
+    }
     char cross_a[MB_NAME_LEN] = "", cross_b[MB_NAME_LEN] = "";
     if (cross && parse_crossover(cross, cross_a, cross_b, sizeof cross_a))
         return mb_cli_fail("plot", 2, "--crossover '%s': expected two kernel names KERNEL_A,KERNEL_B", cross);

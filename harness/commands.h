@@ -8,5 +8,9 @@ int mb_cmd_describe(int argc, char **argv);
 int mb_cmd_run(int argc, char **argv);
 int mb_cmd_eval(int argc, char **argv);
 int mb_cmd_sweep(int argc, char **argv);
+int mb_cmd_claims(int argc, char **argv);   /* harness/cli_claims.c */
+int mb_cmd_compare(int argc, char **argv);  /* harness/cli_compare.c */
+int mb_cmd_fit(int argc, char **argv);      /* harness/cli_compare.c */
+int mb_cmd_machine(int argc, char **argv);  /* harness/cli_machine.c */
 
 #endif

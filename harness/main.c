@@ -19,6 +19,10 @@ static const struct command commands[] = {
     {"eval", mb_cmd_eval, "eval KERNEL --in IN.h5 --out OUT.h5    run a kernel on your tensors (PyTorch layout)"},
     {"plot", mb_cli_plot, "plot F.h5 [--x n --y time|gflops|error|memory|all] [--out PREFIX]"},
     {"export", mb_cli_export, "export F.h5 --format tsv|csv|json [--out FILE]"},
+    {"claims", mb_cmd_claims, "claims [ID...] [--force] [--list]        reproduce paper claims: measured vs paper, verdicts"},
+    {"compare", mb_cmd_compare, "compare A.h5 B.h5 [--threshold 0.05]    per-point ratios, Mann-Whitney U, regression exit code"},
+    {"fit", mb_cmd_fit, "fit F.h5 [--select aic|cv] [--all]      complexity fit c0 + c1 n + c2 n log n + c3 n^2"},
+    {"machine", mb_cmd_machine, "machine                                 peak sgemm GFLOP/s and STREAM bandwidth (roofline)"},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
@@ -39,7 +43,7 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < N_COMMANDS; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "mechbench: unknown command '%s' (commands: list, describe, run, sweep, eval, plot, export)\n",
+    fprintf(stderr, "mechbench: unknown command '%s' (commands: list, describe, run, sweep, eval, plot, export, claims, compare, fit, machine)\n",
             argv[1]);
     return 2;
 }

@@ -1,0 +1,34 @@
+/* This machine's roofs: peak FP32 GFLOP/s (OpenBLAS sgemm) on one core and on all cores, and memory bandwidth
+ * (STREAM triad a = b + s c), for `mechbench machine` and the roofline plot.
+ *
+ * sgemm: square n x n (n = 2048), best of `reps`; one core: one OpenBLAS thread; all cores: one OpenMP thread
+ * per core, each calling single-threaded sgemm on its own matrices (the sum of their FLOP over the slowest
+ * thread's time). OpenBLAS's thread count is set to 1 throughout (as in the kernels) and restored afterwards.
+ * OPENBLAS_CORETYPE is recorded: with Haswell, sgemm runs its AVX2 kernels (about half the AVX-512 peak).
+ * Triad: three arrays of 2^25 doubles (768 MiB in all, far beyond any L3), first-touch initialised by the same
+ * parallel loop, best of `reps`, 24 bytes per element (STREAM's count), validated by replaying the recurrence.
+ */
+#ifndef MB_MACHINE_H
+#define MB_MACHINE_H
+
+#include <stddef.h>
+
+struct mb_machine {
+    int cores;
+    double gflops_1, gflops_all;   /* sgemm peak, one core and all cores */
+    double triad_gbs;              /* STREAM triad, all cores (GB/s, 1e9 bytes) */
+    double triad_gbs_1;            /* one core */
+    char openblas_coretype[64];    /* "" when unset */
+    char cpu_model[128];
+    char measured[32];             /* UTC */
+};
+
+#define MB_MACHINE_FILE "results/machine.h5"
+
+/* Measure (a few seconds). reps >= 1. Returns 0 or -1 with a message. */
+int mb_machine_measure(struct mb_machine *m, int reps, char *err, size_t errlen);
+/* Save as root attributes of a small HDF5 file (atomically), and load them back. */
+int mb_machine_save(const struct mb_machine *m, const char *path, char *err, size_t errlen);
+int mb_machine_load(struct mb_machine *m, const char *path, char *err, size_t errlen);
+
+#endif

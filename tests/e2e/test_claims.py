@@ -1,0 +1,214 @@
+"""End-to-end tests of claims, compare, fit, machine and the roofline/scaling plots. No wall-clock assertions:
+timing verdicts are not checked, only that the machinery runs, reports and keeps its exit-status contract."""
+import os
+
+import h5py
+import pytest
+
+from conftest import ROOT, mechbench
+
+CLAIMS_INI = """
+[claim tiny_slope]
+source = test
+statement = softmax time grows with n
+paper = 2
+assert = slope
+kernels = attention.softmax.naive
+fit_range = all
+expect = 1..3
+n = 64:256:x2
+d = 16
+threads = 1
+repetitions = 3
+min_time = 0.001
+
+[claim tiny_cross]
+source = test
+statement = a crossover is reported
+assert = crossover
+kernels = attention.softmax.naive, attention.linear.elu
+n = 16:256:x2
+d = 16
+threads = 1
+repetitions = 3
+min_time = 0.001
+
+[claim tiny_equal]
+source = Shen 2018
+statement = efficient attention with scaling normalisation equals dot-product attention
+assert = equal
+kernels = attention.efficient_scaling
+metric = own_error
+n = 100
+d = 16
+check_rows = 0
+repetitions = 1
+min_time = 0.001
+
+[claim tiny_missing]
+source = test
+statement = a kernel that does not exist yet
+assert = slope
+kernels = attention.not_yet_written
+expect = 1..2
+n = 64, 128
+
+[claim tiny_probe]
+source = test
+statement = rank of phi(Q) phi(K)^T <= d
+assert = value
+probe = spectrum
+variants = matrix=linear
+expect = 0..1
+d = 4, 8
+n = 32
+"""
+
+
+@pytest.fixture()
+def claims_dir(tmp_path):
+    d = tmp_path / "claims"
+    d.mkdir()
+    (d / "tiny.ini").write_text(CLAIMS_INI)
+    return tmp_path
+
+
+def run_claims(tmp, *extra, check=True):
+    return mechbench("claims", "--dir", tmp / "claims", "--results", tmp / "res", "--plots", tmp / "plots",
+                     "--report", tmp / "claims.md", "--replicates", "200", *extra, check=check)
+
+
+def test_claims_table_report_plots_and_reuse(claims_dir):
+    proc = run_claims(claims_dir)
+    out = proc.stdout
+    assert "claim" in out.splitlines()[0] and "verdict" in out.splitlines()[0]
+    for cid in ("tiny_slope", "tiny_cross", "tiny_equal", "tiny_missing", "tiny_probe"):
+        assert cid in out
+    line = next(l for l in out.splitlines() if l.startswith("tiny_missing"))
+    assert "inconclusive" in line and "not registered" in line
+    assert "reproduced" in next(l for l in out.splitlines() if l.startswith("tiny_equal"))
+    assert "reproduced" in next(l for l in out.splitlines() if l.startswith("tiny_probe"))
+    report = (claims_dir / "claims.md").read_text()
+    assert "| claim | paper says | measured | expected | verdict |" in report
+    assert "## tiny_slope" in report and "tiny_slope.png" in report
+    assert (claims_dir / "plots" / "tiny_slope.png").stat().st_size > 1000
+    with h5py.File(claims_dir / "res" / "tiny_slope.h5") as f:
+        assert len(f["points"]) == 3
+        assert len(f["samples"]) == 9
+    # a second run reuses the stored points (same source hash): nothing is measured again
+    proc = run_claims(claims_dir, "tiny_slope")
+    assert "3 of 3 points already in" in proc.stderr
+    assert "tiny_cross" not in proc.stdout
+
+
+def test_claims_bad_file_is_an_error(tmp_path):
+    d = tmp_path / "claims"
+    d.mkdir()
+    (d / "bad.ini").write_text("[claim x]\nsource = s\nstatement = t\nassert = slope\nkernels = a\nexpect = 1..2\nbogus = 1\n")
+    proc = run_claims(tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "bad.ini:7" in proc.stderr and "bogus" in proc.stderr
+    assert not (tmp_path / "claims.md").exists()
+
+
+def test_claims_list_and_unknown_id(claims_dir):
+    proc = mechbench("claims", "--dir", claims_dir / "claims", "--list")
+    assert "tiny_slope" in proc.stdout and "slope" in proc.stdout
+    proc = mechbench("claims", "--dir", claims_dir / "claims", "nope", check=False)
+    assert proc.returncode == 2 and "no claim" in proc.stderr
+
+
+def test_repository_claims_parse():
+    proc = mechbench("claims", "--list")
+    ids = [l.split()[0] for l in proc.stdout.splitlines()]
+    for cid in ("softmax_slope", "linear_slope", "strided_slope", "crossover_softmax_linear", "efficient_scaling_equal",
+                "performer_mse_iid", "performer_orthogonal_below_iid", "linformer_error_decreasing",
+                "linformer_time_linear", "linear_decode_flat", "softmax_decode_linear", "linear_score_rank",
+                "softmax_score_rank", "recall_softmax_exact", "recall_linear_collapses"):
+        assert cid in ids
+
+
+COMPARE_INI = """
+[experiment]
+name = cmp
+kernels = attention.softmax.naive
+seed = 3
+repetitions = 9
+min_time = 0.02
+check_rows = 8
+
+[axes]
+n = 1024, 2048
+d = 64
+threads = 1
+"""
+
+
+def test_compare_flags_a_slowed_kernel_and_passes_a_rerun(tmp_path):
+    ini = tmp_path / "cmp.ini"
+    ini.write_text(COMPARE_INI)
+    a, slow = tmp_path / "a.h5", tmp_path / "slow.h5"
+    mechbench("sweep", ini, "--out", a, "--quiet")
+    # a re-run of the same build: no regression (threshold widened for a shared, noisy 2-core machine; a burst of
+    # load from other processes can slow every repetition of one point, so up to 3 re-runs are allowed)
+    for attempt in range(3):
+        a2 = tmp_path / f"a2_{attempt}.h5"
+        mechbench("sweep", ini, "--out", a2, "--quiet")
+        same = mechbench("compare", a, a2, "--threshold", "0.25", check=False)
+        assert "2 points compared" in same.stdout
+        if same.returncode == 0:
+            break
+    assert same.returncode == 0, same.stdout
+    # the environment switch: OpenBLAS's SSE3 (Prescott) kernels instead of AVX2/AVX-512 sgemm (~1.6x slower)
+    env = dict(os.environ, OPENBLAS_CORETYPE="Prescott")
+    mechbench("sweep", ini, "--out", slow, "--quiet", env=env)
+    bad = mechbench("compare", a, slow, "--threshold", "0.25", check=False)
+    assert bad.returncode == 1, bad.stdout
+    assert "REGRESSION" in bad.stdout
+    # the reverse direction is an improvement, not a regression
+    better = mechbench("compare", slow, a, "--threshold", "0.25", check=False)
+    assert better.returncode == 0 and "improvement" in better.stdout
+    fit = mechbench("fit", a)
+    assert "attention.softmax.naive" in fit.stdout or "no fit" in fit.stdout
+
+
+def test_compare_usage_errors(tmp_path):
+    proc = mechbench("compare", "only_one.h5", check=False)
+    assert proc.returncode == 2 and "two results files" in proc.stderr
+    proc = mechbench("compare", "a.h5", "b.h5", "--threshold", "-1", check=False)
+    assert proc.returncode == 2 and "--threshold" in proc.stderr
+    proc = mechbench("compare", tmp_path / "missing.h5", tmp_path / "missing2.h5", check=False)
+    assert proc.returncode == 1
+
+
+def test_fit_reports_models(tmp_path):
+    ini = tmp_path / "fit.ini"
+    ini.write_text(COMPARE_INI.replace("n = 1024, 2048", "n = 64:1024:x2").replace("repetitions = 9", "repetitions = 2")
+                   .replace("min_time = 0.02", "min_time = 0.002"))
+    out = tmp_path / "fit.h5"
+    mechbench("sweep", ini, "--out", out, "--quiet")
+    proc = mechbench("fit", out, "--all")
+    assert "best t =" in proc.stdout and "AICc" in proc.stdout and "intercept" in proc.stdout
+    assert proc.stdout.count("t = ") >= 5  # the competing models
+
+
+def test_machine_and_roofline_and_scaling(tmp_path):
+    m = tmp_path / "machine.h5"
+    proc = mechbench("machine", "--out", m, "--reps", "1")
+    assert "sgemm peak" in proc.stdout and "STREAM triad" in proc.stdout and "OPENBLAS_CORETYPE" in proc.stdout
+    with h5py.File(m) as f:
+        for key in ("sgemm_gflops_1core", "sgemm_gflops_all", "triad_gbs_all", "openblas_coretype"):
+            assert key in f.attrs
+        assert f.attrs["sgemm_gflops_1core"] > 0 and f.attrs["triad_gbs_all"] > 0
+    ini = tmp_path / "sc.ini"
+    ini.write_text(COMPARE_INI.replace("threads = 1", "threads = 1, 2").replace("n = 1024, 2048", "n = 256")
+                   .replace("repetitions = 9", "repetitions = 2").replace("min_time = 0.02", "min_time = 0.002"))
+    res = tmp_path / "sc.h5"
+    mechbench("sweep", ini, "--out", res, "--quiet")
+    mechbench("plot", res, "--roofline", "--machine", m, "--out", tmp_path / "p")
+    assert (tmp_path / "p_roofline.png").stat().st_size > 1000
+    proc = mechbench("plot", res, "--scaling", "--out", tmp_path / "p")
+    assert "efficiency" in proc.stdout
+    assert (tmp_path / "p_scaling.svg").exists()
+    proc = mechbench("plot", res, "--roofline", "--machine", tmp_path / "none.h5", check=False)
+    assert proc.returncode == 1 and "mechbench machine" in proc.stderr
