@@ -1,0 +1,113 @@
+/* ssm.hippo family: HiPPO online function approximation (Gu et al. 2020; kexue.fm 10114, 10137).
+ *
+ * Workload (PyTorch layout, float32):
+ *   f  (batch, n)      input: one 1-D signal per batch item, n = L samples of a band-limited random function on
+ *                      [0, 1] (8 sinusoids, amplitudes U(-1,1)/m, seeded), sample j at time (j + 0.5) / L
+ *   c  (batch, rank)   output: the HiPPO coefficients c(t) at the final time, N = rank
+ * Kernels run the online recurrence over the signal with state N (one mechanism per measure):
+ *   legs     x' = A x / t + B f / t (scaled Legendre, time-varying, step-free: no eps)
+ *   legt     x' = A x + B f, sliding window theta (translated Legendre)
+ *   lmu      LegT with the Legendre Memory Unit scaling (state d_n = sqrt(2n+1) c_n of LegT)
+ *   lagt     x' = A x + B f, exponential measure e^{-(t-s)} (translated Laguerre)
+ *   fourier  x' = A x + B f, sliding window theta (FouT: 1, sqrt2 cos 2 pi k x, sqrt2 sin 2 pi k x)
+ *   signal   the true signal on the memory window: the "exact" mechanism every measure approximates; the check
+ *            reconstructs the signal from the coefficients (Legendre, Laguerre, Fourier) and compares.
+ * Parameters (point params): disc=bilinear|zoh|euler|backward (default bilinear; LegS has no zoh), theta=W (window
+ * of legt/lmu/fourier in signal time units, default 1 = the whole signal). Axis eps = the step dt of the LTI
+ * measures (0 = 1/L, the signal spans one time unit).
+ * All matrices and the oracle recurrences are float64.
+ */
+#ifndef MB_SSM_FAMILY_HIPPO_H
+#define MB_SSM_FAMILY_HIPPO_H
+
+#include "mechbench.h"
+
+extern const struct mb_family mb_family_ssm_hippo;
+
+enum mb_hippo_measure { MB_HIPPO_LEGS, MB_HIPPO_LEGT, MB_HIPPO_LMU, MB_HIPPO_LAGT, MB_HIPPO_FOURIER };
+enum mb_hippo_disc { MB_DISC_BILINEAR, MB_DISC_ZOH, MB_DISC_EULER, MB_DISC_BACKWARD };
+
+/* ---------------------------------------------------------------------------- matrices (float64, row-major) */
+/* Continuous transition A (N x N) and input B (N) of a measure, conventions of MECHANISMS.md section C:
+ *   LegS  A_nk = -sqrt((2n+1)(2k+1)) (k < n), -(n+1) (k == n), 0 (k > n);  B_n = sqrt(2n+1)
+ *   LegT  A_nk = -(1/theta) sqrt((2n+1)(2k+1)) (1 if k < n else (-1)^(n-k));  B_n = sqrt(2n+1)/theta
+ *         (the HiPPO paper's scaling: c_n = (1/theta) int f sqrt(2n+1) P_n, not the S4 repo's halved A, B)
+ *   LMU   A_nk = -(1/theta)(2n+1) (1 if k < n else (-1)^(n-k));  B_n = (2n+1)/theta  (MECHANISMS' form, not the
+ *         reference code's D A D with D = diag((-1)^n): similar matrices)
+ *   LagT  A = I/2 - tril(ones) (lower triangle incl. the diagonal);  B_n = 1  (beta = 1)
+ *   FouT  A = -(1/theta)(e e^T + Omega), B = e/theta, e = (1, sqrt2, 0, sqrt2, 0, ...) (basis values at x = 0),
+ *         Omega couples cos_k and sin_k: (Omega c)_{cos k} = -2 pi k c_{sin k}, (Omega c)_{sin k} = 2 pi k c_{cos k}.
+ *         Order of the basis: 1, cos 2 pi x, sin 2 pi x, cos 4 pi x, ... (N odd or even). */
+void mb_hippo_matrix(enum mb_hippo_measure m, int64_t N, double theta, double *A, double *B);
+
+/* exp(A) of a dense n x n matrix (row-major), scaling and squaring with the [13/13] Pade approximant (Higham 2005,
+ * "The scaling and squaring method for the matrix exponential revisited", theta_13 = 5.37): LAPACKE_dgesv for the
+ * Pade solve, cblas_dgemm for products. Returns 0 or -1 (singular Pade denominator / out of memory). */
+int mb_expm(int64_t n, const double *A, double *E);
+
+/* Discretise the LTI system (A, B) with step dt: Ad (N x N), Bd (N).
+ *   euler     Ad = I + dt A,                      Bd = dt B
+ *   backward  Ad = (I - dt A)^-1,                 Bd = dt (I - dt A)^-1 B
+ *   bilinear  Ad = (I - dt A/2)^-1 (I + dt A/2),  Bd = dt (I - dt A/2)^-1 B
+ *   zoh       Ad = exp(dt A),                     Bd = A^-1 (exp(dt A) - I) B, both read off exp(dt [[A, B], [0, 0]])
+ *             (Van Loan's block form: no inverse of A needed).
+ * Solves with LAPACKE_dgesv. Returns 0 or -1. */
+int mb_hippo_discretize(int64_t N, const double *A, const double *B, double dt, enum mb_hippo_disc disc, double *Ad,
+                        double *Bd);
+
+/* O(N) LegS products (kexue.fm 10137): A is -(diag(n+1) + strictly-lower sqrt(2n+1) sqrt(2k+1)), so
+ *   (A x)_n = -sqrt(2n+1) S_n - (n+1) x_n,  S_n = sum_{k<n} sqrt(2k+1) x_k                (prefix sum)
+ *   (I - a A) y = b:  y_n = (b_n - a sqrt(2n+1) S_n) / (1 + a (n+1)),  S over the y already found.
+ * Double and float versions; y may alias b (in place). sq[n] = sqrt(2n+1). */
+void mb_legs_matvec_d(int64_t N, const double *x, double *y);
+void mb_legs_solve_d(int64_t N, double a, const double *b, double *y);
+/* float32 step (the kernel): scratch holds 4 N floats; the serial part is two one-FMA chains per element. */
+void mb_legs_step_fast_f(int64_t N, const float *sq, enum mb_hippo_disc disc, int64_t k, float u, float *x,
+                         float *scratch);
+/* One LegS step k >= 1 (x_k -> x_{k+1}), the "step-free" forms (time t = k samples, no eps):
+ *   bilinear  x_{k+1} = (I - A/(2(k+1)))^-1 [(I + A/(2k)) x_k + B u_k / k]    (MECHANISMS / kexue.fm 10137)
+ *   euler     x_{k+1} = (I + A/k) x_k + B u_k / k
+ *   backward  x_{k+1} = (I - A/(k+1))^-1 (x_k + B u_k / (k+1))
+ * and x_1 = u_0 e_0 (the exact coefficients of a constant). Double reference, O(N) per step: */
+void mb_legs_step_d(int64_t N, enum mb_hippo_disc disc, int64_t k, double u, double *x, double *tmp);
+
+/* ---------------------------------------------------------------------------- workload */
+struct mb_hippo {
+    int64_t batch, n, N;
+    enum mb_hippo_disc disc;
+    double dt;          /* LTI step: eps, or 1/n when eps == 0 */
+    double theta;       /* window of legt/lmu/fourier (time units) */
+    const float *f;     /* (batch, n) */
+    float *c;           /* (batch, N) */
+};
+/* Reads the point and its params; returns 0 or -1 with a message (bad disc or theta). */
+int mb_hippo_bind(struct mb_hippo *h, struct mb_workload *w, char *err, size_t errlen);
+int mb_hippo_parse(const struct mb_point *p, enum mb_hippo_disc *disc, double *theta, char *err, size_t errlen);
+/* supports() helper for every hippo kernel: valid params; zoh not for legs. */
+int mb_hippo_supports(const struct mb_point *p, int is_legs, char *why, size_t len);
+
+/* Double oracle: final coefficients of measure m for batch item b (N doubles). */
+int mb_hippo_oracle(enum mb_hippo_measure m, const struct mb_hippo *h, int64_t b, double *c, char *err,
+                    size_t errlen);
+/* The reconstruction of the memory window from coefficients c at sample indices idx[0..count) (signal samples):
+ * out[i] ~ f[idx[i]]. Window: the whole signal (legs, lagt: weight e^{-s/2} over s in [0, t]) or the last theta
+ * (legt, lmu, fourier); first_index() gives the first sample of the window. */
+int64_t mb_hippo_window_first(enum mb_hippo_measure m, const struct mb_hippo *h);
+void mb_hippo_reconstruct(enum mb_hippo_measure m, const struct mb_hippo *h, const double *c, const int64_t *idx,
+                          int64_t count, double *out);
+
+/* LTI kernel helper shared by legt/lmu/lagt/fourier: Ad, Bd in float (setup) and the dense recurrence (run). */
+struct mb_hippo_lti {
+    struct mb_hippo h;
+    enum mb_hippo_measure measure;
+    float *Ad; /* (N, N) transposed: Ad^T, column j of Ad contiguous */
+    float *Bd; /* (N) */
+};
+int mb_hippo_lti_setup(void **state, struct mb_workload *w, enum mb_hippo_measure m, char *err, size_t errlen);
+void mb_hippo_lti_run(void *state);
+void mb_hippo_lti_teardown(void *state);
+double mb_hippo_lti_flops(const struct mb_point *p);
+double mb_hippo_bytes(const struct mb_point *p);
+double mb_hippo_lti_workspace(const struct mb_point *p);
+
+#endif

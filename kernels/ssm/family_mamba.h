@@ -1,0 +1,90 @@
+/* ssm.mamba family: the selective scan of Mamba (Gu & Dao 2023), semantics of the reference `selective_scan_ref`
+ * (mamba_ssm/ops/selective_scan_interface.py) with delta_softplus=True.
+ *
+ * Tensors (PyTorch layout, float32, row-major; names as the reference's arguments, A given as A_log):
+ *   u, delta    (batch, D, L)   input and raw step (before bias and softplus)
+ *   A_log       (D, N)          A = -exp(A_log)  (reference init: A_log[d, n] = log(n + 1), S4D-real)
+ *   B, C        (batch, N, L)   input-dependent ("selective") B_t, C_t
+ *   D_skip      (D)             skip connection (the reference's D)
+ *   delta_bias  (D)
+ *   z           (batch, D, L)   gate, present when params gate=1 (default)
+ *   y           (batch, D, L)   output
+ *   dt_t = softplus(delta_t + delta_bias)   (threshold 20, as torch.nn.functional.softplus)
+ *   h_t  = exp(dt_t A) * h_{t-1} + dt_t B_t u_t      (N states per channel, h_{-1} = 0)
+ *   y_t  = C_t . h_t + D_skip u_t;  y_t *= silu(z_t)   (gate)
+ * Channels (b, d) are independent: the oracle checks a seeded sample of channels, all L steps of each (decode
+ * kernels, MB_KERNEL_LAST_ROW: only the last step).
+ */
+#ifndef MB_SSM_FAMILY_MAMBA_H
+#define MB_SSM_FAMILY_MAMBA_H
+
+#include <math.h>
+
+#include "mechbench.h"
+
+extern const struct mb_family mb_family_ssm_mamba;
+
+struct mb_mamba {
+    int64_t batch, D, L, N;
+    int gate;
+    const float *u, *delta;     /* (batch, D, L) */
+    const float *A_log;         /* (D, N) */
+    const float *B, *C;         /* (batch, N, L) */
+    const float *D_skip, *delta_bias; /* (D) */
+    const float *z;             /* (batch, D, L) or NULL */
+    float *y;                   /* (batch, D, L) */
+};
+void mb_mamba_bind(struct mb_mamba *m, struct mb_workload *w);
+
+/* Bt, Ct (batch, L, N) <- B, C (batch, N, L): time-major so one step reads N contiguous floats. Call inside an
+ * OpenMP parallel region (work-shared with omp for). */
+void mb_mamba_transpose_bc(const struct mb_mamba *m, float *Bt, float *Ct);
+
+/* Transpose B, C to (batch, L, N) only when enough channels share them: with few channels per batch the round
+ * trip of the transposed copies through memory costs more than gathering 16 steps at a time per channel. */
+static inline int mb_mamba_use_transpose(const struct mb_point *p) { return p->d > 4; }
+
+/* Scan channel (b, d) over steps [t0, t1) from state h[0..N) (updated in place). Bt, Ct: the transposes, or NULL
+ * to gather B_t, C_t from (batch, N, L) per block of 16 steps. With write_y, writes y[t0..t1)
+ * (skip and gate included); otherwise only advances the state. Returns sum of dt over the steps (so the
+ * chunk's total decay is exp(A * sum dt)). Vectorised over N (AVX-512 + SLEEF exp).
+ * dA_mode: MB_MAMBA_DA_NONE; _STORE: also write exp(dt_t A) to dA_buf[t * N + n]; _LOAD: read exp(dt_t A) from
+ * dA_buf instead of computing it (a rescan after a storing pass: no exp). dA_buf is the channel's (L, N) buffer. */
+enum { MB_MAMBA_DA_NONE, MB_MAMBA_DA_STORE, MB_MAMBA_DA_LOAD };
+double mb_mamba_scan_range(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d,
+                           int64_t t0, int64_t t1, float *h, int write_y, float *dA_buf, int dA_mode);
+
+/* softplus with torch's threshold 20 */
+static inline float mb_mamba_softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+
+/* ---- Chunked scan driver, shared by the parallel scans of ssm.mamba and ssm.lru.
+ * A diagonal linear recurrence h_t = a_t (.) h_{t-1} + x_t over `sequences` independent sequences of `length`
+ * steps, state of `state` floats, is split in chunks of `chunk` steps:
+ *   phase 1 (parallel over sequence x chunk): chunk 0 is scanned for real from h = 0 (its carry is known);
+ *            every other chunk computes its local end state E_c (from 0) and total decay P_c = prod a_t;
+ *   phase 2 (parallel over sequences): carries H_c = P_c (.) H_{c-1} + E_c, sequential over chunks;
+ *   phase 3 (parallel over sequence x chunk >= 1): rescan chunk c from H_{c-1}, writing outputs.
+ * Must be called inside an OpenMP parallel region by every thread. */
+#define MB_SSM_MAX_STATE 512 /* floats */
+struct mb_ssm_chunk_ops {
+    void *ctx;
+    int64_t sequences, length, chunk;
+    int state; /* floats per state */
+    /* scan [t0, t1) of seq from h (in/out), writing its outputs */
+    void (*scan)(void *ctx, int64_t seq, int64_t t0, int64_t t1, float *h);
+    /* from h = 0: end state into h, total decay of the steps into decay (state floats) */
+    void (*local)(void *ctx, int64_t seq, int64_t t0, int64_t t1, float *h, float *decay);
+    /* carry <- decay (.) carry + h (state floats) */
+    void (*combine)(void *ctx, float *carry, const float *decay, const float *h);
+};
+static inline int64_t mb_ssm_chunk_count(int64_t length, int64_t chunk) { return (length + chunk - 1) / chunk; }
+/* floats of workspace mb_ssm_chunked_scan needs */
+static inline int64_t mb_ssm_chunk_workspace(int64_t sequences, int64_t length, int64_t chunk, int state) {
+    return sequences * mb_ssm_chunk_count(length, chunk) * 2 * (int64_t)state;
+}
+void mb_ssm_chunked_scan(const struct mb_ssm_chunk_ops *ops, float *work);
+/* Default chunk: one chunk per sequence when there are enough sequences for the team, else ~4 chunks per thread
+ * spread over the sequences. */
+int64_t mb_ssm_default_chunk(int64_t sequences, int64_t length, int threads);
+
+#endif

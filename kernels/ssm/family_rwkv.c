@@ -1,0 +1,181 @@
+/* ssm.rwkv family: workload (w, u, k, v -> y), double-precision row oracle (direct formula, log-sum-exp).
+ * See family_rwkv.h for the math. */
+#include "ssm/family_rwkv.h"
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct mb_axis_rule rwkv_axes[] = {
+    {MB_AXIS_n, 1024, 1, 1 << 24}, {MB_AXIS_d, 64, 1, 1 << 16}, {MB_AXIS_batch, 1, 1, 1 << 16},
+};
+
+static void rwkv_oracle(const struct mb_rwkv *r, int64_t b, int64_t t, double *out);
+
+static const struct mb_mechanism rwkv_mechanisms[] = {
+    {"wkv", "y_t = [sum_{i<t} e^{-(t-1-i) w + k_i} v_i + e^{u + k_t} v_t] / [sum_{i<t} e^{-(t-1-i) w + k_i} + e^{u + k_t}]",
+     1e-4, (void (*)(void))rwkv_oracle},
+};
+
+static void set(struct mb_tensor *t, const char *name, const char *dims, int ndim, int64_t a, int64_t b, int64_t c) {
+    t->name = name;
+    t->ndim = ndim;
+    t->shape[0] = a;
+    t->shape[1] = b;
+    t->shape[2] = c;
+    t->dims = dims;
+}
+
+static void rwkv_tensors(struct mb_workload *w) {
+    const struct mb_point *p = &w->point;
+    set(&w->inputs[0], "w", "C", 1, p->d, 0, 0);
+    set(&w->inputs[1], "u", "C", 1, p->d, 0, 0);
+    set(&w->inputs[2], "k", "batch,T,C", 3, p->batch, p->n, p->d);
+    set(&w->inputs[3], "v", "batch,T,C", 3, p->batch, p->n, p->d);
+    w->n_inputs = 4;
+    set(&w->outputs[0], "y", "batch,T,C", 3, p->batch, p->n, p->d);
+    w->n_outputs = 1;
+}
+
+static int rwkv_layout(struct mb_workload *w, char *err, size_t errlen) {
+    const struct mb_point *p = &w->point;
+    double elements = (double)p->batch * (double)p->n * (double)p->d;
+    if (elements > (double)(INT64_C(1) << 34))
+        return mb_errorf(err, errlen, "batch*T*C = %.3g elements per tensor is too large (max 2^34)", elements);
+    rwkv_tensors(w);
+    return 0;
+}
+
+/* RWKV-4 init (model.py): time_decay_c = -5 + 8 (c / (C-1))^(0.7 + 1.3 ratio), ratio 0.5 (a middle layer),
+ * time_first_c = log(0.3) + 0.5 ((c + 1) % 3 - 1) (the "zigzag"); k, v ~ N(0, 1). */
+static void rwkv_fill(struct mb_workload *w) {
+    const int64_t C = w->point.d;
+    float *wd = w->inputs[0].data, *u = w->inputs[1].data;
+    for (int64_t c = 0; c < C; c++) {
+        const double x = C > 1 ? (double)c / (double)(C - 1) : 0.0;
+        wd[c] = (float)exp(-5.0 + 8.0 * pow(x, 0.7 + 1.3 * 0.5));
+        u[c] = (float)(log(0.3) + 0.5 * (double)((c + 1) % 3 - 1));
+    }
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    for (int t = 2; t < 4; t++) {
+        gsl_rng_set(rng, (unsigned long)(w->seed * 1000003u + (uint64_t)t + 401));
+        float *x = w->inputs[t].data;
+        const int64_t count = mb_tensor_numel(&w->inputs[t]);
+        for (int64_t i = 0; i < count; i++) x[i] = (float)gsl_ran_gaussian_ziggurat(rng, 1.0);
+    }
+    gsl_rng_free(rng);
+}
+
+static int rwkv_point_from_inputs(struct mb_workload *w, char *err, size_t errlen) {
+    const struct mb_tensor *k = &w->inputs[2];
+    if (k->ndim != 3) return mb_errorf(err, errlen, "'k' has %d dimensions; ssm.rwkv expects 3: (batch, T, C)", k->ndim);
+    struct mb_workload want = {.family = w->family, .point = w->point};
+    want.point.batch = k->shape[0];
+    want.point.n = k->shape[1];
+    want.point.d = k->shape[2];
+    rwkv_tensors(&want);
+    for (int t = 0; t < w->n_inputs; t++) {
+        const struct mb_tensor *x = &w->inputs[t], *e = &want.inputs[t];
+        int same = x->ndim == e->ndim;
+        for (int i = 0; same && i < e->ndim; i++) same = x->shape[i] == e->shape[i];
+        if (!same)
+            return mb_errorf(err, errlen, "'%s' has the wrong shape; expected (%s) from k (batch, T, C) = (%lld, %lld, %lld)",
+                             x->name, e->dims, (long long)k->shape[0], (long long)k->shape[1], (long long)k->shape[2]);
+    }
+    w->point = want.point;
+    w->n_outputs = 1;
+    w->outputs[0] = want.outputs[0];
+    return 0;
+}
+
+void mb_rwkv_bind(struct mb_rwkv *r, struct mb_workload *w) {
+    r->batch = w->point.batch;
+    r->T = w->point.n;
+    r->C = w->point.d;
+    r->w = w->inputs[0].data;
+    r->u = w->inputs[1].data;
+    r->k = w->inputs[2].data;
+    r->v = w->inputs[3].data;
+    r->y = w->outputs[0].data;
+}
+
+/* ------------------------------------------------------------------------------------------ oracle */
+static void rwkv_oracle(const struct mb_rwkv *r, int64_t b, int64_t t, double *out) {
+    const int64_t C = r->C;
+    const float *k = r->k + b * r->T * C, *v = r->v + b * r->T * C;
+    for (int64_t c = 0; c < C; c++) {
+        const double w = r->w[c];
+        double m = (double)r->u[c] + k[t * C + c];
+        for (int64_t i = 0; i < t; i++) {
+            const double x = -(double)(t - 1 - i) * w + k[i * C + c];
+            if (x > m) m = x;
+        }
+        double e = exp((double)r->u[c] + k[t * C + c] - m), num = e * v[t * C + c], den = e;
+        for (int64_t i = 0; i < t; i++) {
+            e = exp(-(double)(t - 1 - i) * w + k[i * C + c] - m);
+            num += e * v[i * C + c];
+            den += e;
+        }
+        out[c] = num / den;
+    }
+}
+
+typedef void (*rwkv_oracle_fn)(const struct mb_rwkv *r, int64_t b, int64_t t, double *out);
+
+static int rwkv_check(const struct mb_kernel *k, const struct mb_workload *w, const char *mechanism,
+                      const struct mb_check_opts *opts, struct mb_errors *out, char *err, size_t errlen) {
+    (void)k;
+    const struct mb_mechanism *m = mb_family_mechanism(&mb_family_ssm_rwkv, mechanism);
+    if (!m || !m->oracle) return mb_errorf(err, errlen, "ssm.rwkv has no oracle for mechanism '%s'", mechanism);
+    const rwkv_oracle_fn oracle = (rwkv_oracle_fn)m->oracle;
+    struct mb_rwkv r;
+    mb_rwkv_bind(&r, (struct mb_workload *)w);
+    const int64_t total = r.batch * r.T;
+    const int64_t count = (opts->sample_rows <= 0 || opts->sample_rows >= total) ? total : opts->sample_rows;
+    int64_t *rows = malloc((size_t)count * sizeof *rows);
+    if (!rows) return mb_errorf(err, errlen, "out of memory");
+    uint64_t state = opts->seed ^ UINT64_C(0x4b7b);
+    const int64_t fixed[2] = {0, total - 1};
+    for (int64_t x = 0; x < count; x++)
+        rows[x] = count == total ? x : x < 2 ? fixed[x] : (int64_t)(mb_splitmix64(&state) % (uint64_t)total);
+    mb_errors_reset(out);
+    int failed = 0;
+#pragma omp parallel
+    {
+        struct mb_errors local;
+        mb_errors_reset(&local);
+        double *want = malloc((size_t)r.C * sizeof(double));
+        if (!want) {
+#pragma omp atomic write
+            failed = 1;
+        } else {
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t x = 0; x < count; x++) {
+                oracle(&r, rows[x] / r.T, rows[x] % r.T, want);
+                mb_errors_add(&local, r.y + rows[x] * r.C, want, r.C);
+            }
+        }
+#pragma omp critical
+        mb_errors_merge(out, &local);
+        free(want);
+    }
+    free(rows);
+    if (failed) return mb_errorf(err, errlen, "out of memory in the ssm.rwkv oracle");
+    mb_errors_finish(out);
+    return 0;
+}
+
+const struct mb_family mb_family_ssm_rwkv = {
+    .name = "ssm.rwkv",
+    .summary = "RWKV-4 WKV: w, u (C), k, v (batch, T, C) -> y (batch, T, C)",
+    .axes = rwkv_axes,
+    .n_axes = (int)(sizeof rwkv_axes / sizeof rwkv_axes[0]),
+    .mechanisms = rwkv_mechanisms,
+    .n_mechanisms = (int)(sizeof rwkv_mechanisms / sizeof rwkv_mechanisms[0]),
+    .layout = rwkv_layout,
+    .fill = rwkv_fill,
+    .point_from_inputs = rwkv_point_from_inputs,
+    .check = rwkv_check,
+};

@@ -1,0 +1,94 @@
+/* ssm.mamba.scan_seq: Mamba's selective scan, sequential over time (the reference recurrence).
+ *
+ *   dt_t = softplus(delta_t + delta_bias), A = -exp(A_log)
+ *   h_t = exp(dt_t A) (.) h_{t-1} + dt_t u_t B_t,   y_t = (C_t . h_t + D_skip u_t) * silu(z_t)
+ *
+ * Shapes: u, delta, z, y (batch, D, L); A_log (D, N); B, C (batch, N, L); D_skip, delta_bias (D).
+ * When D > 4, B and C are first transposed to (batch, L, N) (workspace, inside the timed run) so a step reads N
+ * contiguous floats (with D <= 4 each channel gathers 16 steps of B, C at a time instead: cheaper than the copies'
+ * round trip through memory); then every channel (b, d) is scanned in parallel (OpenMP over batch x D), vectorised over N (AVX-512,
+ * SLEEF exp). Cost: ~ (7 N + 10) FLOPs and N exp per step per channel: O(batch D L N) time, O(batch L N) workspace.
+ * Parallelism is over channels only: batch * D < threads leaves threads idle (see ssm.mamba.scan_parallel).
+ * Source: Gu & Dao 2023, "Mamba", Algorithm 2 and eq. (2a)-(2b), (4); mamba_ssm selective_scan_ref.
+ */
+#include "ssm/family_mamba.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct scan_seq {
+    struct mb_mamba m;
+    float *Bt, *Ct; /* (batch, L, N) */
+};
+
+static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+    struct scan_seq *s = calloc(1, sizeof *s);
+    if (!s) return mb_errorf(err, errlen, "out of memory");
+    mb_mamba_bind(&s->m, w);
+    size_t bytes = (size_t)(s->m.batch * s->m.L * s->m.N) * sizeof(float);
+    if (mb_mamba_use_transpose(&w->point)) {
+        s->Bt = mb_alloc(bytes);
+        s->Ct = mb_alloc(bytes);
+    }
+    if (mb_mamba_use_transpose(&w->point) && (!s->Bt || !s->Ct)) {
+        mb_free(s->Bt);
+        mb_free(s->Ct);
+        free(s);
+        return mb_errorf(err, errlen, "cannot allocate the transposed B, C (2 x %zu bytes)", bytes);
+    }
+    *state = s;
+    return 0;
+}
+
+static void run(void *state) {
+    struct scan_seq *s = state;
+    const struct mb_mamba *m = &s->m;
+#pragma omp parallel
+    {
+        if (s->Bt) mb_mamba_transpose_bc(m, s->Bt, s->Ct);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t ch = 0; ch < m->batch * m->D; ch++) {
+            float h[256];
+            memset(h, 0, (size_t)m->N * sizeof(float));
+            mb_mamba_scan_range(m, s->Bt, s->Ct, ch / m->D, ch % m->D, 0, m->L, h, 1, NULL, MB_MAMBA_DA_NONE);
+        }
+    }
+}
+
+static void teardown(void *state) {
+    struct scan_seq *s = state;
+    mb_free(s->Bt);
+    mb_free(s->Ct);
+    free(s);
+}
+
+static double flops(const struct mb_point *p) {
+    return (double)p->batch * p->d * p->n * (7.0 * p->rank + 10.0);
+}
+
+/* u, delta, z read, y written (batch D L); B, C read and the transposes written and read (batch N L each) */
+static double bytes(const struct mb_point *p) {
+    const double bc = mb_mamba_use_transpose(p) ? 6.0 : 2.0 * p->d;
+    return 4.0 * (4.0 * p->batch * p->d * p->n + bc * p->batch * p->rank * p->n + 3.0 * p->d * p->rank);
+}
+
+static double workspace(const struct mb_point *p) {
+    return mb_mamba_use_transpose(p) ? 2.0 * 4.0 * p->batch * p->n * p->rank : 0.0;
+}
+
+const struct mb_kernel mb_kernel_ssm_mamba_scan_seq = {
+    .name = "ssm.mamba.scan_seq",
+    .family = &mb_family_ssm_mamba,
+    .mechanism = "selective_scan",
+    .summary = "selective scan, sequential over L; OpenMP over batch x D, AVX-512 over N (SLEEF exp)",
+    .complexity = "O(batch D L N) time, O(batch L N) workspace; parallel over channels only",
+    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank),
+    .rank_meaning = "N, SSM state size per channel",
+    MB_KERNEL_SOURCE,
+    .setup = setup,
+    .run = run,
+    .teardown = teardown,
+    .flops = flops,
+    .bytes = bytes,
+    .workspace_bytes = workspace,
+};

@@ -1,0 +1,311 @@
+/* Selective and linear RNN families (ssm.mamba, ssm.lru, ssm.retnet, ssm.rwkv): every kernel against its family's
+ * double-precision oracle at odd shapes (n = 1 included, threads 1 and 2), corrupted outputs caught, and the
+ * cross-form equalities: sequential == chunked scans for chunks not dividing L, decode == last step of the scan,
+ * RetNet parallel == recurrent == chunkwise, RWKV stable == direct (and stable stays finite where direct overflows). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "runner.h"
+
+struct shape {
+    int64_t batch, d, n, rank, heads;
+};
+
+static const char *const families[] = {"ssm.mamba", "ssm.lru", "ssm.retnet", "ssm.rwkv"};
+
+static const struct shape shapes[] = {
+    {1, 1, 1, 1, 1},   {1, 3, 1, 16, 2},  {2, 3, 7, 4, 3},    {2, 3, 129, 16, 1}, {1, 5, 129, 33, 2},
+    {1, 17, 300, 5, 1}, {1, 2, 1000, 16, 1}, {3, 16, 65, 17, 2},
+};
+
+static int mine(const struct mb_kernel *k) {
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
+        if (!strcmp(k->family->name, families[i])) return 1;
+    return 0;
+}
+
+static void make_point(const struct mb_kernel *k, const struct shape *s, int64_t block, int threads, const char *params,
+                       struct mb_point *p) {
+    memset(p, 0, sizeof *p);
+    p->batch = s->batch;
+    p->d = s->d;
+    p->n = s->n;
+    p->rank = s->rank;
+    p->heads = s->heads;
+    p->block = block;
+    p->threads = threads;
+    if (params) snprintf(p->params, sizeof p->params, "%s", params);
+    mb_point_complete(k, p, MB_AXIS_BIT(batch) | MB_AXIS_BIT(d) | MB_AXIS_BIT(n) | MB_AXIS_BIT(rank) |
+                                MB_AXIS_BIT(heads) | MB_AXIS_BIT(block));
+    for (int a = 0; a < MB_AXIS_COUNT; a++) /* the family rejects axes it does not read */
+        if (a != MB_AXIS_threads && !(k->axes & (UINT64_C(1) << a))) mb_point_set(p, (enum mb_axis)a, 0);
+}
+
+/* Create the workload of k at p (seed 7) and run k once. Returns 0 when unsupported. */
+static int run_kernel(const struct mb_kernel *k, const struct mb_point *p, struct mb_workload *w) {
+    char why[256], err[256];
+    if (k->supports && k->supports(p, why, sizeof why)) return 0;
+    cr_assert_eq(mb_family_validate(k->family, p, err, sizeof err), 0, "%s: %s", k->name, err);
+    cr_assert_eq(mb_workload_create(w, k->family, p, 7, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mb_run_once(k, w, err, sizeof err), 0, "%s", err);
+    return 1;
+}
+
+static void check(const struct mb_kernel *k, const struct mb_workload *w, struct mb_errors *e) {
+    char err[256];
+    struct mb_check_opts co = {.sample_rows = 0, .seed = 1};
+    cr_assert_eq(k->family->check(k, w, k->mechanism, &co, e, err, sizeof err), 0, "%s", err);
+}
+
+static double tolerance(const struct mb_kernel *k) {
+    return k->tolerance > 0 ? k->tolerance : mb_family_mechanism(k->family, k->mechanism)->tolerance;
+}
+
+/* elements the check must compare for k at p */
+static int64_t expected_checked(const struct mb_kernel *k, const struct mb_point *p) {
+    const int last = (k->flags & MB_KERNEL_LAST_ROW) != 0;
+    if (!strcmp(k->family->name, "ssm.retnet")) return p->batch * p->heads * (last ? 1 : p->n) * p->d;
+    return p->batch * p->d * (last ? 1 : p->n); /* mamba (b, D, L), lru (b, L, H), rwkv (b, T, C) */
+}
+
+Test(rnn_all, every_kernel_matches_its_oracle_at_odd_shapes) {
+    int kernels = 0;
+    for (int i = 0; i < mb_n_kernels; i++) {
+        const struct mb_kernel *k = mb_kernels[i];
+        if (!mine(k)) continue;
+        kernels++;
+        int ran = 0;
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int threads = 1; threads <= 2; threads++) {
+                struct mb_point p;
+                make_point(k, &shapes[s], 0, threads, NULL, &p);
+                struct mb_workload w;
+                if (!run_kernel(k, &p, &w)) continue;
+                struct mb_errors e;
+                check(k, &w, &e);
+                ran++;
+                cr_assert_eq(e.checked, expected_checked(k, &p), "%s: checked %lld", k->name, (long long)e.checked);
+                cr_assert(e.rel_l2 <= tolerance(k), "%s b=%lld d=%lld n=%lld rank=%lld heads=%lld t=%d: rel_l2 %g",
+                          k->name, (long long)p.batch, (long long)p.d, (long long)p.n, (long long)p.rank,
+                          (long long)p.heads, threads, e.rel_l2);
+                mb_workload_free(&w);
+            }
+        cr_assert_gt(ran, 0, "%s ran at no shape", k->name);
+    }
+    cr_assert_eq(kernels, 11, "expected the 11 kernels of the four families, found %d", kernels);
+}
+
+Test(rnn_all, the_check_catches_a_wrong_output) {
+    const struct shape s = {2, 3, 33, 8, 2};
+    for (int i = 0; i < mb_n_kernels; i++) {
+        const struct mb_kernel *k = mb_kernels[i];
+        if (!mine(k)) continue;
+        struct mb_point p;
+        make_point(k, &s, 0, 1, NULL, &p);
+        struct mb_workload w;
+        cr_assert(run_kernel(k, &p, &w));
+        w.outputs[0].data[mb_tensor_numel(&w.outputs[0]) - 1] += 0.5f; /* last step of the last channel / row */
+        struct mb_errors e;
+        check(k, &w, &e);
+        cr_assert_gt(e.max_abs, 0.49, "%s: a corrupted output went unnoticed", k->name);
+        cr_assert_gt(e.rel_l2, 1e-3, "%s", k->name);
+        mb_workload_free(&w);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------- cross forms */
+/* max |a - b| / max(1, max |b|) over the checked part (last step only when last_only) */
+static double compare_outputs(const struct mb_workload *a, const struct mb_workload *b, int64_t rows, int64_t n,
+                              int64_t row_len, int last_only) {
+    const float *x = a->outputs[0].data, *y = b->outputs[0].data;
+    double diff = 0, scale = 1;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t t = last_only ? n - 1 : 0; t < n; t++)
+            for (int64_t c = 0; c < row_len; c++) {
+                const int64_t i = (r * n + t) * row_len + c;
+                cr_assert(isfinite(x[i]) && isfinite(y[i]));
+                if (fabs(x[i] - y[i]) > diff) diff = fabs(x[i] - y[i]);
+                if (fabs(y[i]) > scale) scale = fabs(y[i]);
+            }
+    return diff / scale;
+}
+
+static void same_workload_twice(const char *ka, const char *kb, const struct shape *s, int64_t block_a, int threads,
+                                const char *params, struct mb_workload *wa, struct mb_workload *wb) {
+    const struct mb_kernel *a = mb_kernel_find(ka), *b = mb_kernel_find(kb);
+    cr_assert(a && b, "%s or %s missing", ka, kb);
+    struct mb_point pa, pb;
+    make_point(a, s, block_a, threads, params, &pa);
+    make_point(b, s, 0, threads, params, &pb);
+    cr_assert(run_kernel(a, &pa, wa));
+    cr_assert(run_kernel(b, &pb, wb));
+}
+
+Test(rnn_mamba, scan_parallel_equals_scan_seq_for_chunks_not_dividing_L) {
+    const int64_t blocks[] = {1, 7, 64, 1000}, lengths[] = {1, 7, 129, 1000};
+    for (size_t bi = 0; bi < 4; bi++)
+        for (size_t li = 0; li < 4; li++)
+            for (int64_t D = 3; D <= 6; D += 3) { /* D = 3 gathers B, C per channel; D = 6 transposes them */
+            const struct shape s = {2, D, lengths[li], 16, 0};
+            struct mb_workload wp, ws;
+            same_workload_twice("ssm.mamba.scan_parallel", "ssm.mamba.scan_seq", &s, blocks[bi], 2, NULL, &wp, &ws);
+            const double rel = compare_outputs(&wp, &ws, 2 * D, s.n, 1, 0);
+            cr_assert_lt(rel, 1e-5, "block %lld L %lld D %lld: %g", (long long)blocks[bi], (long long)s.n, (long long)D, rel);
+            mb_workload_free(&wp);
+            mb_workload_free(&ws);
+        }
+}
+
+Test(rnn_mamba, decode_equals_the_last_step_of_the_scan) {
+    const int64_t lengths[] = {1, 7, 129, 1000};
+    for (size_t li = 0; li < 4; li++)
+        for (int gate = 0; gate <= 1; gate++) {
+            const struct shape s = {2, 5, lengths[li], 16, 0};
+            struct mb_workload wd, ws;
+            same_workload_twice("ssm.mamba.decode", "ssm.mamba.scan_seq", &s, 0, 2, gate ? "gate=1" : "gate=0", &wd, &ws);
+            cr_assert_eq(wd.n_inputs, gate ? 8 : 7, "z is an input exactly when gate=1");
+            const double rel = compare_outputs(&wd, &ws, 10, s.n, 1, 1);
+            cr_assert_lt(rel, 1e-5, "L %lld gate %d: %g", (long long)s.n, gate, rel);
+            mb_workload_free(&wd);
+            mb_workload_free(&ws);
+        }
+}
+
+Test(rnn_mamba, without_gate_the_oracle_agrees_and_the_gate_matters) {
+    const struct mb_kernel *k = mb_kernel_find("ssm.mamba.scan_seq");
+    const struct shape s = {1, 4, 50, 8, 0};
+    struct mb_point p0, p1;
+    make_point(k, &s, 0, 1, "gate=0", &p0);
+    make_point(k, &s, 0, 1, "gate=1", &p1);
+    struct mb_workload w0, w1;
+    cr_assert(run_kernel(k, &p0, &w0));
+    cr_assert(run_kernel(k, &p1, &w1));
+    struct mb_errors e;
+    check(k, &w0, &e);
+    cr_assert_lt(e.rel_l2, 1e-5);
+    cr_assert_gt(compare_outputs(&w0, &w1, 4, 50, 1, 0), 0.1, "gated and ungated outputs must differ");
+    mb_workload_free(&w0);
+    mb_workload_free(&w1);
+}
+
+Test(rnn_lru, scan_parallel_equals_scan_seq_for_chunks_not_dividing_L) {
+    const int64_t blocks[] = {1, 7, 64, 1000}, lengths[] = {1, 7, 129, 1000};
+    for (size_t bi = 0; bi < 4; bi++)
+        for (size_t li = 0; li < 4; li++) {
+            const struct shape s = {2, 5, lengths[li], 20, 0};
+            struct mb_workload wp, ws;
+            same_workload_twice("ssm.lru.scan_parallel", "ssm.lru.scan_seq", &s, blocks[bi], 2, NULL, &wp, &ws);
+            const double rel = compare_outputs(&wp, &ws, 2, s.n, 5, 0);
+            cr_assert_lt(rel, 1e-5, "block %lld L %lld: %g", (long long)blocks[bi], (long long)s.n, rel);
+            mb_workload_free(&wp);
+            mb_workload_free(&ws);
+        }
+}
+
+Test(rnn_lru, ring_init_has_the_papers_moduli_and_phases) {
+    const struct mb_kernel *k = mb_kernel_find("ssm.lru.scan_seq");
+    const struct shape s = {1, 4, 3, 256, 0};
+    struct mb_point p;
+    make_point(k, &s, 0, 1, NULL, &p);
+    struct mb_workload w;
+    char err[256];
+    cr_assert_eq(mb_workload_create(&w, k->family, &p, 3, err, sizeof err), 0);
+    const float *nu = mb_workload_tensor(&w, "nu_log")->data, *th = mb_workload_tensor(&w, "theta_log")->data;
+    for (int n = 0; n < 256; n++) {
+        const double mod = exp(-exp((double)nu[n])), phase = exp((double)th[n]);
+        cr_assert(mod >= 0.9 - 1e-6 && mod <= 0.999 + 1e-6, "|lambda| = %g", mod);
+        cr_assert(phase >= 0 && phase <= 2 * M_PI / 10 + 1e-6, "phase %g", phase);
+    }
+    mb_workload_free(&w);
+}
+
+Test(rnn_retnet, parallel_recurrent_and_chunkwise_agree_and_decode_is_the_last_row) {
+    const char *forms[] = {"ssm.retnet.recurrent", "ssm.retnet.chunkwise", "ssm.retnet.decode"};
+    const int64_t lengths[] = {1, 7, 129, 1000}, blocks[] = {1, 7, 64, 1000};
+    for (size_t li = 0; li < 4; li++)
+        for (size_t f = 0; f < 3; f++) {
+            const struct shape s = {2, 24, lengths[li], 0, 3};
+            struct mb_workload wf, wp;
+            same_workload_twice(forms[f], "ssm.retnet.parallel", &s, f == 1 ? blocks[li] : 0, 2, NULL, &wf, &wp);
+            const double rel = compare_outputs(&wf, &wp, 6, s.n, 24, f == 2);
+            cr_assert_lt(rel, 2e-5, "%s n %lld: %g", forms[f], (long long)s.n, rel);
+            mb_workload_free(&wf);
+            mb_workload_free(&wp);
+        }
+}
+
+Test(rnn_retnet, decay_per_head_is_one_minus_two_to_minus_five_minus_h) {
+    /* one token attending to one earlier token: out_1 = q_1.k_1 v_1 + g q_1.k_0 v_0; with v_1 = 0 the ratio gives g */
+    const struct mb_kernel *k = mb_kernel_find("ssm.retnet.recurrent");
+    const struct shape s = {1, 1, 2, 0, 4};
+    struct mb_point p;
+    make_point(k, &s, 0, 1, NULL, &p);
+    struct mb_workload w;
+    char err[256];
+    cr_assert_eq(mb_workload_create(&w, k->family, &p, 3, err, sizeof err), 0);
+    float *q = w.inputs[0].data, *kk = w.inputs[1].data, *v = w.inputs[2].data;
+    for (int h = 0; h < 4; h++) {
+        q[h * 2 + 1] = 1.0f;
+        kk[h * 2 + 0] = 1.0f;
+        kk[h * 2 + 1] = 3.0f;
+        v[h * 2 + 0] = 1.0f;
+        v[h * 2 + 1] = 0.0f;
+    }
+    cr_assert_eq(mb_run_once(k, &w, err, sizeof err), 0);
+    for (int h = 0; h < 4; h++)
+        cr_assert_float_eq(w.outputs[0].data[h * 2 + 1], 1.0 - ldexp(1.0, -5 - h), 1e-6, "head %d", h);
+    mb_workload_free(&w);
+}
+
+Test(rnn_rwkv, stable_equals_direct_on_moderate_inputs) {
+    const int64_t lengths[] = {1, 7, 129, 1000};
+    for (size_t li = 0; li < 4; li++) {
+        const struct shape s = {2, 19, lengths[li], 0, 0};
+        struct mb_workload wa, wb;
+        same_workload_twice("ssm.rwkv.wkv_stable", "ssm.rwkv.wkv_direct", &s, 0, 2, NULL, &wa, &wb);
+        const double rel = compare_outputs(&wa, &wb, 2, s.n, 19, 0);
+        cr_assert_lt(rel, 2e-5, "T %lld: %g", (long long)s.n, rel);
+        mb_workload_free(&wa);
+        mb_workload_free(&wb);
+    }
+}
+
+Test(rnn_rwkv, stable_stays_finite_where_the_direct_float_form_overflows) {
+    const struct shape s = {1, 16, 64, 0, 0};
+    const char *names[] = {"ssm.rwkv.wkv_stable", "ssm.rwkv.wkv_direct"};
+    int finite[2];
+    for (int f = 0; f < 2; f++) {
+        const struct mb_kernel *k = mb_kernel_find(names[f]);
+        struct mb_point p;
+        make_point(k, &s, 0, 1, NULL, &p);
+        struct mb_workload w;
+        char err[256];
+        cr_assert_eq(mb_workload_create(&w, k->family, &p, 5, err, sizeof err), 0);
+        float *kk = mb_workload_tensor(&w, "k")->data;
+        for (int64_t i = 0; i < mb_tensor_numel(&w.inputs[2]); i++) kk[i] += 100.0f; /* e^{100} > FLT_MAX */
+        cr_assert_eq(mb_run_once(k, &w, err, sizeof err), 0);
+        finite[f] = 1;
+        for (int64_t i = 0; i < mb_tensor_numel(&w.outputs[0]); i++) finite[f] &= isfinite(w.outputs[0].data[i]) != 0;
+        if (f == 0) { /* and still right: the oracle works in log space */
+            struct mb_errors e;
+            check(k, &w, &e);
+            cr_assert_lt(e.rel_l2, 1e-4);
+        }
+        mb_workload_free(&w);
+    }
+    cr_assert(finite[0], "wkv_stable produced inf/nan at k ~ 100");
+    cr_assert(!finite[1], "the direct float form was expected to overflow at k ~ 100");
+}
+
+Test(rnn_rwkv, direct_refuses_long_sequences) {
+    const struct mb_kernel *k = mb_kernel_find("ssm.rwkv.wkv_direct");
+    struct mb_point p;
+    memset(&p, 0, sizeof p);
+    mb_point_complete(k, &p, 0);
+    p.n = 8192;
+    char why[160] = "";
+    cr_assert_eq(k->supports(&p, why, sizeof why), 1);
+    cr_assert(strstr(why, "wkv_stable"));
+}
