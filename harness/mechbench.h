@@ -81,6 +81,13 @@ struct mb_workload {
     struct mb_tensor outputs[MB_MAX_TENSORS];
 };
 struct mb_tensor *mb_workload_tensor(struct mb_workload *w, const char *name); /* input or output by name */
+/* Fill t with N(mean, std^2) draws (GSL MT19937 seeded with seed * 1000003 + stream, ziggurat): the same numbers
+   for the same (seed, stream). */
+void mb_fill_normal(struct mb_tensor *t, uint64_t seed, uint64_t stream, double mean, double std);
+/* For `mechbench eval`: inputs[0..count) must all have `ndim` dimensions and the shape of inputs[0].
+   Returns 0, or -1 naming the first tensor that differs and the expected layout (dims of inputs[0]). */
+int mb_inputs_same_shape(const struct mb_workload *w, int count, int ndim, const char *family, char *err,
+                         size_t errlen);
 
 /* ---------------------------------------------------------------------------------------------- errors */
 /* Error of got (float) against want (double), accumulated over the checked elements:

@@ -1,6 +1,9 @@
 /* Small shared helpers: the axis table, points, tensors, error metrics, aligned allocation, clocks. */
 #include "mechbench.h"
 
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -85,6 +88,31 @@ struct mb_tensor *mb_workload_tensor(struct mb_workload *w, const char *name) {
     for (int i = 0; i < w->n_outputs; i++)
         if (strcmp(w->outputs[i].name, name) == 0) return &w->outputs[i];
     return NULL;
+}
+
+void mb_fill_normal(struct mb_tensor *t, uint64_t seed, uint64_t stream, double mean, double std) {
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, (unsigned long)(seed * 1000003u + stream));
+    const int64_t count = mb_tensor_numel(t);
+    for (int64_t i = 0; i < count; i++) t->data[i] = (float)(mean + gsl_ran_gaussian_ziggurat(rng, std));
+    gsl_rng_free(rng);
+}
+
+int mb_inputs_same_shape(const struct mb_workload *w, int count, int ndim, const char *family, char *err,
+                         size_t errlen) {
+    const struct mb_tensor *first = &w->inputs[0];
+    for (int t = 0; t < count; t++) {
+        const struct mb_tensor *x = &w->inputs[t];
+        if (x->ndim != ndim)
+            return mb_errorf(err, errlen, "'%s' has %d dimensions; %s expects %d: (%s)", x->name, x->ndim, family,
+                             ndim, first->dims);
+        for (int i = 0; i < ndim; i++)
+            if (x->shape[i] != first->shape[i])
+                return mb_errorf(err, errlen, "'%s' has shape dimension %d = %lld but '%s' has %lld; the inputs must "
+                                 "have the same (%s)", x->name, i, (long long)x->shape[i], first->name,
+                                 (long long)first->shape[i], first->dims);
+    }
+    return 0;
 }
 
 void mb_errors_reset(struct mb_errors *e) { memset(e, 0, sizeof *e); }

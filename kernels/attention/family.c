@@ -8,8 +8,6 @@
  */
 #include "family.h"
 
-#include <gsl/gsl_randist.h>
-#include <gsl/gsl_rng.h>
 #include <immintrin.h>
 #include <math.h>
 #include <sleef.h>
@@ -66,30 +64,11 @@ static void attention_fill(struct mb_workload *w) {
     char buf[32];
     const char *param = mb_param(&w->point, "qk_std", buf, sizeof buf);
     const double qk_std = param ? atof(param) : 1.0;
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    for (int t = 0; t < w->n_inputs; t++) {
-        gsl_rng_set(rng, (unsigned long)(w->seed * 1000003u + (uint64_t)t + 1));
-        const double std = t < 2 ? qk_std : 1.0;
-        float *x = w->inputs[t].data;
-        int64_t count = mb_tensor_numel(&w->inputs[t]);
-        for (int64_t i = 0; i < count; i++) x[i] = (float)gsl_ran_gaussian_ziggurat(rng, std);
-    }
-    gsl_rng_free(rng);
+    for (int t = 0; t < w->n_inputs; t++) mb_fill_normal(&w->inputs[t], w->seed, (uint64_t)t + 1, 0.0, t < 2 ? qk_std : 1.0);
 }
 
 static int attention_point_from_inputs(struct mb_workload *w, char *err, size_t errlen) {
-    const char *names[3] = {"q", "k", "v"};
-    for (int t = 0; t < 3; t++) {
-        const struct mb_tensor *x = &w->inputs[t];
-        if (x->ndim != 4)
-            return mb_errorf(err, errlen, "'%s' has %d dimensions; attention expects 4: (batch, heads, n, d)",
-                             names[t], x->ndim);
-        for (int i = 0; i < 4; i++)
-            if (x->shape[i] != w->inputs[0].shape[i])
-                return mb_errorf(err, errlen, "'%s' has shape dimension %d = %lld but 'q' has %lld; q, k, v must "
-                                 "have the same (batch, heads, n, d)", names[t], i, (long long)x->shape[i],
-                                 (long long)w->inputs[0].shape[i]);
-    }
+    if (mb_inputs_same_shape(w, 3, 4, "attention", err, errlen)) return -1;
     w->point.batch = w->inputs[0].shape[0];
     w->point.heads = w->inputs[0].shape[1];
     w->point.n = w->inputs[0].shape[2];

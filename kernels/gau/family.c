@@ -12,8 +12,6 @@
  */
 #include "family.h"
 
-#include <gsl/gsl_randist.h>
-#include <gsl/gsl_rng.h>
 #include <immintrin.h>
 #include <math.h>
 #include <sleef.h>
@@ -118,17 +116,12 @@ static int gau_layout(struct mb_workload *w, char *err, size_t errlen) {
 }
 
 static void gau_fill(struct mb_workload *w) {
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     for (int t = 0; t < w->n_inputs; t++) {
-        gsl_rng_set(rng, (unsigned long)(w->seed * 1000003u + (uint64_t)t + 1));
-        float *x = w->inputs[t].data;
-        const int64_t count = mb_tensor_numel(&w->inputs[t]);
-        double mean = 0, sd = 1;
+        double sd = 1;
         if (t == MB_GAU_BETA) sd = 0.1;
         else if (t != MB_GAU_X && t != MB_GAU_GAMMA) sd = 1.0 / sqrt((double)w->inputs[t].shape[0]);
-        for (int64_t i = 0; i < count; i++) x[i] = (float)(mean + gsl_ran_gaussian_ziggurat(rng, sd));
+        mb_fill_normal(&w->inputs[t], w->seed, (uint64_t)t + 1, 0.0, sd);
     }
-    gsl_rng_free(rng);
 }
 
 static int expect2(const struct mb_tensor *t, int64_t a, int64_t b, char *err, size_t errlen) {

@@ -2,8 +2,6 @@
  * See family_retnet.h for the math. */
 #include "ssm/family_retnet.h"
 
-#include <gsl/gsl_randist.h>
-#include <gsl/gsl_rng.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,31 +44,13 @@ static int retnet_layout(struct mb_workload *w, char *err, size_t errlen) {
 }
 
 static void retnet_fill(struct mb_workload *w) {
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     const double qk_sigma = 1.0 / sqrt(sqrt((double)w->point.d)); /* q.k ~ N(0, 1) */
-    for (int t = 0; t < w->n_inputs; t++) {
-        gsl_rng_set(rng, (unsigned long)(w->seed * 1000003u + (uint64_t)t + 301));
-        float *x = w->inputs[t].data;
-        const double sigma = t < 2 ? qk_sigma : 1.0;
-        int64_t count = mb_tensor_numel(&w->inputs[t]);
-        for (int64_t i = 0; i < count; i++) x[i] = (float)gsl_ran_gaussian_ziggurat(rng, sigma);
-    }
-    gsl_rng_free(rng);
+    for (int t = 0; t < w->n_inputs; t++)
+        mb_fill_normal(&w->inputs[t], w->seed, (uint64_t)t + 301, 0.0, t < 2 ? qk_sigma : 1.0);
 }
 
 static int retnet_point_from_inputs(struct mb_workload *w, char *err, size_t errlen) {
-    const char *names[3] = {"q", "k", "v"};
-    for (int t = 0; t < 3; t++) {
-        const struct mb_tensor *x = &w->inputs[t];
-        if (x->ndim != 4)
-            return mb_errorf(err, errlen, "'%s' has %d dimensions; ssm.retnet expects 4: (batch, heads, n, d)",
-                             names[t], x->ndim);
-        for (int i = 0; i < 4; i++)
-            if (x->shape[i] != w->inputs[0].shape[i])
-                return mb_errorf(err, errlen, "'%s' has shape dimension %d = %lld but 'q' has %lld; q, k, v must "
-                                 "have the same (batch, heads, n, d)", names[t], i, (long long)x->shape[i],
-                                 (long long)w->inputs[0].shape[i]);
-    }
+    if (mb_inputs_same_shape(w, 3, 4, "ssm.retnet", err, errlen)) return -1;
     w->point.batch = w->inputs[0].shape[0];
     w->point.heads = w->inputs[0].shape[1];
     w->point.n = w->inputs[0].shape[2];

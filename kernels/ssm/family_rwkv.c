@@ -2,8 +2,6 @@
  * See family_rwkv.h for the math. */
 #include "ssm/family_rwkv.h"
 
-#include <gsl/gsl_randist.h>
-#include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,14 +56,7 @@ static void rwkv_fill(struct mb_workload *w) {
         wd[c] = (float)exp(-5.0 + 8.0 * pow(x, 0.7 + 1.3 * 0.5));
         u[c] = (float)(log(0.3) + 0.5 * (double)((c + 1) % 3 - 1));
     }
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    for (int t = 2; t < 4; t++) {
-        gsl_rng_set(rng, (unsigned long)(w->seed * 1000003u + (uint64_t)t + 401));
-        float *x = w->inputs[t].data;
-        const int64_t count = mb_tensor_numel(&w->inputs[t]);
-        for (int64_t i = 0; i < count; i++) x[i] = (float)gsl_ran_gaussian_ziggurat(rng, 1.0);
-    }
-    gsl_rng_free(rng);
+    for (int t = 2; t < 4; t++) mb_fill_normal(&w->inputs[t], w->seed, (uint64_t)t + 401, 0.0, 1.0);
 }
 
 static int rwkv_point_from_inputs(struct mb_workload *w, char *err, size_t errlen) {
