@@ -7,6 +7,7 @@
 
 #include "cli_args.h"
 #include "outfile.h"
+#include "row_schema.h"
 #include "rows.h"
 
 #include <inttypes.h>
@@ -24,69 +25,6 @@ static const char usage[] =
     "  --format json  Google Benchmark JSON (measured points: each repetition and the mean, median and stddev\n"
     "                 aggregates, times in ns), for benchmark's tools/compare.py\n"
     "  --out FILE     write FILE atomically instead of stdout\n";
-
-/* ---------------------------------------------------------------------------------------------- columns */
-
-enum col_type { COL_I64, COL_F64, COL_STR, COL_AXIS, COL_VERDICT };
-
-struct column {
-    const char *name;
-    enum col_type type;
-    size_t offset; /* into struct mb_row; the axis index for COL_AXIS */
-};
-
-#define C(name, type, field) {name, type, offsetof(struct mb_row, field)}
-static const struct column leading[] = {
-    C("point_id", COL_I64, point_id), C("kernel", COL_STR, kernel), C("family", COL_STR, family),
-    C("source_hash", COL_STR, source_hash),
-};
-static const struct column trailing[] = {
-    C("params", COL_STR, point.params),
-    C("iterations", COL_I64, iterations),     C("repetitions", COL_I64, repetitions),
-    C("time_mean", COL_F64, time_mean),       C("time_median", COL_F64, time_median),
-    C("time_min", COL_F64, time_min),         C("time_max", COL_F64, time_max),
-    C("time_stddev", COL_F64, time_stddev),   C("time_cv", COL_F64, time_cv),
-    C("flops", COL_F64, flops),               C("bytes", COL_F64, bytes),
-    C("gflops", COL_F64, gflops),             C("gbps", COL_F64, gbps),
-    C("workspace_bytes", COL_F64, workspace_bytes), C("input_bytes", COL_F64, input_bytes),
-    C("own_max_abs", COL_F64, own.max_abs),   C("own_rel_l2", COL_F64, own.rel_l2),
-    C("own_nmse", COL_F64, own.nmse),         C("own_checked", COL_I64, own.checked),
-    C("exact_max_abs", COL_F64, exact.max_abs), C("exact_rel_l2", COL_F64, exact.rel_l2),
-    C("exact_nmse", COL_F64, exact.nmse),     C("exact_checked", COL_I64, exact.checked),
-    C("tolerance", COL_F64, tolerance),       C("verdict", COL_VERDICT, verdict),
-    C("message", COL_STR, message),           C("started", COL_F64, started),
-};
-#undef C
-
-#define N_LEADING (int)(sizeof leading / sizeof leading[0])
-#define N_TRAILING (int)(sizeof trailing / sizeof trailing[0])
-#define N_COLUMNS (N_LEADING + MB_AXIS_COUNT + N_TRAILING)
-
-/* Column i of the table: leading columns, one per axis, trailing columns. */
-static struct column column_at(int i) {
-    if (i < N_LEADING) return leading[i];
-    if (i < N_LEADING + MB_AXIS_COUNT)
-        return (struct column){mb_axes[i - N_LEADING].name, COL_AXIS, (size_t)(i - N_LEADING)};
-    return trailing[i - N_LEADING - MB_AXIS_COUNT];
-}
-
-/* The value of column c in row r as text (strings raw). */
-static void cell(const struct mb_row *r, const struct column *c, char *buf, size_t len) {
-    const char *base = (const char *)r + c->offset;
-    switch (c->type) {
-    case COL_I64: snprintf(buf, len, "%" PRId64, *(const int64_t *)base); break;
-    case COL_F64: snprintf(buf, len, "%.15g", *(const double *)base); break;
-    case COL_STR: snprintf(buf, len, "%s", base); break;
-    case COL_AXIS:
-        mb_axis_value_format((int)c->offset, mb_point_get(&r->point, (enum mb_axis)c->offset), buf, len);
-        break;
-    case COL_VERDICT: {
-        enum mb_verdict v = *(const enum mb_verdict *)base;
-        snprintf(buf, len, "%s", v >= 0 && v < MB_VERDICT_COUNT ? mb_verdict_names[v] : "?");
-        break;
-    }
-    }
-}
 
 /* TSV: strings unquoted; a tab or line break inside one would break the table, so it becomes a space. */
 static void put_tsv(FILE *f, const char *s) {
@@ -110,17 +48,16 @@ static void put_csv(FILE *f, const char *s) {
 static void write_table(FILE *f, const struct mb_results *res, int csv) {
     char sep = csv ? ',' : '\t';
     void (*put)(FILE *, const char *) = csv ? put_csv : put_tsv;
-    for (int i = 0; i < N_COLUMNS; i++) {
-        struct column c = column_at(i);
+    for (int i = 0; i < mb_row_column_count(); i++) {
         if (i) fputc(sep, f);
-        put(f, c.name);
+        put(f, mb_row_column(i).name);
     }
     fputc('\n', f);
     char buf[MB_MESSAGE_LEN + MB_PARAMS_LEN];
     for (int64_t r = 0; r < res->count; r++) {
-        for (int i = 0; i < N_COLUMNS; i++) {
-            struct column c = column_at(i);
-            cell(&res->rows[r], &c, buf, sizeof buf);
+        for (int i = 0; i < mb_row_column_count(); i++) {
+            struct mb_column c = mb_row_column(i);
+            mb_row_cell(&res->rows[r], &c, buf, sizeof buf);
             if (i) fputc(sep, f);
             put(f, buf);
         }

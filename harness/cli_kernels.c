@@ -1,6 +1,7 @@
 /* Subcommands about kernels: list, describe, run (one point, printed), eval (a kernel on the user's tensors). */
 #include "cli_args.h"
 #include "commands.h"
+#include "row_schema.h"
 #include "runner.h"
 #include "store.h"
 
@@ -119,11 +120,6 @@ int mb_cmd_describe(int argc, char **argv) {
     return 0;
 }
 
-static void json_errors(FILE *f, const char *prefix, const struct mb_errors *e) {
-    fprintf(f, ", \"%s_max_abs\": %.9g, \"%s_rel_l2\": %.9g, \"%s_nmse\": %.9g, \"%s_checked\": %lld", prefix,
-            e->max_abs, prefix, e->rel_l2, prefix, e->nmse, prefix, (long long)e->checked);
-}
-
 static void json_string(FILE *f, const char *s) {
     fputc('"', f);
     for (; *s; s++) {
@@ -134,29 +130,19 @@ static void json_string(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-/* The row as one JSON object with the same field names as the HDF5 /points columns. */
+/* The row as one JSON object with the /points columns (row_schema.h), plus the repetition samples. */
 static void print_row_json(FILE *f, const struct mb_row *r) {
-    fprintf(f, "{\"kernel\": ");
-    json_string(f, r->kernel);
-    fprintf(f, ", \"family\": \"%s\", \"source_hash\": \"%s\"", r->family, r->source_hash);
-    for (int a = 0; a < MB_AXIS_COUNT; a++) {
-        double v = mb_point_get(&r->point, (enum mb_axis)a);
-        if (mb_axes[a].kind == MB_REAL) fprintf(f, ", \"%s\": %.17g", mb_axes[a].name, v);
-        else fprintf(f, ", \"%s\": %lld", mb_axes[a].name, (long long)v);
+    char buf[MB_MESSAGE_LEN + MB_PARAMS_LEN];
+    fputc('{', f);
+    for (int i = 0; i < mb_row_column_count(); i++) {
+        const struct mb_column c = mb_row_column(i);
+        mb_row_cell(r, &c, buf, sizeof buf);
+        fprintf(f, "%s\"%s\": ", i ? ", " : "", c.name);
+        if (c.type == MB_COL_STR || c.type == MB_COL_VERDICT) json_string(f, buf);
+        else if (c.type == MB_COL_F64 && !isfinite(*(const double *)((const char *)r + c.offset))) fputs("null", f);
+        else fputs(buf, f);
     }
-    fprintf(f, ", \"params\": ");
-    json_string(f, r->point.params);
-    fprintf(f, ", \"iterations\": %lld, \"repetitions\": %lld", (long long)r->iterations, (long long)r->repetitions);
-    fprintf(f, ", \"time_mean\": %.9g, \"time_median\": %.9g, \"time_min\": %.9g, \"time_max\": %.9g"
-               ", \"time_stddev\": %.9g, \"time_cv\": %.9g", r->time_mean, r->time_median, r->time_min, r->time_max,
-            r->time_stddev, r->time_cv);
-    fprintf(f, ", \"flops\": %.9g, \"bytes\": %.9g, \"gflops\": %.9g, \"gbps\": %.9g, \"workspace_bytes\": %.9g"
-               ", \"input_bytes\": %.9g", r->flops, r->bytes, r->gflops, r->gbps, r->workspace_bytes, r->input_bytes);
-    json_errors(f, "own", &r->own);
-    json_errors(f, "exact", &r->exact);
-    fprintf(f, ", \"tolerance\": %.9g, \"verdict\": \"%s\", \"message\": ", r->tolerance, mb_verdict_names[r->verdict]);
-    json_string(f, r->message);
-    fprintf(f, ", \"started\": %.3f, \"samples\": [", r->started);
+    fprintf(f, ", \"samples\": [");
     for (int i = 0; i < r->n_samples; i++) fprintf(f, "%s%.9g", i ? ", " : "", r->samples[i]);
     fprintf(f, "]}\n");
 }

@@ -8,7 +8,8 @@
  *
  * Data block columns: 1 x, 2 median s, 3 min s, 4 max s, 5 GFLOP/s, 6 rel_l2 vs own formula, 7 rel_l2 vs the
  * exact mechanism (approximations only), 8 bytes (workspace + inputs/outputs), 9 rel_l2 vs the exact mechanism
- * for every kernel (own error for exact kernels: the y of the Pareto plot). NaN marks a missing value.
+ * for every kernel (own error for exact kernels: the y of the Pareto plot), 10 task score. NaN marks a missing
+ * value.
  */
 #include "cli.h"
 
@@ -40,9 +41,11 @@ static const char usage[] =
     "  PREFIX_memory   modelled workspace + input/output bytes (log-log)\n"
     "  PREFIX_pareto   error vs the exact mechanism against time, one point per x value (e.g. --x rank):\n"
     "                  the accuracy/speed trade-off of approximations (log-log; not part of all)\n"
+    "  PREFIX_task     the family's task score, e.g. recall accuracy on inputs=recall (not part of all)\n"
     "One series per kernel and combination of the other axes that vary in the file.\n"
     "  --x AXIS        x axis (default n); any axis of `mechbench list`\n"
-    "  --y KINDS       time, gflops, error, memory, pareto, all (default: all but pareto), or a comma list\n"
+    "  --y KINDS       time, gflops, error, memory, pareto, task, all (default: all but pareto and task), or a\n"
+    "                  comma list\n"
     "  --by kernel     series per kernel (the only grouping)\n"
     "  --out PREFIX    image path prefix (default plots/<file name without .h5>)\n"
     "  --crossover A,B print where kernel B becomes faster than kernel A along x, for each combination of\n"
@@ -52,7 +55,7 @@ static const char usage[] =
     "  --scaling       instead: speedup and parallel efficiency over the threads axis (PREFIX_scaling)\n"
     "The written image paths are printed one per line.\n";
 
-enum plot_kind { PLOT_TIME, PLOT_GFLOPS, PLOT_ERROR, PLOT_MEMORY, PLOT_PARETO, PLOT_COUNT };
+enum plot_kind { PLOT_TIME, PLOT_GFLOPS, PLOT_ERROR, PLOT_MEMORY, PLOT_PARETO, PLOT_TASK, PLOT_COUNT };
 
 static const struct {
     const char *name, *ylabel;
@@ -63,6 +66,7 @@ static const struct {
     [PLOT_ERROR] = {"error", "relative L2 error", 1},
     [PLOT_MEMORY] = {"memory", "bytes", 1},
     [PLOT_PARETO] = {"pareto", "relative L2 error vs the exact mechanism", 1},
+    [PLOT_TASK] = {"task", "task score (e.g. recall accuracy)", 0},
 };
 
 /* ---------------------------------------------------------------------------------------------- helpers */
@@ -146,6 +150,7 @@ static void write_data_blocks(FILE *f, const struct mb_series_set *set) {
             gp_value(f, approx && r->exact.checked > 0 ? r->exact.rel_l2 : NAN, 1);
             gp_value(f, r->workspace_bytes + r->input_bytes, 1);
             gp_value(f, r->exact.checked > 0 ? r->exact.rel_l2 : NAN, 1);
+            gp_value(f, r->task_score, 0);
             fputc('\n', f);
         }
         fputs("EOD\n", f);
@@ -183,6 +188,7 @@ static void write_plot_command(FILE *f, const struct mb_series_set *set, enum pl
         case PLOT_ERROR: fprintf(f, "using 1:6 with linespoints lc %d pt %d ps 0.8 title ", lc, pt); break;
         case PLOT_MEMORY: fprintf(f, "using 1:8 with linespoints lc %d pt %d ps 0.8 title ", lc, pt); break;
         case PLOT_PARETO: fprintf(f, "using 2:9 with linespoints lc %d pt %d ps 0.8 title ", lc, pt); break;
+        case PLOT_TASK: fprintf(f, "using 1:10 with linespoints lc %d pt %d ps 0.8 title ", lc, pt); break;
         default: break;
         }
         gp_string(f, se->label);
@@ -441,7 +447,7 @@ static int parse_kinds(const char *spec, int *want) {
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         int found = 0;
         if (strcmp(tok, "all") == 0) { /* the pareto view is asked for by name (it wants --x rank) */
-            for (int k = 0; k < PLOT_COUNT; k++) want[k] = k != PLOT_PARETO;
+            for (int k = 0; k < PLOT_COUNT; k++) want[k] = k != PLOT_PARETO && k != PLOT_TASK;
             found = 1;
         }
         for (int k = 0; k < PLOT_COUNT; k++)
@@ -523,7 +529,7 @@ int mb_cli_plot(int argc, char **argv) {
     }
     if (parse_kinds(y_spec, job->want)) {
         free(job);
-        return mb_cli_fail("plot", 2, "unknown --y '%s' (allowed: time, gflops, error, memory, pareto, all, or a comma list)",
+        return mb_cli_fail("plot", 2, "unknown --y '%s' (allowed: time, gflops, error, memory, pareto, task, all, or a comma list)",
                            y_spec);
     }
     if (strcmp(by, "kernel") != 0) {

@@ -137,6 +137,10 @@ struct mb_family {
     /* Compare the kernel's outputs in w with the double-precision oracle of `mechanism`. */
     int (*check)(const struct mb_kernel *k, const struct mb_workload *w, const char *mechanism,
                  const struct mb_check_opts *opts, struct mb_errors *out, char *err, size_t errlen);
+    /* Optional: a task metric of the kernel's outputs on task inputs selected by the point's params (e.g.
+       attention's inputs=recall: retrieval accuracy). 1 = *score set, 0 = no task on these inputs, -1 = error. */
+    int (*task)(const struct mb_kernel *k, const struct mb_workload *w, const struct mb_check_opts *opts,
+                double *score, char *err, size_t errlen);
 };
 
 const struct mb_mechanism *mb_family_mechanism(const struct mb_family *f, const char *name);
@@ -208,6 +212,7 @@ struct mb_row {
     double input_bytes;             /* inputs + outputs of the point */
     struct mb_errors own;           /* vs the kernel's own formula */
     struct mb_errors exact;         /* vs the exact mechanism it approximates (== own for exact kernels) */
+    double task_score;              /* the family's task metric on task inputs (e.g. recall accuracy), else NaN */
     double tolerance;
     enum mb_verdict verdict;
     char message[MB_MESSAGE_LEN];

@@ -98,6 +98,7 @@ void mb_row_init(struct mb_row *row, const struct mb_kernel *k, const struct mb_
     row->workspace_bytes = k->workspace_bytes ? k->workspace_bytes(p) : 0;
     row->tolerance = kernel_tolerance(k);
     row->verdict = MB_ERROR;
+    row->task_score = NAN;
     row->started = mb_wall_clock();
 }
 
@@ -189,6 +190,12 @@ void mb_measure(struct mb_row *row, const struct mb_kernel *k, struct mb_workloa
     if (check_outputs(row, k, w, o, err, sizeof err)) {
         row->verdict = MB_ERROR;
         snprintf(row->message, sizeof row->message, "oracle: %.150s", err);
+        return;
+    }
+    struct mb_check_opts co = {.sample_rows = o->check_rows, .seed = o->seed};
+    if (k->family->task && k->family->task(k, w, &co, &row->task_score, err, sizeof err) < 0) {
+        row->verdict = MB_ERROR;
+        snprintf(row->message, sizeof row->message, "task: %.150s", err);
         return;
     }
     verdict_from_errors(row);

@@ -34,6 +34,7 @@
  */
 #include "store.h"
 #include "provenance.h"
+#include "row_schema.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -89,44 +90,6 @@ struct kernel_rec {
 
 #define MAX_COLS (MB_AXIS_COUNT + 40)
 
-#define P(name, kind, field) REC_COL(point_rec, name, kind, row.field)
-static const struct col point_head[] = {
-    P("point_id", COL_I64, point_id),
-    P("kernel", COL_STR, kernel),
-    P("family", COL_STR, family),
-    P("source_hash", COL_STR, source_hash),
-};
-static const struct col point_tail[] = {
-    P("params", COL_STR, point.params),
-    P("iterations", COL_I64, iterations),
-    P("repetitions", COL_I64, repetitions),
-    P("time_mean", COL_F64, time_mean),
-    P("time_median", COL_F64, time_median),
-    P("time_min", COL_F64, time_min),
-    P("time_max", COL_F64, time_max),
-    P("time_stddev", COL_F64, time_stddev),
-    P("time_cv", COL_F64, time_cv),
-    P("flops", COL_F64, flops),
-    P("bytes", COL_F64, bytes),
-    P("gflops", COL_F64, gflops),
-    P("gbps", COL_F64, gbps),
-    P("workspace_bytes", COL_F64, workspace_bytes),
-    P("input_bytes", COL_F64, input_bytes),
-    P("own_max_abs", COL_F64, own.max_abs),
-    P("own_rel_l2", COL_F64, own.rel_l2),
-    P("own_nmse", COL_F64, own.nmse),
-    P("own_checked", COL_I64, own.checked),
-    P("exact_max_abs", COL_F64, exact.max_abs),
-    P("exact_rel_l2", COL_F64, exact.rel_l2),
-    P("exact_nmse", COL_F64, exact.nmse),
-    P("exact_checked", COL_I64, exact.checked),
-    P("tolerance", COL_F64, tolerance),
-    REC_COL(point_rec, "verdict", COL_STR, verdict),
-    P("message", COL_STR, message),
-    P("started", COL_F64, started),
-};
-#undef P
-
 static const struct col sample_cols[] = {
     REC_COL(sample_rec, "point_id", COL_I64, point_id),
     REC_COL(sample_rec, "repetition", COL_I32, repetition),
@@ -143,14 +106,26 @@ static const struct col kernel_cols[] = {
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-/* Columns of /points: head, one per axis (in axes.def order), tail. Returns the count. */
+/* Columns of /points, from the row schema (row_schema.h): numbers and strings at their place in the row, each
+ * axis as int64 or double by its kind, the verdict as text in point_rec.verdict. Returns the count. */
 static int point_columns(struct col *c) {
-    int n = 0;
-    for (int i = 0; i < COUNT(point_head); i++) c[n++] = point_head[i];
-    for (int a = 0; a < MB_AXIS_COUNT; a++)
-        c[n++] = (struct col){mb_axes[a].name, mb_axes[a].kind == MB_REAL ? COL_F64 : COL_I64,
-                              offsetof(struct point_rec, row.point) + mb_axes[a].offset, 8};
-    for (int i = 0; i < COUNT(point_tail); i++) c[n++] = point_tail[i];
+    const int n = mb_row_column_count();
+    for (int i = 0; i < n; i++) {
+        const struct mb_column rc = mb_row_column(i);
+        const size_t at = offsetof(struct point_rec, row) + rc.offset;
+        switch (rc.type) {
+        case MB_COL_I64: c[i] = (struct col){rc.name, COL_I64, at, rc.size}; break;
+        case MB_COL_F64: c[i] = (struct col){rc.name, COL_F64, at, rc.size}; break;
+        case MB_COL_STR: c[i] = (struct col){rc.name, COL_STR, at, rc.size}; break;
+        case MB_COL_AXIS:
+            c[i] = (struct col){rc.name, mb_axes[rc.offset].kind == MB_REAL ? COL_F64 : COL_I64,
+                                offsetof(struct point_rec, row.point) + mb_axes[rc.offset].offset, 8};
+            break;
+        case MB_COL_VERDICT:
+            c[i] = (struct col){rc.name, COL_STR, offsetof(struct point_rec, verdict), VERDICT_LEN};
+            break;
+        }
+    }
     return n;
 }
 

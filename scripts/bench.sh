@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# `make bench`: the attention experiments (issue 3) with the PyTorch peer, then their plots.
+# `make bench`: the attention experiments (scaling, rank trade-offs, decode, associative recall) with the PyTorch
+# peer, then their plots.
 # Incremental: each sweep runs with --resume, so a rerun measures only what is missing or changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p results plots
-for exp in attention_scaling attention_rank attention_decode; do
+for exp in attention_scaling attention_rank attention_decode attention_recall; do
   echo "== $exp"
   ./mechbench sweep "experiments/$exp.ini" --resume
 done
@@ -20,3 +21,4 @@ echo "== plots"
   --crossover attention.softmax.flash,attention.linear.elu
 ./mechbench plot results/attention_rank.h5 --x rank --y pareto,error,time --out plots/attention_rank
 ./mechbench plot results/attention_decode.h5 --out plots/attention_decode
+./mechbench plot results/attention_recall.h5 --y task,time --out plots/attention_recall

@@ -1,5 +1,8 @@
 /* Attention family: workload (q, k, v -> out), double-precision oracles, shared vectorised helpers.
  *
+ * Inputs: q, k ~ N(0, qk_std^2), v ~ N(0, 1) (params qk_std, default 1), or params inputs=recall: the
+ * associative-recall task (n stored key/value pairs, each query a stored key), scored by the family's task
+ * metric, the fraction of rows that retrieve their own value (row task_score).
  * Oracles (mechanisms.def), per output row i of one head, in double, j over the allowed keys (all, or j <= i
  * when causal):
  *   softmax     out_i = sum_j e^{s_j - m} v_j / sum_j e^{s_j - m},  s_j = q_i.k_j / sqrt(d),  m = max_j s_j
@@ -26,6 +29,9 @@ static const struct mb_mechanism attention_mechanisms[] = {
 #undef MB_ATTN_MECHANISM
 };
 
+static int64_t pick_rows(int64_t total, int64_t n, int last_row_only, const struct mb_check_opts *o,
+                         int64_t **rows_out);
+
 /* ------------------------------------------------------------------------------------------ workload */
 static const char *const attn_dims = "batch,heads,n,d";
 
@@ -45,6 +51,9 @@ static int attention_layout(struct mb_workload *w, char *err, size_t errlen) {
     const char *qk_std = mb_param(p, "qk_std", buf, sizeof buf);
     if (qk_std && !(atof(qk_std) > 0 && atof(qk_std) <= 16))
         return mb_errorf(err, errlen, "params qk_std = %s is out of range (0 < qk_std <= 16)", qk_std);
+    const char *inputs = mb_param(p, "inputs", buf, sizeof buf);
+    if (inputs && strcmp(inputs, "recall") && strcmp(inputs, "normal"))
+        return mb_errorf(err, errlen, "params inputs = %s is unknown (allowed: normal, recall)", inputs);
     double elements = (double)p->batch * (double)p->heads * (double)p->n * (double)p->d;
     if (elements > (double)(INT64_C(1) << 34))
         return mb_errorf(err, errlen, "batch*heads*n*d = %.3g elements per tensor is too large (max 2^34)", elements);
@@ -57,10 +66,70 @@ static int attention_layout(struct mb_workload *w, char *err, size_t errlen) {
     return 0;
 }
 
+/* inputs=recall (the associative-recall task): the context stores n key/value pairs per head and every query is
+ * a stored key, q_i = k_i. Keys are random unit vectors scaled to |k| = 2 sqrt(d), so the self score
+ * q_i.k_i / sqrt(d) = 4 sqrt(d) (32 at d = 64) stands far above the cross scores (~ N(0, 16)); values ~ N(0, 1). A
+ * kernel retrieves pair i when its output row i is closer (dot product) to v_i than to any other stored value. */
+static int recall_inputs(const struct mb_point *p) {
+    char buf[16];
+    const char *inputs = mb_param(p, "inputs", buf, sizeof buf);
+    return inputs && strcmp(inputs, "recall") == 0;
+}
+
+static void fill_recall(struct mb_workload *w) {
+    struct mb_attn a;
+    mb_attn_bind(&a, w);
+    mb_fill_normal(&w->inputs[1], w->seed, 2, 0.0, 1.0);
+    mb_fill_normal(&w->inputs[2], w->seed, 3, 0.0, 1.0);
+    float *k = w->inputs[1].data, *q = w->inputs[0].data;
+    const int64_t rows = mb_attn_head_count(&a) * a.n;
+    for (int64_t r = 0; r < rows; r++) {
+        float *key = k + r * a.d;
+        double norm = 0;
+        for (int64_t c = 0; c < a.d; c++) norm += (double)key[c] * key[c];
+        const float scale = (float)(2.0 * sqrt((double)a.d) / sqrt(norm > 0 ? norm : 1.0));
+        for (int64_t c = 0; c < a.d; c++) key[c] *= scale;
+    }
+    memcpy(q, k, (size_t)rows * (size_t)a.d * sizeof(float));
+}
+
+/* Fraction of the checked rows (the oracle's row sample) whose output is nearest to their own stored value. */
+static int attention_task(const struct mb_kernel *k, const struct mb_workload *w, const struct mb_check_opts *opts,
+                          double *score, char *err, size_t errlen) {
+    if (!recall_inputs(&w->point)) return 0;
+    struct mb_attn a;
+    mb_attn_bind(&a, (struct mb_workload *)w);
+    int64_t *rows = NULL;
+    const int64_t count = pick_rows(mb_attn_head_count(&a) * a.n, a.n, (k->flags & MB_KERNEL_LAST_ROW) != 0, opts,
+                                    &rows);
+    if (count < 0) return mb_errorf(err, errlen, "out of memory picking recall rows");
+    int64_t hits = 0;
+#pragma omp parallel for reduction(+ : hits) schedule(dynamic, 8)
+    for (int64_t r = 0; r < count; r++) {
+        const int64_t head = rows[r] / a.n, i = rows[r] % a.n, off = head * mb_attn_head_stride(&a);
+        const float *out = a.out + off + i * a.d, *v = a.v + off;
+        int64_t best = -1;
+        double best_dot = -INFINITY;
+        for (int64_t j = 0; j < a.n; j++) {
+            double dot = 0;
+            for (int64_t c = 0; c < a.d; c++) dot += (double)out[c] * v[j * a.d + c];
+            if (dot > best_dot) best_dot = dot, best = j;
+        }
+        hits += best == i;
+    }
+    free(rows);
+    *score = count ? (double)hits / (double)count : NAN;
+    return 1;
+}
+
 /* q, k ~ N(0, qk_std^2), v ~ N(0, 1). qk_std (param, default 1) sets how peaked attention is: the scores
  * q.k/sqrt(d) have standard deviation qk_std^2, so 1 gives nearly uniform weights over n keys (the exact output
  * averages many values and is small) and 2 gives peaked rows closer to trained models'. */
 static void attention_fill(struct mb_workload *w) {
+    if (recall_inputs(&w->point)) {
+        fill_recall(w);
+        return;
+    }
     char buf[32];
     const char *param = mb_param(&w->point, "qk_std", buf, sizeof buf);
     const double qk_std = param ? atof(param) : 1.0;
@@ -250,4 +319,5 @@ const struct mb_family mb_family_attention = {
     .fill = attention_fill,
     .point_from_inputs = attention_point_from_inputs,
     .check = attention_check,
+    .task = attention_task,
 };

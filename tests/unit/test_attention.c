@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "runner.h"
@@ -117,4 +118,58 @@ Test(attention, sampled_check_includes_the_edge_rows) {
     cr_assert_gt(e.max_abs, 0.99);
     cr_assert_eq(e.checked, 4 * 8);
     mb_workload_free(&w);
+}
+
+/* The recall task (params inputs=recall): exact softmax retrieves every stored pair, a small linear state cannot. */
+static double recall_score(const char *kernel, int64_t n, int64_t d, int recall) {
+    const struct mb_kernel *k = mb_kernel_find(kernel);
+    struct mb_point p;
+    memset(&p, 0, sizeof p);
+    p.n = n;
+    p.d = d;
+    p.threads = 2;
+    if (recall) snprintf(p.params, sizeof p.params, "inputs=recall");
+    mb_point_complete(k, &p, 0);
+    struct mb_workload w;
+    char err[256];
+    cr_assert_eq(mb_workload_create(&w, k->family, &p, 5, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mb_run_once(k, &w, err, sizeof err), 0, "%s", err);
+    struct mb_check_opts co = {.sample_rows = 0, .seed = 1};
+    double score = -1;
+    int rc = k->family->task(k, &w, &co, &score, err, sizeof err);
+    mb_workload_free(&w);
+    cr_assert_eq(rc, recall ? 1 : 0);
+    return score;
+}
+
+Test(attention, recall_task_scores_retrieval) {
+    cr_assert_float_eq(recall_score("attention.softmax.naive", 256, 64, 1), 1.0, 0);
+    cr_assert_lt(recall_score("attention.linear.elu", 512, 16, 1), 0.5, "a 16 x 16 state cannot hold 512 pairs");
+    cr_assert_float_eq(recall_score("attention.softmax.naive", 8, 64, 0), -1.0, 0, "no task on normal inputs");
+}
+
+Test(attention, recall_inputs_store_the_keys_as_queries) {
+    const struct mb_kernel *k = mb_kernel_find("attention.softmax.naive");
+    struct mb_point p;
+    memset(&p, 0, sizeof p);
+    p.n = 9;
+    p.d = 16;
+    p.threads = 1;
+    snprintf(p.params, sizeof p.params, "inputs=recall");
+    mb_point_complete(k, &p, 0);
+    struct mb_workload w;
+    char err[256];
+    cr_assert_eq(mb_workload_create(&w, k->family, &p, 5, err, sizeof err), 0, "%s", err);
+    for (int64_t r = 0; r < 9; r++) {
+        double norm = 0;
+        for (int64_t c = 0; c < 16; c++) {
+            cr_assert_eq(w.inputs[0].data[r * 16 + c], w.inputs[1].data[r * 16 + c]);
+            norm += (double)w.inputs[1].data[r * 16 + c] * w.inputs[1].data[r * 16 + c];
+        }
+        cr_assert_float_eq(norm, 4.0 * 16, 1e-3, "|k|^2 = 4 d");
+    }
+    mb_workload_free(&w);
+    snprintf(p.params, sizeof p.params, "inputs=nonsense");
+    cr_assert_eq(mb_workload_create(&w, k->family, &p, 5, err, sizeof err), -1);
+    cr_assert(strstr(err, "inputs = nonsense"), "%s", err);
 }
