@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MB_SCHEMA_VERSION 1
+#define MB_SCHEMA_VERSION 2 /* 2: task_score column */
 #define MB_NAME_LEN 64     /* kernel names, including the terminating NUL */
 #define MB_PARAMS_LEN 128  /* free-form "key=value;..." parameters of a point */
 #define MB_MESSAGE_LEN 160 /* verdict message */

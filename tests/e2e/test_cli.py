@@ -45,7 +45,7 @@ def test_sweep_writes_the_schema(tiny):
     tmp, ini, out, proc = tiny
     assert "attention.linear.elu" in proc.stdout  # summary table
     with h5py.File(out, "r") as f:
-        assert f.attrs["schema_version"] == 1
+        assert f.attrs["schema_version"] == 2
         for key in ("experiment", "ini", "created", "git_commit", "host", "cpu_model", "compiler", "cflags",
                     "hdf5_version", "seed"):
             assert key in f.attrs, key

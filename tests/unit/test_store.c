@@ -193,7 +193,9 @@ Test(store, attributes_and_provenance) {
     cr_assert_eq(mb_store_attr(s, "ini", buf, sizeof buf), 0);
     cr_assert_str_eq(buf, "[sweep]\nkernels = *\n");
     cr_assert_eq(mb_store_attr(s, "schema_version", buf, sizeof buf), 0);
-    cr_assert_str_eq(buf, "1");
+    char version[16];
+    snprintf(version, sizeof version, "%d", MB_SCHEMA_VERSION);
+    cr_assert_str_eq(buf, version);
     cr_assert_eq(mb_store_attr(s, "seed", buf, sizeof buf), 0);
     cr_assert_str_eq(buf, "1234567890123");
     cr_assert_eq(mb_store_attr(s, "created", buf, sizeof buf), 0);
@@ -430,7 +432,7 @@ Test(store, rejects_bad_files_with_clear_messages) {
 
     const char *newer = in_dir("newer.h5");
     write_old_file(newer, 7);
-    expect_open_error(newer, "newer.h5: schema_version 7 is newer than this mechbench (1)");
+    expect_open_error(newer, "newer.h5: schema_version 7 is newer than this mechbench (2)");
 }
 
 Test(store, create_respects_overwrite) {
