@@ -147,7 +147,11 @@ static int handler(void *user, const char *section, const char *name, const char
     else if (!strcmp(name, "paper")) SET(paper);
     else if (!strcmp(name, "kernels")) SET(kernels);
     else if (!strcmp(name, "probe")) {
-        if (!mb_probe_x_axis(value)) return fail(st, "probe = %s: unknown probe (allowed: performer_mse, recall, spectrum)%s", value, "");
+        if (!mb_probe_x_axis(value)) {
+            char names[256];
+            mb_probe_names(names, sizeof names);
+            return fail(st, "probe = %s: unknown probe (allowed: %s)", value, names);
+        }
         SET(probe);
     } else if (!strcmp(name, "metric")) {
         static const char *const ok[] = {"time", "memory", "error", "own_error", "nmse", "gflops", "value"};
@@ -781,9 +785,25 @@ static void write_data(const struct mb_claim *c, const struct series_set *ss, FI
 }
 
 /* ---------------------------------------------------------------------------------------------- run */
+/* results/claims/<id>.h5 is a cache of measurements: one that cannot be appended to (written by an older
+ * mechbench, another schema) is moved aside to <path>.old and measured afresh, instead of failing the claim. */
+static int resumable(const char *path, const char *id) {
+    if (access(path, F_OK) != 0) return 0;
+    struct mb_store *s;
+    char why[512], old[4200];
+    if (mb_store_open(path, 1, &s, why, sizeof why) == 0) {
+        mb_store_close(s, NULL, 0);
+        return 1;
+    }
+    snprintf(old, sizeof old, "%s.old", path);
+    if (rename(path, old) == 0)
+        fprintf(stderr, "claim %s: %s; moved to %s, measuring afresh\n", id, why, old);
+    return 0;
+}
+
 static int run_sweep(const struct mb_claim *c, const struct mb_experiment *e, const struct mb_claim_opts *o,
                      const char *path, char *err, size_t errlen) {
-    struct mb_sweep_opts so = {.out = path, .resume = !o->force && access(path, F_OK) == 0, .force = o->force,
+    struct mb_sweep_opts so = {.out = path, .resume = !o->force && resumable(path, c->id), .force = o->force,
                                .budget = o->budget > 0 ? o->budget : -1, .quiet = o->quiet};
     /* the sweep prints its summary table on stdout, which is the claims table's: discard it (the progress lines
        stay on stderr; the numbers are in the report) */

@@ -10,11 +10,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gau/family.h"
+#include "ssm/family_hippo.h"
+
+static const struct {
+    const char *name, *x_axis;
+} probe_axes[] = {
+    {"performer_mse", "rank"}, {"recall", "n"}, {"spectrum", "d"}, {"gau_params", "d"}, {"legs_timescale", "scale"},
+};
+#define N_PROBES ((int)(sizeof probe_axes / sizeof probe_axes[0]))
+
 const char *mb_probe_x_axis(const char *name) {
-    if (!strcmp(name, "performer_mse")) return "rank";
-    if (!strcmp(name, "recall")) return "n";
-    if (!strcmp(name, "spectrum")) return "d";
+    for (int i = 0; i < N_PROBES; i++)
+        if (!strcmp(name, probe_axes[i].name)) return probe_axes[i].x_axis;
     return NULL;
+}
+
+void mb_probe_names(char *buf, size_t len) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < N_PROBES && used < len; i++) {
+        int w = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", probe_axes[i].name);
+        if (w > 0) used += (size_t)w;
+    }
 }
 
 void mb_probe_series_free(struct mb_probe_series *s) {
@@ -243,6 +261,137 @@ static int probe_spectrum(const struct mb_point *base, const double *xs, int nx,
     return status;
 }
 
+/* ------------------------------------------------------------------ gau_params */
+static int probe_gau_params(const struct mb_point *base, const double *xs, int nx, uint64_t seed,
+                            struct mb_probe_series *out, char *err, size_t errlen) {
+    (void)seed;
+    char buf[32];
+    const char *mech = mb_param(base, "mechanism", buf, sizeof buf);
+    if (mech && strcmp(mech, "gau") && strcmp(mech, "flash"))
+        return mb_errorf(err, errlen, "gau_params: mechanism=%s (allowed: gau, flash)", mech);
+    if (!mech) mech = "gau";
+    for (int xi = 0; xi < nx; xi++) {
+        struct mb_point p = *base; /* rank = s (0 = 128), params e=E (default 2d) */
+        p.d = (int64_t)xs[xi];
+        double mha = mb_gau_param_count("mha_ffn", &p);
+        out->x[out->count] = xs[xi];
+        out->y[out->count] = 2 * mb_gau_param_count(mech, &p) / mha;
+        out->ns[out->count] = 0;
+        out->samples[out->count] = NULL;
+        out->count++;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ legs_timescale */
+/* f(t) = sum_{m=1..8} a_m sin(2 pi m t + phi_m), a_m ~ U(-1, 1)/m (the ssm.hippo family's signal), sampled at
+   t = (j + 0.5)/len, j < len. */
+static void timescale_signal(gsl_rng *r, double *f, int64_t len) {
+    double amp[8], phase[8];
+    for (int m = 0; m < 8; m++) {
+        amp[m] = (2.0 * gsl_rng_uniform(r) - 1.0) / (m + 1.0);
+        phase[m] = 2.0 * M_PI * gsl_rng_uniform(r);
+    }
+    for (int64_t j = 0; j < len; j++) {
+        const double t = ((double)j + 0.5) / (double)len;
+        double s = 0;
+        for (int m = 0; m < 8; m++) s += amp[m] * sin(2.0 * M_PI * (m + 1.0) * t + phase[m]);
+        f[j] = s;
+    }
+}
+
+/* Final coefficients (N) after the len samples of f. LegS: the step-free recurrence (no dt). LegT: the LTI
+   recurrence with Ad, Bd of step dt and window theta = 1. */
+static int timescale_run(int legs, enum mb_hippo_disc disc, int64_t N, const double *f, int64_t len, const double *Ad,
+                         const double *Bd, double *c, double *tmp) {
+    if (legs) {
+        for (int64_t k = 0; k < len; k++) mb_legs_step_d(N, disc, k, f[k], c, tmp);
+        return 0;
+    }
+    memset(c, 0, sizeof(double) * N);
+    for (int64_t k = 0; k < len; k++) {
+        for (int64_t a = 0; a < N; a++) {
+            double acc = Bd[a] * f[k];
+            for (int64_t b = 0; b < N; b++) acc += Ad[a * N + b] * c[b];
+            tmp[a] = acc;
+        }
+        memcpy(c, tmp, sizeof(double) * N);
+    }
+    return 0;
+}
+
+static int probe_legs_timescale(const struct mb_point *base, const double *xs, int nx, uint64_t seed,
+                                struct mb_probe_series *out, char *err, size_t errlen) {
+    char buf[32], dbuf[32];
+    const char *measure = mb_param(base, "measure", buf, sizeof buf);
+    if (measure && strcmp(measure, "legs") && strcmp(measure, "legt"))
+        return mb_errorf(err, errlen, "legs_timescale: measure=%s (allowed: legs, legt)", measure);
+    int legs = !measure || !strcmp(measure, "legs");
+    const char *dname = mb_param(base, "disc", dbuf, sizeof dbuf);
+    enum mb_hippo_disc disc = MB_DISC_BILINEAR;
+    if (dname && !strcmp(dname, "euler")) disc = MB_DISC_EULER;
+    else if (dname && !strcmp(dname, "backward")) disc = MB_DISC_BACKWARD;
+    else if (dname && strcmp(dname, "bilinear"))
+        return mb_errorf(err, errlen, "legs_timescale: disc=%s (allowed: bilinear, euler, backward)", dname);
+    const int64_t L = base->n > 0 ? base->n : 1024, N = base->rank > 0 ? base->rank : 32;
+    const int trials = (int)param_num(base, "trials", 8);
+    if (trials < 1) return mb_errorf(err, errlen, "legs_timescale: trials=%d (need >= 1)", trials);
+    double smax = 1;
+    for (int i = 0; i < nx; i++) smax = fmax(smax, xs[i]);
+    if (smax * (double)L > 1e8) return mb_errorf(err, errlen, "legs_timescale: s * n = %g steps (at most 1e8)", smax * L);
+    const int64_t Lmax = (int64_t)smax * L;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    double *f = malloc(sizeof(double) * Lmax), *c1 = malloc(sizeof(double) * N), *cs = malloc(sizeof(double) * N);
+    double *tmp = malloc(sizeof(double) * N), *A = NULL, *B = NULL, *Ad = NULL, *Bd = NULL;
+    if (!legs) { /* LegT, window theta = 1 time unit, fixed step dt = 1/n: the window is the whole unstretched signal */
+        A = malloc(sizeof(double) * N * N), B = malloc(sizeof(double) * N);
+        Ad = malloc(sizeof(double) * N * N), Bd = malloc(sizeof(double) * N);
+    }
+    int status = 0;
+    if (!r || !f || !c1 || !cs || !tmp || (!legs && (!A || !B || !Ad || !Bd))) status = mb_errorf(err, errlen, "out of memory");
+    if (!status && !legs) {
+        mb_hippo_matrix(MB_HIPPO_LEGT, N, 1.0, A, B);
+        if (mb_hippo_discretize(N, A, B, 1.0 / (double)L, disc, Ad, Bd))
+            status = mb_errorf(err, errlen, "legs_timescale: LegT discretisation failed");
+    }
+    for (int xi = 0; xi < nx && !status; xi++) {
+        const int64_t s = (int64_t)xs[xi];
+        double *sm = malloc(sizeof(double) * trials);
+        if (!sm) {
+            status = mb_errorf(err, errlen, "out of memory");
+            break;
+        }
+        for (int t = 0; t < trials; t++) {
+            gsl_rng_set(r, seed * 1000003 + (uint64_t)t * 7919 + 1);
+            timescale_signal(r, f, L); /* f(t) on [0, 1], L steps */
+            timescale_run(legs, disc, N, f, L, Ad, Bd, c1, tmp);
+            gsl_rng_set(r, seed * 1000003 + (uint64_t)t * 7919 + 1);
+            timescale_signal(r, f, s * L); /* f(t / s) on [0, s]: the same function over s times as many steps */
+            timescale_run(legs, disc, N, f, s * L, Ad, Bd, cs, tmp);
+            double num = 0, den = 0;
+            for (int64_t n = 0; n < N; n++) num += (cs[n] - c1[n]) * (cs[n] - c1[n]), den += c1[n] * c1[n];
+            sm[t] = den > 0 ? sqrt(num / den) : sqrt(num);
+        }
+        out->x[out->count] = (double)s;
+        out->samples[out->count] = sm;
+        out->ns[out->count] = trials;
+        double *sorted = malloc(sizeof(double) * trials);
+        if (!sorted) {
+            out->count++;
+            status = mb_errorf(err, errlen, "out of memory");
+            break;
+        }
+        memcpy(sorted, sm, sizeof(double) * trials);
+        gsl_sort(sorted, 1, (size_t)trials);
+        out->y[out->count] = gsl_stats_median_from_sorted_data(sorted, 1, (size_t)trials);
+        free(sorted);
+        out->count++;
+    }
+    if (r) gsl_rng_free(r);
+    free(f), free(c1), free(cs), free(tmp), free(A), free(B), free(Ad), free(Bd);
+    return status;
+}
+
 int mb_probe_run(const char *name, const struct mb_point *base, const double *xs, int nx, uint64_t seed,
                  struct mb_probe_series *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
@@ -253,7 +402,10 @@ int mb_probe_run(const char *name, const struct mb_point *base, const double *xs
     if (!strcmp(name, "performer_mse")) rc = probe_performer(base, xs, nx, seed, out, err, errlen);
     else if (!strcmp(name, "recall")) rc = probe_recall(base, xs, nx, seed, out, err, errlen);
     else if (!strcmp(name, "spectrum")) rc = probe_spectrum(base, xs, nx, seed, out, err, errlen);
-    else return mb_errorf(err, errlen, "unknown probe '%s' (allowed: performer_mse, recall, spectrum)", name);
+    else if (!strcmp(name, "gau_params")) rc = probe_gau_params(base, xs, nx, seed, out, err, errlen);
+    else if (!strcmp(name, "legs_timescale")) rc = probe_legs_timescale(base, xs, nx, seed, out, err, errlen);
+    else return mb_errorf(err, errlen, "unknown probe '%s' (allowed: performer_mse, recall, spectrum, gau_params, "
+                                       "legs_timescale)", name);
     if (rc) mb_probe_series_free(out);
     return rc;
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "claims.h"
+#include "probes.h"
 
 static const char good[] =
     "; two claims\n"
@@ -168,4 +169,63 @@ Test(claims, probes_feed_the_assertions, .timeout = 120) {
               &r, &n);
     cr_assert_eq(r[0].verdict, MB_CLAIM_REPRODUCED, "%s", r[0].measured);
     free(r);
+}
+
+/* gau_params: 2 x params(GAU) / params(MHA + FFN) is the family's formula, 2 (3de + ds + 4s) / 12 d^2 */
+Test(claims, gau_params_probe_is_the_parity_formula) {
+    struct mb_point base;
+    memset(&base, 0, sizeof base);
+    const double xs[] = {256, 512};
+    struct mb_probe_series ps;
+    char err[256];
+    cr_assert_eq(mb_probe_run("gau_params", &base, xs, 2, 42, &ps, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(ps.count, 2);
+    const double d = 512, e = 2 * d, s = 128;
+    cr_assert_float_eq(ps.y[1], 2 * (3 * d * e + d * s + 4 * s) / (12 * d * d), 1e-12);
+    cr_assert_float_eq(ps.y[1], 3277824.0 / 3145728.0, 1e-12); /* 1.0420 */
+    cr_assert_float_eq(ps.y[0], 2 * (3 * 256.0 * 512 + 256.0 * 128 + 4 * 128) / (12 * 256.0 * 256), 1e-12);
+    mb_probe_series_free(&ps);
+    /* FLASH: 8s per-dim affine parameters; e and s from the point */
+    snprintf(base.params, sizeof base.params, "mechanism=flash;e=2048");
+    base.rank = 64;
+    cr_assert_eq(mb_probe_run("gau_params", &base, xs + 1, 1, 42, &ps, err, sizeof err), 0, "%s", err);
+    cr_assert_float_eq(ps.y[0], 2 * (3 * d * 2048 + d * 64 + 8 * 64) / (12 * d * d), 1e-12);
+    mb_probe_series_free(&ps);
+    snprintf(base.params, sizeof base.params, "mechanism=mamba");
+    cr_assert_eq(mb_probe_run("gau_params", &base, xs, 1, 42, &ps, err, sizeof err), -1);
+    cr_assert(strstr(err, "mechanism=mamba"), "%s", err);
+}
+
+/* legs_timescale: LegS's coefficients barely move under a time stretch; LegT's fixed window makes them move O(1) */
+Test(claims, legs_timescale_probe_legs_small_legt_large, .timeout = 60) {
+    struct mb_point base;
+    memset(&base, 0, sizeof base);
+    base.n = 2048;
+    base.rank = 16;
+    const double xs[] = {2, 4};
+    struct mb_probe_series legs, legt;
+    char err[256];
+    snprintf(base.params, sizeof base.params, "measure=legs;trials=4");
+    cr_assert_eq(mb_probe_run("legs_timescale", &base, xs, 2, 42, &legs, err, sizeof err), 0, "%s", err);
+    snprintf(base.params, sizeof base.params, "measure=legt;trials=4");
+    cr_assert_eq(mb_probe_run("legs_timescale", &base, xs, 2, 42, &legt, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(legs.count, 2);
+    cr_assert_eq(legs.ns[0], 4);
+    for (int i = 0; i < 2; i++) {
+        cr_assert(legs.y[i] > 0 && legs.y[i] < 1e-2, "legs s = %g: %g", xs[i], legs.y[i]);
+        cr_assert(legt.y[i] > 0.5, "legt s = %g: %g", xs[i], legt.y[i]);
+    }
+    mb_probe_series_free(&legs);
+    mb_probe_series_free(&legt);
+    /* s = 1: the very same computation, no difference at all */
+    const double one = 1;
+    snprintf(base.params, sizeof base.params, "measure=legs;trials=2");
+    cr_assert_eq(mb_probe_run("legs_timescale", &base, &one, 1, 42, &legs, err, sizeof err), 0, "%s", err);
+    cr_assert_float_eq(legs.y[0], 0, 0);
+    mb_probe_series_free(&legs);
+    snprintf(base.params, sizeof base.params, "measure=lagt");
+    cr_assert_eq(mb_probe_run("legs_timescale", &base, xs, 1, 42, &legs, err, sizeof err), -1);
+    cr_assert(strstr(err, "measure=lagt"), "%s", err);
+    cr_assert_str_eq(mb_probe_x_axis("legs_timescale"), "scale");
+    cr_assert_str_eq(mb_probe_x_axis("gau_params"), "d");
 }
