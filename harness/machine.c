@@ -6,8 +6,10 @@
 #include <cblas.h>
 #include <hdf5.h>
 #include <hdf5_hl.h>
+#include <immintrin.h>
 #include <math.h>
 #include <omp.h>
+#include <sleef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +96,69 @@ static double triad(int threads, int reps, double *a, double *b, double *c) {
     return 3.0 * sizeof(double) * TRIAD_N / best / 1e9;
 }
 
+#define EXP_N 4096
+#define EXP_PASSES 4096 /* 2^24 exps per repetition */
+
+/* Sum of exp(x[i]) over EXP_PASSES passes of x[0..EXP_N) (the sum keeps the exps live). */
+static double exp_loop(const float *x) {
+#if defined(__AVX512F__)
+    __m512 acc[8];
+    for (int k = 0; k < 8; k++) acc[k] = _mm512_setzero_ps();
+    for (int pass = 0; pass < EXP_PASSES; pass++)
+        for (int i = 0; i < EXP_N; i += 128)
+            for (int k = 0; k < 8; k++) acc[k] = _mm512_add_ps(acc[k], Sleef_expf16_u10(_mm512_load_ps(x + i + 16 * k)));
+    double s = 0;
+    for (int k = 0; k < 8; k++) s += _mm512_reduce_add_ps(acc[k]);
+    return s;
+#else
+    double s = 0;
+    for (int pass = 0; pass < EXP_PASSES; pass++) {
+        float a = 0;
+        for (int i = 0; i < EXP_N; i++) a += expf(x[i]);
+        s += a;
+    }
+    return s;
+#endif
+}
+
+/* Best G exp/s of `threads` concurrent exp loops; -1 if a sum is wrong. */
+static double exp_throughput(int threads, int reps) {
+    double best = 0, dts[64] = {0};
+    int bad = 0;
+    if (threads > 64) threads = 64;
+#pragma omp parallel num_threads(threads)
+    {
+        const int t = omp_get_thread_num();
+        float *x = mb_alloc(EXP_N * sizeof(float));
+        double want = 0;
+        if (x)
+            for (int i = 0; i < EXP_N; i++) {
+                x[i] = -10.0f * (float)((i * 37) % EXP_N) / EXP_N;
+                want += exp((double)x[i]);
+            }
+        for (int r = 0; r <= reps; r++) { /* r = 0: warm-up */
+#pragma omp barrier
+            const double t0 = omp_get_wtime();
+            const double got = x ? exp_loop(x) : 0;
+            dts[t] = omp_get_wtime() - t0;
+            if (!x || fabs(got - want * EXP_PASSES) > 1e-3 * want * EXP_PASSES) {
+#pragma omp atomic write
+                bad = 1;
+            }
+#pragma omp barrier
+#pragma omp single
+            {
+                double slowest = 0;
+                for (int k = 0; k < threads; k++) slowest = dts[k] > slowest ? dts[k] : slowest;
+                const double g = threads * (double)EXP_N * EXP_PASSES / slowest / 1e9;
+                if (r > 0 && g > best) best = g;
+            }
+        }
+        mb_free(x);
+    }
+    return bad ? -1 : best;
+}
+
 int mb_machine_measure(struct mb_machine *m, int reps, char *err, size_t errlen) {
     memset(m, 0, sizeof *m);
     m->cores = omp_get_num_procs();
@@ -118,6 +183,9 @@ int mb_machine_measure(struct mb_machine *m, int reps, char *err, size_t errlen)
     m->triad_gbs = triad(m->cores, reps, a, b, c);
     mb_free(a), mb_free(b), mb_free(c);
     if (m->triad_gbs < 0 || m->triad_gbs_1 < 0) return mb_errorf(err, errlen, "STREAM triad result did not validate");
+    m->exp_gps_1 = exp_throughput(1, reps);
+    m->exp_gps_all = exp_throughput(m->cores, reps);
+    if (m->exp_gps_1 < 0 || m->exp_gps_all < 0) return mb_errorf(err, errlen, "the exp throughput loop's sum is wrong");
     return 0;
 }
 
@@ -134,6 +202,8 @@ int mb_machine_save(const struct mb_machine *m, const char *path, char *err, siz
     bad |= H5LTset_attribute_double(f, "/", "sgemm_gflops_all", &m->gflops_all, 1) < 0;
     bad |= H5LTset_attribute_double(f, "/", "triad_gbs_all", &m->triad_gbs, 1) < 0;
     bad |= H5LTset_attribute_double(f, "/", "triad_gbs_1core", &m->triad_gbs_1, 1) < 0;
+    bad |= H5LTset_attribute_double(f, "/", "expf16_gexps_1core", &m->exp_gps_1, 1) < 0;
+    bad |= H5LTset_attribute_double(f, "/", "expf16_gexps_all", &m->exp_gps_all, 1) < 0;
     bad |= H5LTset_attribute_string(f, "/", "openblas_coretype", m->openblas_coretype[0] ? m->openblas_coretype : "(unset)") < 0;
     bad |= H5LTset_attribute_string(f, "/", "cpu_model", m->cpu_model) < 0;
     bad |= H5LTset_attribute_string(f, "/", "measured", m->measured) < 0;
@@ -158,6 +228,9 @@ int mb_machine_load(struct mb_machine *m, const char *path, char *err, size_t er
             bad |= H5LTget_attribute_double(f, "/", "sgemm_gflops_all", &m->gflops_all) < 0;
             bad |= H5LTget_attribute_double(f, "/", "triad_gbs_all", &m->triad_gbs) < 0;
             bad |= H5LTget_attribute_double(f, "/", "triad_gbs_1core", &m->triad_gbs_1) < 0;
+            /* optional (files written before the exp probe): left 0 */
+            if (H5Aexists_by_name(f, "/", "expf16_gexps_1core", H5P_DEFAULT) > 0) H5LTget_attribute_double(f, "/", "expf16_gexps_1core", &m->exp_gps_1);
+            if (H5Aexists_by_name(f, "/", "expf16_gexps_all", H5P_DEFAULT) > 0) H5LTget_attribute_double(f, "/", "expf16_gexps_all", &m->exp_gps_all);
             H5Fclose(f);
         }
         m->cores = (int)cores;

@@ -7,6 +7,9 @@
  * OPENBLAS_CORETYPE is recorded: with Haswell, sgemm runs its AVX2 kernels (about half the AVX-512 peak).
  * Triad: three arrays of 2^25 doubles (768 MiB in all, far beyond any L3), first-touch initialised by the same
  * parallel loop, best of `reps`, 24 bytes per element (STREAM's count), validated by replaying the recurrence.
+ * exp: Sleef_expf16_u10 (the exp of the SSM kernels) over 4096 floats in [-10, 0] kept in L1, 8 independent
+ * vectors in flight, 2^24 exps per repetition, best of `reps`; all cores: one such loop per core, the slowest
+ * thread's time. Without AVX-512: scalar expf. The result is checked against the sum of the exps.
  */
 #ifndef MB_MACHINE_H
 #define MB_MACHINE_H
@@ -18,6 +21,8 @@ struct mb_machine {
     double gflops_1, gflops_all;   /* sgemm peak, one core and all cores */
     double triad_gbs;              /* STREAM triad, all cores (GB/s, 1e9 bytes) */
     double triad_gbs_1;            /* one core */
+    double exp_gps_1, exp_gps_all; /* SLEEF expf throughput (Sleef_expf16_u10, AVX-512), G exp/s, one core and all
+                                      cores; 0 when not measured (older files) */
     char openblas_coretype[64];    /* "" when unset */
     char cpu_model[128];
     char measured[32];             /* UTC */

@@ -1,9 +1,11 @@
 /* ssm.mamba family: workload, double-precision oracle (sequential scan per channel), shared scan helpers and the
- * chunked-scan driver used by the parallel scans of ssm.mamba and ssm.lru. See family_mamba.h for the math. */
+ * local pass / correction of ssm.mamba.scan_parallel, and the chunked-scan driver of ssm.lru.scan_parallel. See
+ * family_mamba.h for the math. */
 #include "ssm/family_mamba.h"
 
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
+#include <float.h>
 #include <immintrin.h>
 #include <math.h>
 #include <omp.h>
@@ -199,15 +201,24 @@ static void gather_block(const float *src, int64_t L, int64_t N, __mmask16 tm, i
 }
 #endif
 
-double mb_mamba_scan_range(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d,
-                           int64_t t0, int64_t t1, float *h, int write_y, float *dA_buf, int dA_mode) {
+/* The per-channel scan, specialised by the compiler for each caller (write_y, dA_mode and track are constants at
+ * every call site). track: the local pass of a chunk whose carry is not known yet (mb_mamba_scan_local): also keep
+ * the running decay P_t = prod_{s <= t} exp(dt_s A) (= exp(A S_t), S_t the in-chunk prefix sum of dt) and store
+ * q_t = C_t (.) P_t at q[(t - t0) N + n]; lanes of P below MB_MAMBA_P_MIN are flushed to 0 after every block of
+ * 16 steps (no subnormal arithmetic), and P stops being tracked once every lane is 0: *live = that block's end. */
+static inline __attribute__((always_inline)) double
+scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d, int64_t t0, int64_t t1,
+          float *h, const int write_y, float *dA_buf, const int dA_mode, const int track, float *q, float *P,
+          int64_t *live) {
     const int64_t L = m->L, N = m->N, ch = (b * m->D + d) * L;
     const float bias = m->delta_bias[d], Dd = m->D_skip[d];
     const float *Alog = m->A_log + d * N;
     double dtsum = 0;
+    int alive = track;
+    if (track) *live = t1;
 #if defined(__AVX512F__)
     enum { MAXV = 16 }; /* N <= 256 */
-    __m512 A[MAXV], hv[MAXV];
+    __m512 A[MAXV], hv[MAXV], Pv[MAXV];
     __mmask16 mask[MAXV];
     const int nv = (int)((N + 15) / 16);
     for (int j = 0; j < nv; j++) {
@@ -215,10 +226,12 @@ double mb_mamba_scan_range(const struct mb_mamba *m, const float *Bt, const floa
         mask[j] = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
         A[j] = _mm512_sub_ps(_mm512_setzero_ps(), Sleef_expf16_u10(_mm512_maskz_loadu_ps(mask[j], Alog + 16 * j)));
         hv[j] = _mm512_maskz_loadu_ps(mask[j], h + 16 * j);
+        if (track) Pv[j] = _mm512_maskz_mov_ps(mask[j], _mm512_set1_ps(1.0f)); /* lanes >= N stay 0 */
     }
     /* steps in blocks of 16: dt = softplus(delta + bias), the skip and the gate vectorised over time */
     float gB[16 * 256], gC[16 * 256]; /* gathered B_t, C_t when Bt == NULL */
     const __m512 vbias = _mm512_set1_ps(bias), twenty = _mm512_set1_ps(20.0f), one = _mm512_set1_ps(1.0f);
+    const __m512 pmin = _mm512_set1_ps(MB_MAMBA_P_MIN);
     __m512 vdtsum = _mm512_setzero_ps();
     for (int64_t tb = t0; tb < t1; tb += 16) {
         const int64_t cnt = t1 - tb < 16 ? t1 - tb : 16;
@@ -244,6 +257,7 @@ double mb_mamba_scan_range(const struct mb_mamba *m, const float *Bt, const floa
 
         _mm512_storeu_ps(dts, dtv);
         _mm512_storeu_ps(dus, _mm512_mul_ps(dtv, uv));
+        const int trk = track && alive;
         for (int64_t i = 0; i < cnt; i++) {
             const int64_t t = tb + i;
             const __m512 vdt = _mm512_set1_ps(dts[i]), vdu = _mm512_set1_ps(dus[i]);
@@ -257,9 +271,29 @@ double mb_mamba_scan_range(const struct mb_mamba *m, const float *Bt, const floa
                     if (dA_mode == MB_MAMBA_DA_STORE) _mm512_mask_storeu_ps(dA_buf + t * N + 16 * j, mask[j], dA);
                 }
                 hv[j] = _mm512_fmadd_ps(dA, hv[j], _mm512_mul_ps(vdu, _mm512_maskz_loadu_ps(mask[j], Bp + 16 * j)));
-                if (write_y) acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask[j], Cp + 16 * j), hv[j], acc);
+                if (write_y) {
+                    const __m512 cv = _mm512_maskz_loadu_ps(mask[j], Cp + 16 * j);
+                    acc = _mm512_fmadd_ps(cv, hv[j], acc);
+                    if (trk) {
+                        Pv[j] = _mm512_mul_ps(Pv[j], dA);
+                        _mm512_mask_storeu_ps(q + (t - t0) * N + 16 * j, mask[j], _mm512_mul_ps(Pv[j], cv));
+                    }
+                }
             }
             if (write_y) ys[i] = _mm512_reduce_add_ps(acc);
+        }
+        if (trk) { /* lanes below P_MIN flushed to 0 once per block (P stays >= P_MIN * exp(-16 dt |A|) within a
+                      block: subnormals only after a decay by 2^26 in 16 steps); all lanes 0: the carry is gone */
+            __m512 pmax = _mm512_setzero_ps();
+            for (int j = 0; j < nv; j++) {
+                Pv[j] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(Pv[j], pmin, _CMP_GE_OQ), Pv[j]);
+                pmax = _mm512_max_ps(pmax, Pv[j]);
+            }
+            if (_mm512_reduce_max_ps(pmax) == 0.0f) {
+                alive = 0;
+                *live = tb + cnt;
+                for (int j = 0; j < nv; j++) Pv[j] = _mm512_setzero_ps();
+            }
         }
         if (write_y) {
             __m512 yv = _mm512_fmadd_ps(_mm512_set1_ps(Dd), uv, _mm512_loadu_ps(ys));
@@ -273,9 +307,14 @@ double mb_mamba_scan_range(const struct mb_mamba *m, const float *Bt, const floa
     }
     dtsum = _mm512_reduce_add_ps(vdtsum);
     for (int j = 0; j < nv; j++) _mm512_mask_storeu_ps(h + 16 * j, mask[j], hv[j]);
+    if (track)
+        for (int j = 0; j < nv; j++) _mm512_mask_storeu_ps(P + 16 * j, mask[j], Pv[j]);
 #else
     float A[256];
-    for (int64_t n = 0; n < N; n++) A[n] = -expf(Alog[n]);
+    for (int64_t n = 0; n < N; n++) {
+        A[n] = -expf(Alog[n]);
+        if (track) P[n] = 1.0f;
+    }
     for (int64_t t = t0; t < t1; t++) {
         const float dt = mb_mamba_softplus(m->delta[ch + t] + bias), ut = m->u[ch + t];
         dtsum += dt;
@@ -289,7 +328,7 @@ double mb_mamba_scan_range(const struct mb_mamba *m, const float *Bt, const floa
                 Bg[n] = m->B[(b * N + n) * L + t];
                 Cg[n] = m->C[(b * N + n) * L + t];
             }
-        float acc = 0;
+        float acc = 0, pmax = 0;
         for (int64_t n = 0; n < N; n++) {
             float dA;
             if (dA_mode == MB_MAMBA_DA_LOAD) dA = dA_buf[t * N + n];
@@ -299,6 +338,17 @@ double mb_mamba_scan_range(const struct mb_mamba *m, const float *Bt, const floa
             }
             h[n] = dA * h[n] + dt * ut * Bp[n];
             acc += Cp[n] * h[n];
+            if (track && alive) {
+                P[n] *= dA;
+                if (!(P[n] >= MB_MAMBA_P_MIN)) P[n] = 0;
+                q[(t - t0) * N + n] = P[n] * Cp[n];
+                pmax = P[n] > pmax ? P[n] : pmax;
+            }
+        }
+        if (track && alive && pmax == 0.0f) {
+            alive = 0;
+            *live = t + 1;
+            for (int64_t n = 0; n < N; n++) P[n] = 0;
         }
         if (write_y) {
             float yt = acc + Dd * ut;
@@ -311,6 +361,72 @@ double mb_mamba_scan_range(const struct mb_mamba *m, const float *Bt, const floa
     }
 #endif
     return dtsum;
+}
+
+double mb_mamba_scan_range(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d,
+                           int64_t t0, int64_t t1, float *h, int write_y, float *dA_buf, int dA_mode) {
+    if (!write_y) return scan_impl(m, Bt, Ct, b, d, t0, t1, h, 0, NULL, MB_MAMBA_DA_NONE, 0, NULL, NULL, NULL);
+    if (dA_mode == MB_MAMBA_DA_STORE)
+        return scan_impl(m, Bt, Ct, b, d, t0, t1, h, 1, dA_buf, MB_MAMBA_DA_STORE, 0, NULL, NULL, NULL);
+    if (dA_mode == MB_MAMBA_DA_LOAD)
+        return scan_impl(m, Bt, Ct, b, d, t0, t1, h, 1, dA_buf, MB_MAMBA_DA_LOAD, 0, NULL, NULL, NULL);
+    return scan_impl(m, Bt, Ct, b, d, t0, t1, h, 1, NULL, MB_MAMBA_DA_NONE, 0, NULL, NULL, NULL);
+}
+
+double mb_mamba_scan_local(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d,
+                           int64_t t0, int64_t t1, float *h, float *P, float *q, int64_t *live) {
+    return scan_impl(m, Bt, Ct, b, d, t0, t1, h, 1, NULL, MB_MAMBA_DA_NONE, 1, q, P, live);
+}
+
+void mb_mamba_correct(const struct mb_mamba *m, int64_t b, int64_t d, int64_t t0, int64_t t1, const float *q,
+                      const float *H) {
+    const int64_t L = m->L, N = m->N, ch = (b * m->D + d) * L;
+#if defined(__AVX512F__)
+    enum { MAXV = 16 };
+    __m512 Hv[MAXV];
+    __mmask16 mask[MAXV];
+    const int nv = (int)((N + 15) / 16);
+    for (int j = 0; j < nv; j++) {
+        const int64_t left = N - 16 * j;
+        mask[j] = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+        Hv[j] = _mm512_maskz_loadu_ps(mask[j], H + 16 * j);
+    }
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (int64_t tb = t0; tb < t1; tb += 16) {
+        const int64_t cnt = t1 - tb < 16 ? t1 - tb : 16;
+        const __mmask16 tm = cnt == 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1);
+        __m512 r[16];
+        for (int64_t i = 0; i < 16; i++) {
+            __m512 acc = _mm512_setzero_ps();
+            if (i < cnt) {
+                const float *qt = q + (tb + i - t0) * N;
+                for (int j = 0; j < nv; j++) acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask[j], qt + 16 * j), Hv[j], acc);
+            }
+            r[i] = acc;
+        }
+        transpose16(r); /* r[k] lane i = step i's lane k: summing the rows gives the 16 dot products */
+        for (int k = 8; k >= 1; k /= 2)
+            for (int i = 0; i < k; i++) r[i] = _mm512_add_ps(r[i], r[i + k]);
+        __m512 corr = r[0];
+        if (m->z) {
+            const __m512 zv = _mm512_maskz_loadu_ps(tm, m->z + ch + tb);
+            const __m512 sig = _mm512_div_ps(one, _mm512_add_ps(one, Sleef_expf16_u10(_mm512_sub_ps(_mm512_setzero_ps(), zv))));
+            corr = _mm512_mul_ps(corr, _mm512_mul_ps(zv, sig));
+        }
+        _mm512_mask_storeu_ps(m->y + ch + tb, tm, _mm512_add_ps(_mm512_maskz_loadu_ps(tm, m->y + ch + tb), corr));
+    }
+#else
+    for (int64_t t = t0; t < t1; t++) {
+        const float *qt = q + (t - t0) * N;
+        float acc = 0;
+        for (int64_t n = 0; n < N; n++) acc += qt[n] * H[n];
+        if (m->z) {
+            const float zt = m->z[ch + t];
+            acc *= zt / (1.0f + expf(-zt));
+        }
+        m->y[ch + t] += acc;
+    }
+#endif
 }
 
 /* ------------------------------------------------------------------------------------------ chunk driver */

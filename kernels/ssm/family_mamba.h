@@ -48,16 +48,33 @@ static inline int mb_mamba_use_transpose(const struct mb_point *p) { return p->d
  * to gather B_t, C_t from (batch, N, L) per block of 16 steps. With write_y, writes y[t0..t1)
  * (skip and gate included); otherwise only advances the state. Returns sum of dt over the steps (so the
  * chunk's total decay is exp(A * sum dt)). Vectorised over N (AVX-512 + SLEEF exp).
- * dA_mode: MB_MAMBA_DA_NONE; _STORE: also write exp(dt_t A) to dA_buf[t * N + n]; _LOAD: read exp(dt_t A) from
+ * dA_mode (kept for rescans; the kernels pass _NONE): MB_MAMBA_DA_NONE; _STORE: also write exp(dt_t A) to dA_buf[t * N + n]; _LOAD: read exp(dt_t A) from
  * dA_buf instead of computing it (a rescan after a storing pass: no exp). dA_buf is the channel's (L, N) buffer. */
 enum { MB_MAMBA_DA_NONE, MB_MAMBA_DA_STORE, MB_MAMBA_DA_LOAD };
 double mb_mamba_scan_range(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d,
                            int64_t t0, int64_t t1, float *h, int write_y, float *dA_buf, int dA_mode);
 
+/* Local pass of a chunk [t0, t1) whose incoming carry H is not known yet: scans from h (normally 0), writing y of
+ * the local state, and stores q_t = C_t (.) P_t, P_t = prod_{t0 <= s <= t} exp(dt_s A) = exp(A S_t) (S_t the
+ * in-chunk prefix sum of dt) at q[(t - t0) N + n], so that once H is known the exact output is
+ * y_t + silu(z_t) C_t . (P_t (.) H) (mb_mamba_correct): no rescan, no exp. P[0..N) <- P_{t1-1}, the chunk's total
+ * decay. Lanes of P below MB_MAMBA_P_MIN = 2^-100 are flushed to 0 after each 16-step block (the carry's share is then 2^-100 of the
+ * carry, far below float rounding of the state unless |H| > 2^76 |h|; and no subnormal arithmetic, slow on some
+ * cores); once every lane is 0 tracking stops: *live = the end of that 16-step block (else t1), and q is only
+ * written for [t0, *live). Returns sum of dt. */
+#define MB_MAMBA_P_MIN 0x1p-100f
+double mb_mamba_scan_local(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d,
+                           int64_t t0, int64_t t1, float *h, float *P, float *q, int64_t *live);
+/* y_t += silu(z_t) (q_t . H) for t in [t0, t1) of channel (b, d) (no gate: y_t += q_t . H); q points at step t0's
+ * row (N floats per step). Vectorised over 16 steps: one FMA per 16 states per step, no exp but the gate's. */
+void mb_mamba_correct(const struct mb_mamba *m, int64_t b, int64_t d, int64_t t0, int64_t t1, const float *q,
+                      const float *H);
+
 /* softplus with torch's threshold 20 */
 static inline float mb_mamba_softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
 
-/* ---- Chunked scan driver, shared by the parallel scans of ssm.mamba and ssm.lru.
+/* ---- Chunked scan driver (local scans, carries, rescans), used by ssm.lru.scan_parallel (ssm.mamba.scan_parallel
+ * has its own uneven split with a no-rescan correction: mb_mamba_scan_local, mb_mamba_correct).
  * A diagonal linear recurrence h_t = a_t (.) h_{t-1} + x_t over `sequences` independent sequences of `length`
  * steps, state of `state` floats, is split in chunks of `chunk` steps:
  *   phase 1 (parallel over sequence x chunk): chunk 0 is scanned for real from h = 0 (its carry is known);

@@ -158,6 +158,82 @@ Test(rnn_mamba, scan_parallel_equals_scan_seq_for_chunks_not_dividing_L) {
         }
 }
 
+/* The default plan of scan_parallel cuts a channel unevenly when batch * D < threads (first chunk longer, later
+ * chunks corrected by C . (P H) without a rescan); minchunk=1 forces the split at short L. Against scan_seq and the
+ * double oracle, at threads 1, 2, 3, with and without the gate, D = 1 (one channel, every thread on it) and D = 2
+ * (teams of 2 and 1 at 3 threads), N = 16 and N = 33 (a partial vector of states). */
+Test(rnn_mamba, uneven_split_equals_scan_seq_and_the_oracle) {
+    const int64_t lengths[] = {1, 7, 129, 1000, 65537};
+    const struct mb_kernel *kp = mb_kernel_find("ssm.mamba.scan_parallel");
+    for (size_t li = 0; li < 5; li++)
+        for (int threads = 1; threads <= 3; threads++)
+            for (int v = 0; v < 3; v++) {
+                const int64_t D = v == 2 ? 2 : 1, N = v == 1 ? 33 : 16;
+                if (lengths[li] == 65537 && v == 1) continue; /* N = 33 is covered at the shorter lengths */
+                const struct shape s = {1, D, lengths[li], N, 0};
+                const char *params = v == 1 ? "minchunk=1;gate=0" : "minchunk=1";
+                struct mb_workload wp, ws;
+                same_workload_twice("ssm.mamba.scan_parallel", "ssm.mamba.scan_seq", &s, 0, threads, params, &wp, &ws);
+                const double rel = compare_outputs(&wp, &ws, D, s.n, 1, 0);
+                cr_assert_lt(rel, 1e-5, "L %lld threads %d D %lld N %lld: %g", (long long)s.n, threads, (long long)D,
+                             (long long)N, rel);
+                struct mb_errors e;
+                check(kp, &wp, &e);
+                cr_assert_eq(e.checked, D * s.n);
+                cr_assert_lt(e.rel_l2, 1e-5, "L %lld threads %d D %lld N %lld: rel_l2 %g vs the oracle", (long long)s.n,
+                             threads, (long long)D, (long long)N, e.rel_l2);
+                mb_workload_free(&wp);
+                mb_workload_free(&ws);
+            }
+}
+
+/* Windows (the stored products are bounded: L is cut in windows, each split again, the carry passed between
+ * them), with the balanced split and with explicit blocks (window rounded to whole blocks). */
+Test(rnn_mamba, scan_parallel_windows_equal_scan_seq) {
+    const char *params[] = {"minchunk=1;window=100", "minchunk=1;window=1", "window=300", "minchunk=1;window=4096"};
+    const int64_t blocks[] = {0, 0, 64, 0}, lengths[] = {1, 129, 1000, 5000};
+    for (size_t pi = 0; pi < 4; pi++)
+        for (size_t li = 0; li < 4; li++)
+            for (int threads = 2; threads <= 3; threads++) {
+                const struct shape s = {1, 2, lengths[li], 16, 0};
+                struct mb_workload wp, ws;
+                same_workload_twice("ssm.mamba.scan_parallel", "ssm.mamba.scan_seq", &s, blocks[pi], threads, params[pi],
+                                    &wp, &ws);
+                const double rel = compare_outputs(&wp, &ws, 2, s.n, 1, 0);
+                cr_assert_lt(rel, 1e-5, "%s block %lld L %lld threads %d: %g", params[pi], (long long)blocks[pi],
+                             (long long)s.n, threads, rel);
+                mb_workload_free(&wp);
+                mb_workload_free(&ws);
+            }
+}
+
+/* The default split is the balanced uneven one: with K threads on one channel the K - 1 later chunks have
+ * L / (K + r) steps, the first the rest; read back through the FLOP model (extra (4N + 2) per step of the later
+ * chunks). With batch * D >= threads nothing is split: the FLOPs are scan_seq's. */
+Test(rnn_mamba, default_plan_is_the_balanced_uneven_split) {
+    const struct mb_kernel *kp = mb_kernel_find("ssm.mamba.scan_parallel"), *ks = mb_kernel_find("ssm.mamba.scan_seq");
+    for (int threads = 1; threads <= 4; threads++)
+        for (int64_t D = 1; D <= 2; D++) {
+            const struct shape s = {1, D, 65536, 16, 0};
+            struct mb_point pp, ps;
+            make_point(kp, &s, 0, threads, NULL, &pp);
+            make_point(ks, &s, 0, threads, NULL, &ps);
+            const double later = (kp->flops(&pp) - ks->flops(&ps)) / (4.0 * 16 + 2.0);
+            if (threads <= D) {
+                cr_assert_eq(later, 0.0, "threads %d D %lld: %g steps split", threads, (long long)D, later);
+                continue;
+            }
+            double want = 0; /* per channel: (K - 1) L / (K + r), K its team, r = R_LOCAL = 0.08 */
+            for (int64_t c = 0; c < D; c++) {
+                const int K = threads / (int)D + (c < threads % D);
+                if (K > 1) want += (K - 1) * 65536.0 / (K + 0.08);
+            }
+            cr_assert(fabs(later - want) <= 16.0 * threads, "threads %d D %lld: %g later steps, want ~%g", threads,
+                      (long long)D, later, want);
+            cr_assert_lt(later, 65536.0 * D * (threads - D) / threads, "the first chunk must be the longest");
+        }
+}
+
 Test(rnn_mamba, decode_equals_the_last_step_of_the_scan) {
     const int64_t lengths[] = {1, 7, 129, 1000};
     for (size_t li = 0; li < 4; li++)
