@@ -191,6 +191,8 @@ const struct mb_kernel *mb_kernel_find(const char *name);
 const struct mb_family *mb_family_find(const char *name);
 /* glob (fnmatch) or comma-separated globs: fills out[] with matching kernels in table order; returns count */
 int mb_kernel_match(const char *patterns, const struct mb_kernel **out, int max);
+/* Does name match one of the comma-separated patterns (globs; "attention" or "attention." = everything below)? */
+int mb_name_matches(const char *patterns, const char *name);
 
 /* ---------------------------------------------------------------------------------------------- results */
 enum mb_verdict { MB_PASS, MB_FAIL, MB_UNSUPPORTED, MB_SKIPPED_BUDGET, MB_ERROR, MB_VERDICT_COUNT };

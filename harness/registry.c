@@ -39,25 +39,28 @@ static int pattern_matches(const char *pattern, const char *name) {
     return len && strncmp(pattern, name, len) == 0 && (name[len] == '.' || pattern[len - 1] == '.');
 }
 
+int mb_name_matches(const char *patterns, const char *name) {
+    const char *s = patterns;
+    while (*s) {
+        while (*s == ',' || *s == ' ' || *s == '\t') s++;
+        size_t len = strcspn(s, ", \t");
+        if (!len) break;
+        char pat[MB_NAME_LEN * 2];
+        if (len >= sizeof pat) len = sizeof pat - 1;
+        memcpy(pat, s, len);
+        pat[len] = '\0';
+        s += len;
+        if (pattern_matches(pat, name)) return 1;
+    }
+    return 0;
+}
+
 int mb_kernel_match(const char *patterns, const struct mb_kernel **out, int max) {
     int count = 0;
-    for (int i = 0; i < mb_n_kernels; i++) {
-        const char *s = patterns;
-        while (*s) {
-            while (*s == ',' || *s == ' ' || *s == '\t') s++;
-            size_t len = strcspn(s, ", \t");
-            if (!len) break;
-            char pat[MB_NAME_LEN * 2];
-            if (len >= sizeof pat) len = sizeof pat - 1;
-            memcpy(pat, s, len);
-            pat[len] = '\0';
-            s += len;
-            if (pattern_matches(pat, mb_kernels[i]->name)) {
-                if (count < max) out[count] = mb_kernels[i];
-                count++;
-                break;
-            }
+    for (int i = 0; i < mb_n_kernels; i++)
+        if (mb_name_matches(patterns, mb_kernels[i]->name)) {
+            if (count < max) out[count] = mb_kernels[i];
+            count++;
         }
-    }
     return count;
 }

@@ -17,8 +17,13 @@ for threads in 2; do
 done
 
 echo "== plots"
-./mechbench plot results/attention_scaling.h5 --out plots/attention_scaling \
+./mechbench plot results/attention_scaling.h5 --where causal=0 --out plots/attention_scaling_causal0 \
   --crossover attention.softmax.flash,attention.linear.elu
+./mechbench plot results/attention_scaling.h5 --where causal=1 --out plots/attention_scaling_causal1 \
+  --crossover attention.softmax.flash,attention.linear.elu_chunked
+./mechbench plot results/attention_scaling.h5 --where causal=0 --y time \
+  --kernels attention.softmax.flash,attention.softmax.naive,attention.linear.elu,peer.torch.* \
+  --out plots/attention_scaling_vs_torch
 ./mechbench plot results/attention_rank.h5 --x rank --y pareto,error,time --out plots/attention_rank
 ./mechbench plot results/attention_decode.h5 --out plots/attention_decode
 ./mechbench plot results/attention_recall.h5 --y task,time --out plots/attention_recall

@@ -11,7 +11,7 @@ Peers (q, k, v of shape (batch, heads, n, d), float32, same seeded-normal statis
 
 Timing follows mechbench: per repetition, enough iterations to last --min-time seconds, --reps repetitions,
 one warm-up run first (fresh-buffer page faults make the first call much slower). The thread settings, the torch
-version and the ATen CPU capability are written into each row's `params`, so the rows say how they were made.
+version and the ATen CPU capability are written into each row's `message`, so the rows say how they were made.
 Rows whose inputs + modelled workspace exceed --max-mem are recorded as skipped-budget, as mechbench does.
 """
 import argparse
@@ -180,11 +180,11 @@ def main():
                     continue
                 fn, flops, workspace, reference = peer
                 fields = dict(zip(AXES, point), kernel=name, family="attention", source_hash="peer",
-                              threads=args.threads, params=settings, flops=flops, workspace_bytes=workspace,
+                              threads=args.threads, message=settings, flops=flops, workspace_bytes=workspace,
                               input_bytes=16.0 * batch * heads * n * d, bytes=16.0 * batch * heads * n * d,
                               started=time.time(), tolerance=1e-4)
                 if workspace + fields["input_bytes"] > args.max_mem:
-                    fields.update(verdict="skipped-budget", message="needs more than --max-mem")
+                    fields.update(verdict="skipped-budget", message="needs more than --max-mem; " + settings)
                     append_row(f, fields, np.zeros(0))
                     continue
                 with torch.no_grad():
@@ -203,7 +203,8 @@ def main():
                               exact_max_abs=exact[0], exact_rel_l2=exact[1], exact_nmse=exact[2],
                               exact_checked=exact[3],
                               verdict="pass" if own[1] <= 1e-4 else "fail",
-                              message="" if check else "not checked above n = 4096 (float64 reference too large)")
+                              message=settings if check else "not checked above n = 4096 (float64 reference too "
+                              "large); " + settings)
                 fields["time_cv"] = fields["time_stddev"] / fields["time_mean"] if fields["time_mean"] else 0.0
                 append_row(f, fields, samples)
                 print(f"{name} n={n} d={d} heads={heads} causal={causal} threads={args.threads}: "

@@ -90,6 +90,12 @@ def test_plot_writes_png_and_svg(tiny):
     proc = mechbench("plot", out, "--out", tmp / "q", "--y", "pareto")
     assert (tmp / "q_pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (tmp / "q_time.png").exists()
+    mechbench("plot", out, "--out", tmp / "w", "--y", "time", "--where", "threads=1", "--kernels", "attention.linear.*")
+    assert (tmp / "w_time.png").exists()
+    proc = mechbench("plot", out, "--out", tmp / "z", "--where", "threads=3", check=False)
+    assert proc.returncode == 1 and "matching --where" in proc.stderr and not list(tmp.glob("z_*"))
+    proc = mechbench("plot", out, "--out", tmp / "z", "--where", "nope=3", check=False)
+    assert proc.returncode == 2 and "unknown axis 'nope'" in proc.stderr
 
 
 def test_export_formats(tiny):
