@@ -11,6 +11,8 @@
  */
 #include "family.h"
 
+#include "check.h"
+
 #include <immintrin.h>
 #include <math.h>
 #include <sleef.h>
@@ -28,9 +30,6 @@ static const struct mb_mechanism attention_mechanisms[] = {
 #include "mechanisms.def"
 #undef MB_ATTN_MECHANISM
 };
-
-static int64_t pick_rows(int64_t total, int64_t n, int last_row_only, const struct mb_check_opts *o,
-                         int64_t **rows_out);
 
 /* ------------------------------------------------------------------------------------------ workload */
 static const char *const attn_dims = "batch,heads,n,d";
@@ -100,8 +99,7 @@ static int attention_task(const struct mb_kernel *k, const struct mb_workload *w
     struct mb_attn a;
     mb_attn_bind(&a, (struct mb_workload *)w);
     int64_t *rows = NULL;
-    const int64_t count = pick_rows(mb_attn_head_count(&a) * a.n, a.n, (k->flags & MB_KERNEL_LAST_ROW) != 0, opts,
-                                    &rows);
+    const int64_t count = mb_pick_rows(mb_attn_head_count(&a), a.n, (k->flags & MB_KERNEL_LAST_ROW) != 0, opts, &rows);
     if (count < 0) return mb_errorf(err, errlen, "out of memory picking recall rows");
     int64_t hits = 0;
 #pragma omp parallel for reduction(+ : hits) schedule(dynamic, 8)
@@ -245,29 +243,16 @@ void mb_attn_oracle_linear_elu(const struct mb_attn *a, const struct mb_workload
     mb_attn_weighted_rows(a, a->v + off, last, scratch, MB_ATTN_LINEAR_EPS, out);
 }
 
-/* rows[0..count): flat row indices (head * n + i) to check: all, or a seeded sample that includes the first
- * and last row of the first and last head (the causal edges). A decode kernel (MB_KERNEL_LAST_ROW) is checked
- * on the last row of every head. */
-static int64_t pick_rows(int64_t total, int64_t n, int last_row_only, const struct mb_check_opts *o,
-                         int64_t **rows_out) {
-    if (last_row_only) total /= n;
-    int64_t count = (o->sample_rows <= 0 || o->sample_rows >= total) ? total : o->sample_rows;
-    int64_t *rows = malloc((size_t)count * sizeof *rows);
-    if (!rows) return -1;
-    if (last_row_only) {
-        uint64_t state = o->seed ^ UINT64_C(0xdec0de);
-        for (int64_t r = 0; r < count; r++)
-            rows[r] = (count == total ? r : (int64_t)(mb_splitmix64(&state) % (uint64_t)total)) * n + n - 1;
-    } else if (count == total) {
-        for (int64_t r = 0; r < total; r++) rows[r] = r;
-    } else {
-        uint64_t state = o->seed ^ UINT64_C(0x5eed0f0bac1e);
-        int64_t fixed[4] = {0, n - 1, total - n, total - 1};
-        for (int64_t r = 0; r < count; r++)
-            rows[r] = r < 4 ? fixed[r] : (int64_t)(mb_splitmix64(&state) % (uint64_t)total);
-    }
-    *rows_out = rows;
-    return count;
+/* The oracle of one flat row (head * n + i), for mb_check_rows. */
+struct attention_oracle_ctx {
+    const struct mb_attn *a;
+    const struct mb_workload *w;
+    mb_attn_oracle_fn oracle;
+};
+
+static void attention_oracle_row(const void *ctx, int64_t row, double *scratch, double *want) {
+    const struct attention_oracle_ctx *c = ctx;
+    c->oracle(c->a, c->w, row / c->a->n, row % c->a->n, scratch, want);
 }
 
 static int attention_check(const struct mb_kernel *k, const struct mb_workload *w, const char *mechanism,
@@ -277,35 +262,15 @@ static int attention_check(const struct mb_kernel *k, const struct mb_workload *
     const mb_attn_oracle_fn oracle = (mb_attn_oracle_fn)m->oracle;
     struct mb_attn a;
     mb_attn_bind(&a, (struct mb_workload *)w);
-    int64_t *rows = NULL, count = pick_rows(mb_attn_head_count(&a) * a.n, a.n, (k->flags & MB_KERNEL_LAST_ROW) != 0, opts, &rows);
+    int64_t *rows = NULL;
+    const int64_t count = mb_pick_rows(mb_attn_head_count(&a), a.n, (k->flags & MB_KERNEL_LAST_ROW) != 0, opts, &rows);
     if (count < 0) return mb_errorf(err, errlen, "out of memory picking oracle rows");
-    mb_errors_reset(out);
-    int failed = 0;
-#pragma omp parallel
-    {
-        struct mb_errors local;
-        mb_errors_reset(&local);
-        double *weights = malloc((size_t)a.n * sizeof(double)), *want = malloc((size_t)a.d * sizeof(double));
-        if (!weights || !want) {
-#pragma omp atomic write
-            failed = 1;
-        } else {
-#pragma omp for schedule(dynamic, 4)
-            for (int64_t r = 0; r < count; r++) {
-                int64_t head = rows[r] / a.n, i = rows[r] % a.n, off = head * mb_attn_head_stride(&a);
-                oracle(&a, w, head, i, weights, want);
-                mb_errors_add(&local, a.out + off + i * a.d, want, a.d);
-            }
-        }
-#pragma omp critical
-        mb_errors_merge(out, &local);
-        free(weights);
-        free(want);
-    }
+    const struct attention_oracle_ctx ctx = {&a, w, oracle};
+    const struct mb_row_check check = {.width = a.d, .scratch = a.n, .got = a.out, .oracle = attention_oracle_row,
+                                       .ctx = &ctx};
+    const int rc = mb_check_rows(&check, rows, count, out, err, errlen);
     free(rows);
-    if (failed) return mb_errorf(err, errlen, "out of memory in the attention oracle");
-    mb_errors_finish(out);
-    return 0;
+    return rc;
 }
 
 const struct mb_family mb_family_attention = {

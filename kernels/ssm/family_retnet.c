@@ -2,6 +2,8 @@
  * See family_retnet.h for the math. */
 #include "ssm/family_retnet.h"
 
+#include "check.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,50 +113,31 @@ static void retnet_oracle(const struct mb_retnet *r, int64_t head, int64_t i, do
 
 typedef void (*retnet_oracle_fn)(const struct mb_retnet *r, int64_t head, int64_t i, double *out);
 
+struct retnet_oracle_ctx {
+    const struct mb_retnet *r;
+    retnet_oracle_fn oracle;
+};
+
+static void retnet_oracle_row(const void *ctx, int64_t row, double *scratch, double *want) {
+    (void)scratch;
+    const struct retnet_oracle_ctx *c = ctx;
+    c->oracle(c->r, row / c->r->n, row % c->r->n, want);
+}
+
 static int retnet_check(const struct mb_kernel *k, const struct mb_workload *w, const char *mechanism,
                         const struct mb_check_opts *opts, struct mb_errors *out, char *err, size_t errlen) {
     const struct mb_mechanism *m = mb_family_mechanism(&mb_family_ssm_retnet, mechanism);
     if (!m || !m->oracle) return mb_errorf(err, errlen, "ssm.retnet has no oracle for mechanism '%s'", mechanism);
-    const retnet_oracle_fn oracle = (retnet_oracle_fn)m->oracle;
     struct mb_retnet r;
     mb_retnet_bind(&r, (struct mb_workload *)w);
-    const int last_only = (k->flags & MB_KERNEL_LAST_ROW) != 0;
-    const int64_t n = r.n, total = mb_retnet_head_count(&r) * (last_only ? 1 : n);
-    const int64_t count = (opts->sample_rows <= 0 || opts->sample_rows >= total) ? total : opts->sample_rows;
-    int64_t *rows = malloc((size_t)count * sizeof *rows);
-    if (!rows) return mb_errorf(err, errlen, "out of memory");
-    uint64_t state = opts->seed ^ UINT64_C(0x2e7e7);
-    const int64_t fixed[4] = {0, n - 1, total - n, total - 1};
-    for (int64_t x = 0; x < count; x++) {
-        int64_t row = count == total ? x : (!last_only && x < 4) ? fixed[x] : (int64_t)(mb_splitmix64(&state) % (uint64_t)total);
-        rows[x] = last_only ? row * n + n - 1 : row;
-    }
-    mb_errors_reset(out);
-    int failed = 0;
-#pragma omp parallel
-    {
-        struct mb_errors local;
-        mb_errors_reset(&local);
-        double *want = malloc((size_t)r.d * sizeof(double));
-        if (!want) {
-#pragma omp atomic write
-            failed = 1;
-        } else {
-#pragma omp for schedule(dynamic, 4)
-            for (int64_t x = 0; x < count; x++) {
-                const int64_t head = rows[x] / n, i = rows[x] % n;
-                oracle(&r, head, i, want);
-                mb_errors_add(&local, r.out + (head * n + i) * r.d, want, r.d);
-            }
-        }
-#pragma omp critical
-        mb_errors_merge(out, &local);
-        free(want);
-    }
+    int64_t *rows = NULL;
+    const int64_t count = mb_pick_rows(mb_retnet_head_count(&r), r.n, (k->flags & MB_KERNEL_LAST_ROW) != 0, opts, &rows);
+    if (count < 0) return mb_errorf(err, errlen, "out of memory picking oracle rows");
+    const struct retnet_oracle_ctx ctx = {&r, (retnet_oracle_fn)m->oracle};
+    const struct mb_row_check check = {.width = r.d, .got = r.out, .oracle = retnet_oracle_row, .ctx = &ctx};
+    const int rc = mb_check_rows(&check, rows, count, out, err, errlen);
     free(rows);
-    if (failed) return mb_errorf(err, errlen, "out of memory in the ssm.retnet oracle");
-    mb_errors_finish(out);
-    return 0;
+    return rc;
 }
 
 const struct mb_family mb_family_ssm_retnet = {
