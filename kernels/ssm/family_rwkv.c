@@ -2,6 +2,8 @@
  * See family_rwkv.h for the math. */
 #include "ssm/family_rwkv.h"
 
+#include "check.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,47 +117,33 @@ static void rwkv_oracle(const struct mb_rwkv *r, int64_t b, int64_t t, double *o
 
 typedef void (*rwkv_oracle_fn)(const struct mb_rwkv *r, int64_t b, int64_t t, double *out);
 
+struct rwkv_oracle_ctx {
+    const struct mb_rwkv *r;
+    rwkv_oracle_fn oracle;
+};
+
+static void rwkv_oracle_row(const void *ctx, int64_t row, double *scratch, double *want) {
+    (void)scratch;
+    const struct rwkv_oracle_ctx *c = ctx;
+    c->oracle(c->r, row / c->r->T, row % c->r->T, want);
+}
+
+/* Rows are the (batch, t) output vectors of C channels; batches are the groups, time steps their rows. */
 static int rwkv_check(const struct mb_kernel *k, const struct mb_workload *w, const char *mechanism,
                       const struct mb_check_opts *opts, struct mb_errors *out, char *err, size_t errlen) {
     (void)k;
     const struct mb_mechanism *m = mb_family_mechanism(&mb_family_ssm_rwkv, mechanism);
     if (!m || !m->oracle) return mb_errorf(err, errlen, "ssm.rwkv has no oracle for mechanism '%s'", mechanism);
-    const rwkv_oracle_fn oracle = (rwkv_oracle_fn)m->oracle;
     struct mb_rwkv r;
     mb_rwkv_bind(&r, (struct mb_workload *)w);
-    const int64_t total = r.batch * r.T;
-    const int64_t count = (opts->sample_rows <= 0 || opts->sample_rows >= total) ? total : opts->sample_rows;
-    int64_t *rows = malloc((size_t)count * sizeof *rows);
-    if (!rows) return mb_errorf(err, errlen, "out of memory");
-    uint64_t state = opts->seed ^ UINT64_C(0x4b7b);
-    const int64_t fixed[2] = {0, total - 1};
-    for (int64_t x = 0; x < count; x++)
-        rows[x] = count == total ? x : x < 2 ? fixed[x] : (int64_t)(mb_splitmix64(&state) % (uint64_t)total);
-    mb_errors_reset(out);
-    int failed = 0;
-#pragma omp parallel
-    {
-        struct mb_errors local;
-        mb_errors_reset(&local);
-        double *want = malloc((size_t)r.C * sizeof(double));
-        if (!want) {
-#pragma omp atomic write
-            failed = 1;
-        } else {
-#pragma omp for schedule(dynamic, 1)
-            for (int64_t x = 0; x < count; x++) {
-                oracle(&r, rows[x] / r.T, rows[x] % r.T, want);
-                mb_errors_add(&local, r.y + rows[x] * r.C, want, r.C);
-            }
-        }
-#pragma omp critical
-        mb_errors_merge(out, &local);
-        free(want);
-    }
+    int64_t *rows = NULL;
+    const int64_t count = mb_pick_rows(r.batch, r.T, 0, opts, &rows);
+    if (count < 0) return mb_errorf(err, errlen, "out of memory picking oracle rows");
+    const struct rwkv_oracle_ctx ctx = {&r, (rwkv_oracle_fn)m->oracle};
+    const struct mb_row_check check = {.width = r.C, .got = r.y, .oracle = rwkv_oracle_row, .ctx = &ctx};
+    const int rc = mb_check_rows(&check, rows, count, out, err, errlen);
     free(rows);
-    if (failed) return mb_errorf(err, errlen, "out of memory in the ssm.rwkv oracle");
-    mb_errors_finish(out);
-    return 0;
+    return rc;
 }
 
 const struct mb_family mb_family_ssm_rwkv = {
