@@ -93,14 +93,14 @@ int64_t mb_lin_chunk_size(const struct mb_point *p) {
     return c > p->n ? (p->n > 0 ? p->n : 1) : c;
 }
 
-void mb_lin_chunked_free(struct mb_lin_chunked *c) {
+static void chunked_free(struct mb_lin_chunked *c) {
     mb_free(c->states);
     mb_free(c->zs);
     mb_free(c->scratch);
     memset(c, 0, sizeof *c);
 }
 
-int mb_lin_chunked_setup(struct mb_lin_chunked *c, struct mb_workload *w, const struct mb_lin_feature *phi,
+static int chunked_setup(struct mb_lin_chunked *c, struct mb_workload *w, const struct mb_lin_feature *phi,
                          char *err, size_t errlen) {
     memset(c, 0, sizeof *c);
     mb_attn_bind(&c->a, w);
@@ -117,7 +117,7 @@ int mb_lin_chunked_setup(struct mb_lin_chunked *c, struct mb_workload *w, const 
     c->zs = mb_alloc(heads * slots * f * sizeof(float));
     c->scratch = mb_alloc((size_t)c->team * (C * C + C + 2 * C * f) * sizeof(float));
     if (!c->states || !c->zs || !c->scratch) {
-        mb_lin_chunked_free(c);
+        chunked_free(c);
         return mb_errorf(err, errlen, "out of memory for the chunked linear-attention workspace");
     }
     return 0;
@@ -141,7 +141,25 @@ static void exclusive_scan(float *x, int64_t nc, int64_t stride, int64_t count) 
     for (int64_t e = 0; e < count; e++) x[nc * stride + e] = acc[e];
 }
 
-void mb_lin_chunked_run(struct mb_lin_chunked *c) {
+int mb_lin_chunked_create(void **state, struct mb_workload *w, const struct mb_lin_feature *phi, char *err,
+                          size_t errlen) {
+    struct mb_lin_chunked *c = calloc(1, sizeof *c);
+    if (!c) return mb_errorf(err, errlen, "out of memory");
+    if (chunked_setup(c, w, phi, err, errlen)) {
+        free(c);
+        return -1;
+    }
+    *state = c;
+    return 0;
+}
+
+void mb_lin_chunked_destroy(void *state) {
+    chunked_free(state);
+    free(state);
+}
+
+void mb_lin_chunked_run(void *state) {
+    struct mb_lin_chunked *c = state;
     const struct mb_attn *a = &c->a;
     const int64_t n = a->n, d = a->d, f = c->f, C = c->chunk, nc = c->nchunks, heads = mb_attn_head_count(a);
     const int64_t slot = f * d, tasks = heads * nc, eblocks = (slot + PREFIX_BLOCK - 1) / PREFIX_BLOCK;

@@ -43,10 +43,12 @@ struct mb_lin_chunked {
 };
 #define MB_LIN_DEFAULT_CHUNK 64
 int64_t mb_lin_chunk_size(const struct mb_point *p); /* p->block, or the default; at most n */
-int mb_lin_chunked_setup(struct mb_lin_chunked *c, struct mb_workload *w, const struct mb_lin_feature *phi,
-                         char *err, size_t errlen);
-void mb_lin_chunked_run(struct mb_lin_chunked *c);
-void mb_lin_chunked_free(struct mb_lin_chunked *c);
+/* The kernel contract's setup / run / teardown of the chunked causal scheme with feature map phi: a kernel's
+   setup calls mb_lin_chunked_create with its phi; run and teardown are these functions directly. */
+int mb_lin_chunked_create(void **state, struct mb_workload *w, const struct mb_lin_feature *phi, char *err,
+                          size_t errlen);
+void mb_lin_chunked_run(void *state);
+void mb_lin_chunked_destroy(void *state);
 double mb_lin_chunked_flops(const struct mb_point *p, int64_t f);
 double mb_lin_chunked_bytes(const struct mb_point *p, int64_t f);
 double mb_lin_chunked_workspace(const struct mb_point *p, int64_t f);

@@ -22,21 +22,7 @@ static int supports(const struct mb_point *p, char *why, size_t len) {
 }
 
 static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
-    struct mb_lin_chunked *s = calloc(1, sizeof *s);
-    if (!s) return mb_errorf(err, errlen, "out of memory");
-    if (mb_lin_chunked_setup(s, w, &mb_lin_feature_elu1, err, errlen)) {
-        free(s);
-        return -1;
-    }
-    *state = s;
-    return 0;
-}
-
-static void run(void *state) { mb_lin_chunked_run(state); }
-
-static void teardown(void *state) {
-    mb_lin_chunked_free(state);
-    free(state);
+    return mb_lin_chunked_create(state, w, &mb_lin_feature_elu1, err, errlen);
 }
 
 static double flops(const struct mb_point *p) { return mb_lin_chunked_flops(p, p->d); }
@@ -55,8 +41,8 @@ const struct mb_kernel mb_kernel_attention_linear_elu_chunked = {
     MB_KERNEL_SOURCE,
     .supports = supports,
     .setup = setup,
-    .run = run,
-    .teardown = teardown,
+    .run = mb_lin_chunked_run,
+    .teardown = mb_lin_chunked_destroy,
     .flops = flops,
     .bytes = bytes,
     .workspace_bytes = workspace,
