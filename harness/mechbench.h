@@ -70,6 +70,9 @@ struct mb_tensor {
     float *data;                  /* 64-byte aligned, owned by the workload */
 };
 int64_t mb_tensor_numel(const struct mb_tensor *t);
+/* Set t's name, dims text and shape (the first ndim of d0..d3); t->data is left alone. */
+void mb_tensor_set(struct mb_tensor *t, const char *name, const char *dims, int ndim, int64_t d0, int64_t d1,
+                   int64_t d2, int64_t d3);
 
 /* The inputs and outputs of one point, allocated by the family. */
 struct mb_workload {

@@ -82,6 +82,15 @@ int64_t mb_tensor_numel(const struct mb_tensor *t) {
     return n;
 }
 
+void mb_tensor_set(struct mb_tensor *t, const char *name, const char *dims, int ndim, int64_t d0, int64_t d1,
+                   int64_t d2, int64_t d3) {
+    const int64_t shape[4] = {d0, d1, d2, d3};
+    t->name = name;
+    t->dims = dims;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim && i < 4; i++) t->shape[i] = shape[i];
+}
+
 struct mb_tensor *mb_workload_tensor(struct mb_workload *w, const char *name) {
     for (int i = 0; i < w->n_inputs; i++)
         if (strcmp(w->inputs[i].name, name) == 0) return &w->inputs[i];

@@ -32,16 +32,8 @@ static const struct mb_mechanism attention_mechanisms[] = {
 };
 
 /* ------------------------------------------------------------------------------------------ workload */
-static const char *const attn_dims = "batch,heads,n,d";
-
 static void set_tensor(struct mb_tensor *t, const char *name, const struct mb_point *p) {
-    t->name = name;
-    t->ndim = 4;
-    t->shape[0] = p->batch;
-    t->shape[1] = p->heads;
-    t->shape[2] = p->n;
-    t->shape[3] = p->d;
-    t->dims = attn_dims;
+    mb_tensor_set(t, name, "batch,heads,n,d", 4, p->batch, p->heads, p->n, p->d);
 }
 
 static int attention_layout(struct mb_workload *w, char *err, size_t errlen) {

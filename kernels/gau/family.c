@@ -72,20 +72,11 @@ double mb_gau_param_count(const char *mechanism, const struct mb_point *p) {
 
 /* ------------------------------------------------------------------------------------------ workload */
 static void set2(struct mb_tensor *t, const char *name, int64_t a, int64_t b, const char *dims) {
-    t->name = name;
-    t->ndim = 2;
-    t->shape[0] = a;
-    t->shape[1] = b;
-    t->dims = dims;
+    mb_tensor_set(t, name, dims, 2, a, b, 0, 0);
 }
 
 static void set_x(struct mb_tensor *t, const char *name, const struct mb_point *p) {
-    t->name = name;
-    t->ndim = 3;
-    t->shape[0] = p->batch;
-    t->shape[1] = p->n;
-    t->shape[2] = p->d;
-    t->dims = "batch,n,d";
+    mb_tensor_set(t, name, "batch,n,d", 3, p->batch, p->n, p->d, 0);
 }
 
 static int gau_layout(struct mb_workload *w, char *err, size_t errlen) {

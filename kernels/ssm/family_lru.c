@@ -24,28 +24,19 @@ static const struct mb_mechanism lru_mechanisms[] = {
      1e-4, (void (*)(void))lru_oracle},
 };
 
-static void set(struct mb_tensor *t, const char *name, const char *dims, int ndim, int64_t a, int64_t b, int64_t c) {
-    t->name = name;
-    t->ndim = ndim;
-    t->shape[0] = a;
-    t->shape[1] = b;
-    t->shape[2] = c;
-    t->dims = dims;
-}
-
 static void lru_tensors(struct mb_workload *w) {
     const struct mb_point *p = &w->point;
     const int64_t B = p->batch, L = p->n, H = p->d, N = p->rank;
-    set(&w->inputs[0], "u", "batch,L,H", 3, B, L, H);
-    set(&w->inputs[1], "nu_log", "N", 1, N, 0, 0);
-    set(&w->inputs[2], "theta_log", "N", 1, N, 0, 0);
-    set(&w->inputs[3], "B_re", "N,H", 2, N, H, 0);
-    set(&w->inputs[4], "B_im", "N,H", 2, N, H, 0);
-    set(&w->inputs[5], "C_re", "H,N", 2, H, N, 0);
-    set(&w->inputs[6], "C_im", "H,N", 2, H, N, 0);
-    set(&w->inputs[7], "D", "H", 1, H, 0, 0);
+    mb_tensor_set(&w->inputs[0], "u", "batch,L,H", 3, B, L, H, 0);
+    mb_tensor_set(&w->inputs[1], "nu_log", "N", 1, N, 0, 0, 0);
+    mb_tensor_set(&w->inputs[2], "theta_log", "N", 1, N, 0, 0, 0);
+    mb_tensor_set(&w->inputs[3], "B_re", "N,H", 2, N, H, 0, 0);
+    mb_tensor_set(&w->inputs[4], "B_im", "N,H", 2, N, H, 0, 0);
+    mb_tensor_set(&w->inputs[5], "C_re", "H,N", 2, H, N, 0, 0);
+    mb_tensor_set(&w->inputs[6], "C_im", "H,N", 2, H, N, 0, 0);
+    mb_tensor_set(&w->inputs[7], "D", "H", 1, H, 0, 0, 0);
     w->n_inputs = 8;
-    set(&w->outputs[0], "y", "batch,L,H", 3, B, L, H);
+    mb_tensor_set(&w->outputs[0], "y", "batch,L,H", 3, B, L, H, 0);
     w->n_outputs = 1;
 }
 

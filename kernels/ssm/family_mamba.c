@@ -32,32 +32,23 @@ static int gate_of(const struct mb_point *p) {
     return g ? atoi(g) != 0 : 1;
 }
 
-static void set(struct mb_tensor *t, const char *name, const char *dims, int ndim, int64_t a, int64_t b, int64_t c) {
-    t->name = name;
-    t->ndim = ndim;
-    t->shape[0] = a;
-    t->shape[1] = b;
-    t->shape[2] = c;
-    t->dims = dims;
-}
-
 static void mamba_tensors(struct mb_workload *w) {
     const struct mb_point *p = &w->point;
     const int64_t B = p->batch, D = p->d, L = p->n, N = p->rank;
-    set(&w->inputs[0], "u", "batch,D,L", 3, B, D, L);
-    set(&w->inputs[1], "delta", "batch,D,L", 3, B, D, L);
-    set(&w->inputs[2], "A_log", "D,N", 2, D, N, 0);
-    set(&w->inputs[3], "B", "batch,N,L", 3, B, N, L);
-    set(&w->inputs[4], "C", "batch,N,L", 3, B, N, L);
-    set(&w->inputs[5], "D_skip", "D", 1, D, 0, 0);
-    set(&w->inputs[6], "delta_bias", "D", 1, D, 0, 0);
+    mb_tensor_set(&w->inputs[0], "u", "batch,D,L", 3, B, D, L, 0);
+    mb_tensor_set(&w->inputs[1], "delta", "batch,D,L", 3, B, D, L, 0);
+    mb_tensor_set(&w->inputs[2], "A_log", "D,N", 2, D, N, 0, 0);
+    mb_tensor_set(&w->inputs[3], "B", "batch,N,L", 3, B, N, L, 0);
+    mb_tensor_set(&w->inputs[4], "C", "batch,N,L", 3, B, N, L, 0);
+    mb_tensor_set(&w->inputs[5], "D_skip", "D", 1, D, 0, 0, 0);
+    mb_tensor_set(&w->inputs[6], "delta_bias", "D", 1, D, 0, 0, 0);
     w->n_inputs = 7;
     if (gate_of(p)) {
-        set(&w->inputs[7], "z", "batch,D,L", 3, B, D, L);
+        mb_tensor_set(&w->inputs[7], "z", "batch,D,L", 3, B, D, L, 0);
         w->n_inputs = 8;
     }
     w->n_outputs = 1;
-    set(&w->outputs[0], "y", "batch,D,L", 3, B, D, L);
+    mb_tensor_set(&w->outputs[0], "y", "batch,D,L", 3, B, D, L, 0);
 }
 
 static int mamba_layout(struct mb_workload *w, char *err, size_t errlen) {

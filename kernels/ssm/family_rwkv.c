@@ -19,23 +19,14 @@ static const struct mb_mechanism rwkv_mechanisms[] = {
      1e-4, (void (*)(void))rwkv_oracle},
 };
 
-static void set(struct mb_tensor *t, const char *name, const char *dims, int ndim, int64_t a, int64_t b, int64_t c) {
-    t->name = name;
-    t->ndim = ndim;
-    t->shape[0] = a;
-    t->shape[1] = b;
-    t->shape[2] = c;
-    t->dims = dims;
-}
-
 static void rwkv_tensors(struct mb_workload *w) {
     const struct mb_point *p = &w->point;
-    set(&w->inputs[0], "w", "C", 1, p->d, 0, 0);
-    set(&w->inputs[1], "u", "C", 1, p->d, 0, 0);
-    set(&w->inputs[2], "k", "batch,T,C", 3, p->batch, p->n, p->d);
-    set(&w->inputs[3], "v", "batch,T,C", 3, p->batch, p->n, p->d);
+    mb_tensor_set(&w->inputs[0], "w", "C", 1, p->d, 0, 0, 0);
+    mb_tensor_set(&w->inputs[1], "u", "C", 1, p->d, 0, 0, 0);
+    mb_tensor_set(&w->inputs[2], "k", "batch,T,C", 3, p->batch, p->n, p->d, 0);
+    mb_tensor_set(&w->inputs[3], "v", "batch,T,C", 3, p->batch, p->n, p->d, 0);
     w->n_inputs = 4;
-    set(&w->outputs[0], "y", "batch,T,C", 3, p->batch, p->n, p->d);
+    mb_tensor_set(&w->outputs[0], "y", "batch,T,C", 3, p->batch, p->n, p->d, 0);
     w->n_outputs = 1;
 }
 
