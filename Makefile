@@ -15,8 +15,8 @@ CXXFLAGS = -std=c++17 $(OPTFLAGS) $(WARN) -MMD -MP
 LDLIBS   = $(PKG_LIBS) -lhdf5_hl -lgsl -lpthread -lm
 PYTHON  := /usr/bin/python3
 
-HARNESS_C  := $(filter-out harness/main.c,$(wildcard harness/*.c))
-HARNESS_CC := $(wildcard harness/*.cc)
+HARNESS_C  := $(filter-out harness/cli/main.c,$(wildcard harness/*/*.c))
+HARNESS_CC := $(wildcard harness/*/*.cc)
 KERNEL_C   := $(wildcard kernels/*/*.c)
 LIB_OBJS   := $(HARNESS_C:%.c=build/%.o) $(HARNESS_CC:%.cc=build/%.o) $(KERNEL_C:%.c=build/%.o)
 TEST_C     := $(wildcard tests/unit/*.c)
@@ -28,7 +28,7 @@ all: deps mechbench
 deps:
 	@bash scripts/deps.sh
 
-mechbench: $(LIB_OBJS) build/harness/main.o
+mechbench: $(LIB_OBJS) build/harness/cli/main.o
 	$(CXX) $(OPTFLAGS) -o $@ $^ $(LDLIBS)
 
 build/unit_tests: $(LIB_OBJS) $(TEST_OBJS)

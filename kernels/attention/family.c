@@ -11,7 +11,7 @@
  */
 #include "family.h"
 
-#include "check.h"
+#include "core/check.h"
 
 #include <immintrin.h>
 #include <math.h>

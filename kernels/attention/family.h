@@ -9,7 +9,7 @@
 #ifndef MB_ATTENTION_FAMILY_H
 #define MB_ATTENTION_FAMILY_H
 
-#include "mechbench.h"
+#include "core/mechbench.h"
 
 #define MB_ATTN_LINEAR_EPS 1e-6f /* denominator guard of linear attention (Katharopoulos et al.) */
 

@@ -22,7 +22,7 @@
 #ifndef MB_GAU_FAMILY_H
 #define MB_GAU_FAMILY_H
 
-#include "mechbench.h"
+#include "core/mechbench.h"
 
 #include <math.h>
 

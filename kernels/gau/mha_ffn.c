@@ -11,7 +11,6 @@
  * Parameters 4d^2 + 8d^2 = 12 d^2 (no biases).
  */
 #include "gau/family.h"
-#include "runner.h" /* mb_point_complete */
 
 #include <cblas.h>
 #include <omp.h>

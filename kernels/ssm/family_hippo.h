@@ -20,7 +20,7 @@
 #ifndef MB_SSM_FAMILY_HIPPO_H
 #define MB_SSM_FAMILY_HIPPO_H
 
-#include "mechbench.h"
+#include "core/mechbench.h"
 
 extern const struct mb_family mb_family_ssm_hippo;
 

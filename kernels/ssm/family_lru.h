@@ -21,7 +21,7 @@
 #ifndef MB_SSM_FAMILY_LRU_H
 #define MB_SSM_FAMILY_LRU_H
 
-#include "mechbench.h"
+#include "core/mechbench.h"
 
 extern const struct mb_family mb_family_ssm_lru;
 

@@ -20,7 +20,7 @@
 
 #include <math.h>
 
-#include "mechbench.h"
+#include "core/mechbench.h"
 
 extern const struct mb_family mb_family_ssm_mamba;
 

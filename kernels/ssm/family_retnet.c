@@ -2,7 +2,7 @@
  * See family_retnet.h for the math. */
 #include "ssm/family_retnet.h"
 
-#include "check.h"
+#include "core/check.h"
 
 #include <stdlib.h>
 #include <string.h>

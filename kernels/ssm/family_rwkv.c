@@ -2,7 +2,7 @@
  * See family_rwkv.h for the math. */
 #include "ssm/family_rwkv.h"
 
-#include "check.h"
+#include "core/check.h"
 
 #include <math.h>
 #include <stdlib.h>

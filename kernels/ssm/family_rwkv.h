@@ -13,7 +13,7 @@
 #ifndef MB_SSM_FAMILY_RWKV_H
 #define MB_SSM_FAMILY_RWKV_H
 
-#include "mechbench.h"
+#include "core/mechbench.h"
 
 extern const struct mb_family mb_family_ssm_rwkv;
 

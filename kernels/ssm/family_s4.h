@@ -24,7 +24,7 @@
 
 #include <fftw3.h>
 
-#include "mechbench.h"
+#include "core/mechbench.h"
 
 extern const struct mb_family mb_family_ssm_s4;
 extern const struct mb_family mb_family_ssm_s4d;

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "runner.h"
+#include "run/runner.h"
 
 struct shape {
     int64_t batch, heads, n, d, causal;

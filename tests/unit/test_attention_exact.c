@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runner.h"
+#include "run/runner.h"
 
 static struct mb_point make_point(const struct mb_kernel *k, int64_t batch, int64_t heads, int64_t n, int64_t d,
                                   int64_t causal, int64_t block, int64_t threads) {

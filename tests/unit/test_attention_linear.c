@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "attention/family.h"
-#include "runner.h"
+#include "run/runner.h"
 
 static struct mb_point make_point(const struct mb_kernel *k, int64_t batch, int64_t heads, int64_t n, int64_t d,
                                   int causal, int64_t block, int threads) {

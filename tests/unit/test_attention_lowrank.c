@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "attention/family_lowrank.h"
-#include "runner.h"
+#include "run/runner.h"
 
 /* Run kernel `name` at the point, fill own/exact errors (all rows); keep the workload in *w when w != NULL. */
 static void run_point(const char *name, int64_t n, int64_t d, int64_t heads, int64_t rank, int causal,

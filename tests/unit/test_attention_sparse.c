@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "attention/family_sparse.h"
-#include "runner.h"
+#include "run/runner.h"
 
 static struct mb_point point_of(const struct mb_kernel *k, int64_t n, int64_t d, int64_t heads, int64_t causal,
                                 int64_t rank, const char *params, int threads) {

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "claims.h"
-#include "probes.h"
+#include "analysis/claims.h"
+#include "analysis/probes.h"
 
 static const char good[] =
     "; two claims\n"

@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 
-#include "crossover.h"
+#include "analysis/crossover.h"
 
 #define N 8
 

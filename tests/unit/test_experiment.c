@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "experiment.h"
+#include "run/experiment.h"
 
 /* ---------------------------------------------------------------------------------------------- helpers */
 

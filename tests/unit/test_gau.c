@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "gau/family.h"
-#include "runner.h"
+#include "run/runner.h"
 
 struct gshape {
     int64_t batch, n, d, causal, rank, block;

@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 
-#include "gbench.h"
+#include "run/gbench.h"
 
 static void count_calls(void *ctx) {
     volatile double x = 0;

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mechbench.h"
+#include "core/mechbench.h"
 
 Test(metrics, known_values) {
     float got[3] = {1.0f, 2.0f, -1.0f};

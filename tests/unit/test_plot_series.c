@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "rows.h"
+#include "store/rows.h"
 
 static struct mb_row rows[16];
 static const struct mb_row *ptrs[16];

@@ -3,8 +3,8 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "mechbench.h"
-#include "runner.h"
+#include "core/mechbench.h"
+#include "run/runner.h"
 
 Test(registry, kernel_names_are_unique_and_prefixed_by_family) {
     cr_assert_gt(mb_n_kernels, 0);

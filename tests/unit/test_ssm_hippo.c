@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runner.h"
+#include "run/runner.h"
 #include "ssm/family_hippo.h"
 
 static struct mb_point hippo_point(const struct mb_kernel *k, int64_t batch, int64_t n, int64_t N, int threads,

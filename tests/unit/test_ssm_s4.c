@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runner.h"
+#include "run/runner.h"
 #include "ssm/family_hippo.h"
 #include "ssm/family_s4.h"
 

@@ -5,9 +5,9 @@
 #include <gsl/gsl_rng.h>
 #include <math.h>
 
-#include "compare.h"
-#include "fit.h"
-#include "stats.h"
+#include "analysis/compare.h"
+#include "analysis/fit.h"
+#include "analysis/stats.h"
 
 #define NP 8
 #define NS 7

@@ -18,8 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "provenance.h"
-#include "store.h"
+#include "store/provenance.h"
+#include "store/store.h"
 
 /* ---------------------------------------------------------------------------------------------- fixture */
 static char dir[64];

@@ -1,0 +1,255 @@
+/* Statistics glue over GSL (see stats.h). */
+#include "analysis/stats.h"
+
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_fit.h>
+#include <gsl/gsl_rng.h>
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+double mb_stats_median(const double *v, int n) {
+    if (n <= 0) return NAN;
+    double *c = malloc((size_t)n * sizeof *c);
+    if (!c) return NAN;
+    memcpy(c, v, (size_t)n * sizeof *c);
+    gsl_sort(c, 1, (size_t)n);
+    double m = gsl_stats_median_from_sorted_data(c, 1, (size_t)n);
+    free(c);
+    return m;
+}
+
+double mb_stats_geomean(const double *v, int n) {
+    if (n <= 0) return NAN;
+    double s = 0;
+    for (int i = 0; i < n; i++) {
+        if (!(v[i] > 0)) return NAN;
+        s += log(v[i]);
+    }
+    return exp(s / n);
+}
+
+int mb_stats_linfit(const double *x, const double *y, int n, double level, double *a, struct mb_interval *b,
+                    double *r2) {
+    if (n < 2) return -1;
+    double c0, c1, cov00, cov01, cov11, sumsq;
+    if (gsl_fit_linear(x, 1, y, 1, (size_t)n, &c0, &c1, &cov00, &cov01, &cov11, &sumsq)) return -1;
+    if (!isfinite(c1)) return -1;
+    if (a) *a = c0;
+    b->est = c1;
+    b->level = level;
+    if (n >= 3) {
+        double t = gsl_cdf_tdist_Pinv(0.5 + level / 2, n - 2);
+        double se = sqrt(cov11);
+        b->lo = c1 - t * se;
+        b->hi = c1 + t * se;
+    } else {
+        b->lo = b->hi = c1;
+    }
+    if (r2) {
+        double tss = gsl_stats_tss(y, 1, (size_t)n);
+        *r2 = tss > 0 ? 1 - sumsq / tss : 1;
+    }
+    return 0;
+}
+
+int mb_stats_fit_from(const double *x, int n, const char *range) {
+    if (n <= 0) return 0;
+    int from;
+    if (!range || !*range || !strcmp(range, "all")) return 0;
+    if (!strncmp(range, "last:", 5)) {
+        int k = atoi(range + 5);
+        if (k < 2) return -1;
+        from = n - k;
+        return from < 0 ? 0 : from;
+    }
+    double frac;
+    if (!strcmp(range, "upper_half")) frac = 0.5;
+    else if (!strcmp(range, "upper_third")) frac = 2.0 / 3;
+    else return -1;
+    int positive = x[0] > 0;
+    double lo = positive ? log(x[0]) : x[0], hi = positive ? log(x[n - 1]) : x[n - 1];
+    double cut = lo + frac * (hi - lo);
+    from = n - 1;
+    while (from > 0 && (positive ? log(x[from - 1]) : x[from - 1]) >= cut - 1e-9) from--;
+    if (n - from < 3) from = n >= 3 ? n - 3 : 0;
+    return from;
+}
+
+static gsl_rng *make_rng(uint64_t seed) {
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    if (r) gsl_rng_set(r, (unsigned long)seed);
+    return r;
+}
+
+/* Median (or mean) of a resample (with replacement) of s[0..n). buf: room for n. */
+static double resampled_stat(gsl_rng *r, const double *s, int n, double *buf, int mean) {
+    for (int i = 0; i < n; i++) buf[i] = s[gsl_rng_uniform_int(r, (unsigned long)n)];
+    if (mean) return gsl_stats_mean(buf, 1, (size_t)n);
+    gsl_sort(buf, 1, (size_t)n);
+    return gsl_stats_median_from_sorted_data(buf, 1, (size_t)n);
+}
+
+static int max_samples(const struct mb_curve *c) {
+    int m = 0;
+    for (int i = 0; i < c->count; i++)
+        if (c->ns && c->ns[i] > m) m = c->ns[i];
+    return m;
+}
+
+static int has_samples(const struct mb_curve *c, int from) {
+    if (!c->samples || !c->ns) return 0;
+    for (int i = from; i < c->count; i++)
+        if (c->ns[i] < 2 || !c->samples[i]) return 0;
+    return 1;
+}
+
+static void percentile_interval(double *v, int n, double level, struct mb_interval *out) {
+    gsl_sort(v, 1, (size_t)n);
+    out->lo = gsl_stats_quantile_from_sorted_data(v, 1, (size_t)n, (1 - level) / 2);
+    out->hi = gsl_stats_quantile_from_sorted_data(v, 1, (size_t)n, (1 + level) / 2);
+    out->level = level;
+}
+
+int mb_stats_slope(const struct mb_curve *c, int from, int replicates, uint64_t seed, double level,
+                   struct mb_interval *out) {
+    int m = c->count - from;
+    if (m < 2) return -1;
+    double *lx = malloc((size_t)m * sizeof *lx), *ly = malloc((size_t)m * sizeof *ly);
+    if (!lx || !ly) return free(lx), free(ly), -1;
+    int status = 0;
+    for (int i = 0; i < m; i++) {
+        if (!(c->x[from + i] > 0 && c->y[from + i] > 0)) status = -1;
+        else {
+            lx[i] = log(c->x[from + i]);
+            ly[i] = log(c->y[from + i]);
+        }
+    }
+    if (!status) status = mb_stats_linfit(lx, ly, m, level, NULL, out, NULL);
+    if (!status && has_samples(c, from) && replicates >= 20) {
+        gsl_rng *r = make_rng(seed);
+        double *buf = malloc((size_t)max_samples(c) * sizeof *buf), *reps = malloc((size_t)replicates * sizeof *reps);
+        int good = 0;
+        if (r && buf && reps) {
+            for (int b = 0; b < replicates; b++) {
+                int ok = 1;
+                for (int i = 0; i < m && ok; i++) {
+                    double med = resampled_stat(r, c->samples[from + i], c->ns[from + i], buf, c->mean);
+                    if (med > 0) ly[i] = log(med);
+                    else ok = 0;
+                }
+                struct mb_interval bi;
+                if (ok && !mb_stats_linfit(lx, ly, m, level, NULL, &bi, NULL)) reps[good++] = bi.est;
+            }
+            if (good >= replicates / 2) percentile_interval(reps, good, level, out);
+            else status = -1;
+        } else status = -1;
+        gsl_rng_free(r);
+        free(buf);
+        free(reps);
+    }
+    free(lx);
+    free(ly);
+    return status;
+}
+
+int mb_stats_crossover(const struct mb_curve *a, const struct mb_curve *b, int replicates, uint64_t seed,
+                       double level, struct mb_crossover *point, struct mb_interval *x, double *found_fraction) {
+    int n = a->count;
+    if (n != b->count || n < 2) return -1;
+    for (int i = 0; i < n; i++)
+        if (a->x[i] != b->x[i]) return -1;
+    if (mb_crossover_find(a->x, a->y, b->y, n, point)) return -1;
+    x->est = point->found ? point->x : NAN;
+    x->lo = x->hi = x->est;
+    x->level = level;
+    if (found_fraction) *found_fraction = point->found;
+    if (!has_samples(a, 0) || !has_samples(b, 0) || replicates < 20) return 0;
+    gsl_rng *r = make_rng(seed);
+    int ms = max_samples(a) > max_samples(b) ? max_samples(a) : max_samples(b);
+    double *buf = malloc((size_t)ms * sizeof *buf), *ta = malloc((size_t)n * sizeof *ta),
+           *tb = malloc((size_t)n * sizeof *tb), *reps = malloc((size_t)replicates * sizeof *reps);
+    int status = 0, good = 0;
+    if (!r || !buf || !ta || !tb || !reps) status = -1;
+    for (int k = 0; !status && k < replicates; k++) {
+        for (int i = 0; i < n; i++) {
+            ta[i] = resampled_stat(r, a->samples[i], a->ns[i], buf, a->mean);
+            tb[i] = resampled_stat(r, b->samples[i], b->ns[i], buf, b->mean);
+        }
+        struct mb_crossover c;
+        if (!mb_crossover_find(a->x, ta, tb, n, &c) && c.found) reps[good++] = c.x;
+    }
+    if (!status) {
+        if (found_fraction) *found_fraction = (double)good / replicates;
+        if (good >= 2) percentile_interval(reps, good, level, x);
+    }
+    gsl_rng_free(r);
+    free(buf);
+    free(ta);
+    free(tb);
+    free(reps);
+    return status;
+}
+
+int mb_stats_ratio(const double *a, int na, const double *b, int nb, int mean, int replicates, uint64_t seed,
+                   double level, struct mb_interval *out) {
+    if (na < 1 || nb < 1) return -1;
+    double mb = mean ? gsl_stats_mean(b, 1, (size_t)nb) : mb_stats_median(b, nb);
+    if (!(mb > 0)) return -1;
+    out->est = (mean ? gsl_stats_mean(a, 1, (size_t)na) : mb_stats_median(a, na)) / mb;
+    out->lo = out->hi = out->est;
+    out->level = level;
+    if (na < 2 || nb < 2 || replicates < 20) return 0;
+    gsl_rng *r = make_rng(seed);
+    double *buf = malloc((size_t)(na > nb ? na : nb) * sizeof *buf), *reps = malloc((size_t)replicates * sizeof *reps);
+    int status = (!r || !buf || !reps) ? -1 : 0;
+    for (int k = 0; !status && k < replicates; k++) {
+        double ma = resampled_stat(r, a, na, buf, mean), mbk = resampled_stat(r, b, nb, buf, mean);
+        reps[k] = ma / mbk;
+    }
+    if (!status) percentile_interval(reps, replicates, level, out);
+    gsl_rng_free(r);
+    free(buf);
+    free(reps);
+    return status;
+}
+
+int mb_stats_mann_whitney(const double *a, int na, const double *b, int nb, struct mb_mann_whitney *out) {
+    if (na < 1 || nb < 1) return -1;
+    int n = na + nb;
+    double *all = malloc((size_t)n * sizeof *all);
+    size_t *order = malloc((size_t)n * sizeof *order);
+    if (!all || !order) return free(all), free(order), -1;
+    memcpy(all, a, (size_t)na * sizeof *all);
+    memcpy(all + na, b, (size_t)nb * sizeof *all);
+    gsl_sort_index(order, all, 1, (size_t)n);
+    /* ranks with ties averaged; tie term sum(t^3 - t) */
+    double rank_sum_a = 0, ties = 0;
+    for (int i = 0; i < n;) {
+        int j = i;
+        while (j + 1 < n && all[order[j + 1]] == all[order[i]]) j++;
+        double avg = (i + j) / 2.0 + 1, t = j - i + 1;
+        ties += t * t * t - t;
+        for (int k = i; k <= j; k++)
+            if (order[k] < (size_t)na) rank_sum_a += avg;
+        i = j + 1;
+    }
+    free(all);
+    free(order);
+    out->u = rank_sum_a - na * (na + 1) / 2.0;
+    double mu = na * (double)nb / 2;
+    double var = na * (double)nb / 12 * ((n + 1) - ties / ((double)n * (n - 1)));
+    if (var <= 0) {
+        out->z = 0;
+        out->p = 1;
+        return 0;
+    }
+    double diff = out->u - mu;
+    double cc = diff > 0 ? -0.5 : diff < 0 ? 0.5 : 0; /* continuity correction */
+    out->z = (diff + cc) / sqrt(var);
+    out->p = 2 * gsl_cdf_ugaussian_P(-fabs(out->z));
+    if (out->p > 1) out->p = 1;
+    return 0;
+}

@@ -1,0 +1,182 @@
+/* mechbench claims [ID...]: reproduce paper claims (harness/claims.h), print the verdict table, write the report. */
+#include "analysis/claims.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "core/mechbench.h"
+
+#include <fnmatch.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static const char usage[] =
+    "usage: mechbench claims [ID|GLOB ...] [--dir experiments/claims] [--report results/claims.md]\n"
+    "                        [--results results/claims] [--plots plots/claims] [--force] [--list] [--quiet]\n"
+    "                        [--replicates 1000] [--budget SECONDS]\n"
+    "  Run the paper claims declared in DIR/*.ini (all, or those whose id matches), reusing the stored results\n"
+    "  of each claim (results/claims/ID.h5, same kernel source hash) and measuring only what is missing.\n"
+    "  Prints: claim | paper says | measured | expected | verdict (reproduced / not reproduced / inconclusive),\n"
+    "  and writes a Markdown report with the numbers, intervals, reasons and plots.\n"
+    "  Exit status 0 whatever the verdicts; 1 on errors (bad claim file, I/O), 2 on usage errors.\n"
+    "  --force       re-measure (replace the claims' results files)\n"
+    "  --list        list the claims and exit\n"
+    "  --budget      seconds allowed per claim sweep (points predicted to overrun are skipped)\n";
+
+static int selected(const struct mb_claim *c, const struct mb_cli_parse *cli) {
+    if (cli->n_positional == 0) return 1;
+    for (int i = 0; i < cli->n_positional; i++)
+        if (!fnmatch(cli->positional[i], c->id, 0)) return 1;
+    return 0;
+}
+
+static void md_escape(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '|') fputs("\\|", f);
+        else fputc(*s, f);
+    }
+}
+
+int mb_cmd_claims(int argc, char **argv) {
+    const char *dir = "experiments/claims", *report = "results/claims.md", *results = "results/claims",
+               *plots = "plots/claims";
+    int force = 0, list = 0, quiet = 0;
+    int64_t replicates = MB_BOOTSTRAP_DEFAULT;
+    double budget = 0;
+    const struct mb_opt opts[] = {
+        MB_OPT("dir", MB_OPT_STRING, &dir),         MB_OPT("report", MB_OPT_STRING, &report),
+        MB_OPT("results", MB_OPT_STRING, &results), MB_OPT("plots", MB_OPT_STRING, &plots),
+        MB_OPT("force", MB_OPT_FLAG, &force),       MB_OPT("list", MB_OPT_FLAG, &list),
+        MB_OPT("quiet", MB_OPT_FLAG, &quiet),       MB_OPT("replicates", MB_OPT_INT, &replicates),
+        MB_OPT("budget", MB_OPT_REAL, &budget),
+    };
+    struct mb_cli_parse cli = {.command = "claims", .opts = opts, .n_opts = (int)(sizeof opts / sizeof opts[0])};
+    int rc = mb_cli_parse(&cli, argc, argv);
+    if (rc == 3) return fputs(usage, stdout), 0;
+    if (rc) return rc;
+    if (cli.n_positional > 4) return mb_cli_fail("claims", 2, "at most 4 claim ids or globs");
+    if (replicates < 0 || replicates > 100000)
+        return mb_cli_fail("claims", 2, "--replicates %lld (allowed: 0..100000; 0 = no bootstrap)", (long long)replicates);
+
+    struct mb_claim_set set = {0};
+    char err[1024];
+    if (mb_claims_load_dir(dir, &set, err, sizeof err)) return mb_cli_fail("claims", 1, "%s", err);
+    int n_sel = 0;
+    for (int i = 0; i < set.count; i++) n_sel += selected(&set.claims[i], &cli);
+    if (!n_sel) {
+        mb_claims_free(&set);
+        return mb_cli_fail("claims", 2, "no claim in %s matches (see mechbench claims --list)", dir);
+    }
+    if (list) {
+        for (int i = 0; i < set.count; i++)
+            if (selected(&set.claims[i], &cli))
+                printf("%-34s %-9s %s\n", set.claims[i].id, mb_claim_assert_names[set.claims[i].assertion],
+                       set.claims[i].statement);
+        mb_claims_free(&set);
+        return 0;
+    }
+
+    struct mb_claim_opts o = {.results_dir = results, .plots_dir = plots, .force = force, .replicates = (int)replicates,
+                              .quiet = quiet, .budget = budget};
+    mkdir("results", 0777);
+    mkdir("plots", 0777);
+    struct mb_claim_result *res = NULL;
+    int n_res = 0, status = 0;
+    int *first = calloc((size_t)set.count + 1, sizeof *first), *count = calloc((size_t)set.count + 1, sizeof *count);
+    char (*plot)[1024] = calloc((size_t)set.count + 1, sizeof *plot);
+    double *secs = calloc((size_t)set.count + 1, sizeof *secs);
+    char **data = calloc((size_t)set.count + 1, sizeof *data);
+    const double t0 = mb_now();
+    for (int i = 0; i < set.count && !status; i++) {
+        if (!selected(&set.claims[i], &cli)) continue;
+        first[i] = n_res;
+        double t = mb_now();
+        size_t data_len = 0;
+        o.data = open_memstream(&data[i], &data_len);
+        if (mb_claim_run(&set.claims[i], &o, &res, &n_res, plot[i], sizeof plot[i], err, sizeof err)) {
+            mb_cli_fail("claims", 1, "%s: %s", set.claims[i].id, err);
+            status = 1;
+        }
+        if (o.data) fclose(o.data);
+        o.data = NULL;
+        secs[i] = mb_now() - t;
+        count[i] = n_res - first[i];
+    }
+
+    /* the table */
+    int tally[3] = {0};
+    printf("%-46s %-10s %-44s %-14s %s\n", "claim", "paper", "measured", "expected", "verdict");
+    for (int i = 0; i < n_res; i++) {
+        tally[res[i].verdict]++;
+        printf("%-46s %-10s %-44s %-14s %s%s%s\n", res[i].id, res[i].paper, res[i].measured[0] ? res[i].measured : "-",
+               res[i].expect, mb_claim_verdict_names[res[i].verdict],
+               res[i].verdict == MB_CLAIM_INCONCLUSIVE && res[i].reason[0] ? ": " : "",
+               res[i].verdict == MB_CLAIM_INCONCLUSIVE ? res[i].reason : "");
+    }
+    printf("%d reproduced, %d not reproduced, %d inconclusive (%.0f s)\n", tally[0], tally[1], tally[2], mb_now() - t0);
+
+    /* the report */
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", report);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        mb_cli_fail("claims", 1, "cannot write %s", tmp);
+        status = 1;
+    } else {
+        time_t now = time(NULL);
+        char when[64];
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
+        fprintf(f, "# Paper claims, measured\n\nGenerated by `mechbench claims` on %s from `%s/*.ini` in %.0f s.\n"
+                   "Verdicts: **reproduced** when the estimate lies in the expected range, **not reproduced** when "
+                   "its whole 95%% interval lies outside, **inconclusive** otherwise (or when a kernel is missing).\n"
+                   "Results: `%s/ID.h5` (reused while the kernels' source hashes match).\n\n",
+                when, dir, mb_now() - t0, results);
+        fprintf(f, "%d reproduced, %d not reproduced, %d inconclusive.\n\n", tally[0], tally[1], tally[2]);
+        fprintf(f, "| claim | paper says | measured | expected | verdict |\n|---|---|---|---|---|\n");
+        for (int i = 0; i < n_res; i++) {
+            fprintf(f, "| %s | ", res[i].id);
+            md_escape(f, res[i].paper);
+            fprintf(f, " | ");
+            md_escape(f, res[i].measured[0] ? res[i].measured : "-");
+            fprintf(f, " | %s | %s |\n", res[i].expect, mb_claim_verdict_names[res[i].verdict]);
+        }
+        for (int i = 0; i < set.count; i++) {
+            const struct mb_claim *c = &set.claims[i];
+            if (!selected(c, &cli) || (!count[i] && !plot[i][0])) continue;
+            fprintf(f, "\n## %s\n\n- **statement**: %s\n- **source**: %s\n- **paper says**: %s\n", c->id, c->statement,
+                    c->source, c->paper[0] ? c->paper : "(no number quoted)");
+            fprintf(f, "- **assertion**: `%s` of %s along %s, expected `%s`\n", mb_claim_assert_names[c->assertion],
+                    c->metric, c->x, c->expect.text);
+            fprintf(f, "- **measured by**: %s%s (%.1f s)\n\n", c->probe[0] ? "probe " : "", c->probe[0] ? c->probe : c->kernels,
+                    secs[i]);
+            for (int j = first[i]; j < first[i] + count[i]; j++) {
+                fprintf(f, "- `%s`: ", res[j].id);
+                md_escape(f, res[j].measured[0] ? res[j].measured : "-");
+                fprintf(f, " -> **%s**", mb_claim_verdict_names[res[j].verdict]);
+                if (res[j].reason[0]) fprintf(f, " (%s)", res[j].reason);
+                fputc('\n', f);
+            }
+            if (data[i] && data[i][0]) fprintf(f, "\n%s", data[i]);
+            if (plot[i][0]) {
+                /* the report lives in results/: link the image relative to it */
+                const char *rel = plot[i];
+                fprintf(f, "\n![%s](%s%s)\n", c->id, rel[0] == '/' ? "" : "../", rel);
+            }
+        }
+        if (fclose(f) || rename(tmp, report)) {
+            mb_cli_fail("claims", 1, "cannot write %s", report);
+            status = 1;
+        } else fprintf(stderr, "report: %s\n", report);
+    }
+    free(res);
+    free(first);
+    free(count);
+    free(plot);
+    free(secs);
+    for (int i = 0; i < set.count; i++) free(data[i]);
+    free(data);
+    mb_claims_free(&set);
+    return status;
+}

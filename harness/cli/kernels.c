@@ -1,0 +1,301 @@
+/* Subcommands about kernels: list, describe, run (one point, printed), eval (a kernel on the user's tensors). */
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "store/row_schema.h"
+#include "run/runner.h"
+#include "store/store.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void format_axes(uint64_t mask, char *buf, size_t len) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int a = 0; a < MB_AXIS_COUNT && used < len; a++)
+        if (mask & (UINT64_C(1) << a)) {
+            int w = snprintf(buf + used, len - used, "%s%s", used ? "," : "", mb_axes[a].name);
+            if (w > 0) used += (size_t)w;
+        }
+}
+
+int mb_cmd_list(int argc, char **argv) {
+    const char *family = NULL;
+    const struct mb_opt opts[] = {MB_OPT("family", MB_OPT_STRING, &family)};
+    struct mb_cli_parse c = {.command = "list", .opts = opts, .n_opts = 1};
+    int rc = mb_cli_parse(&c, argc, argv);
+    if (rc == 3) {
+        printf("usage: mechbench list [--family F]\n  Every registered kernel: family, exact or approximation, axes "
+               "read, rank meaning, complexity.\n");
+        return 0;
+    }
+    if (rc) return rc;
+    if (c.n_positional) return mb_cli_fail("list", 2, "unexpected argument '%s'", c.positional[0]);
+    size_t flen = family ? strlen(family) : 0;
+    int known = 0; /* a family or a prefix of family names: "ssm" lists ssm.mamba, ssm.s4 ... */
+    for (int i = 0; family && i < mb_n_families; i++)
+        known |= !strcmp(mb_families[i]->name, family) ||
+                 (!strncmp(mb_families[i]->name, family, flen) && mb_families[i]->name[flen] == '.');
+    if (family && !known) {
+        char names[256] = "";
+        for (int i = 0; i < mb_n_families; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", mb_families[i]->name);
+        return mb_cli_fail("list", 2, "unknown family '%s' (families: %s)", family, names);
+    }
+    printf("%-28s %-10s %-18s %-32s %-18s %s\n", "kernel", "family", "kind", "axes", "rank", "complexity");
+    for (int i = 0; i < mb_n_kernels; i++) {
+        const struct mb_kernel *k = mb_kernels[i];
+        if (family && strcmp(k->family->name, family) &&
+            !(!strncmp(k->family->name, family, flen) && k->family->name[flen] == '.'))
+            continue;
+        char kind[64], axes[128];
+        if (k->approximates) snprintf(kind, sizeof kind, "approx(%s)", k->approximates);
+        else snprintf(kind, sizeof kind, "exact");
+        format_axes(k->axes, axes, sizeof axes);
+        printf("%-28s %-10s %-18s %-32s %-18.18s %s\n", k->name, k->family->name, kind, axes,
+               k->rank_meaning ? k->rank_meaning : "-", k->complexity);
+    }
+    return 0;
+}
+
+static const struct mb_kernel *find_kernel(const char *command, const char *name) {
+    const struct mb_kernel *k = mb_kernel_find(name);
+    if (!k) mb_cli_fail(command, 2, "unknown kernel '%s' (see mechbench list)", name);
+    return k;
+}
+
+static void print_tensor(const char *role, const struct mb_tensor *t) {
+    printf("  %-6s %-6s (%s) = (", role, t->name, t->dims);
+    for (int i = 0; i < t->ndim; i++) printf("%s%lld", i ? ", " : "", (long long)t->shape[i]);
+    printf(") float32\n");
+}
+
+int mb_cmd_describe(int argc, char **argv) {
+    struct mb_cli_parse c = {.command = "describe"};
+    int rc = mb_cli_parse(&c, argc, argv);
+    if (rc == 3) {
+        printf("usage: mechbench describe KERNEL\n  Math, axes, inputs and outputs (names, shapes), models, source.\n");
+        return 0;
+    }
+    if (rc) return rc;
+    if (c.n_positional != 1) return mb_cli_fail("describe", 2, "expected one kernel name (see mechbench list)");
+    const struct mb_kernel *k = find_kernel("describe", c.positional[0]);
+    if (!k) return 2;
+    const struct mb_family *f = k->family;
+    const struct mb_mechanism *m = mb_family_mechanism(f, k->mechanism);
+    printf("%s\n  %s\n\n", k->name, k->summary);
+    printf("family       %s: %s\n", f->name, f->summary);
+    printf("mechanism    %s: %s\n", k->mechanism, m ? m->formula : "?");
+    if (k->approximates) {
+        const struct mb_mechanism *e = mb_family_mechanism(f, k->approximates);
+        printf("approximates %s: %s\n", k->approximates, e ? e->formula : "?");
+    } else {
+        printf("exact        yes (checked against the double-precision oracle of %s)\n", k->mechanism);
+    }
+    printf("complexity   %s\n", k->complexity);
+    printf("tolerance    rel_l2 <= %g vs its own oracle\n", k->tolerance > 0 ? k->tolerance : (m ? m->tolerance : 0));
+    printf("rank         %s\n", k->rank_meaning ? k->rank_meaning : "not read");
+    printf("source       %s (hash %s)\n\naxes (default, allowed range):\n", k->source, k->source_hash);
+    struct mb_point p;
+    memset(&p, 0, sizeof p);
+    for (int i = 0; i < f->n_axes; i++) {
+        const struct mb_axis_rule *r = &f->axes[i];
+        if (!(k->axes & (UINT64_C(1) << r->axis))) continue;
+        printf("  --%-12s %-8g %g..%g  %s\n", mb_axes[r->axis].name, r->def, r->min, r->max, mb_axes[r->axis].help);
+    }
+    printf("  --%-12s %-8d %d..%d  %s\n", "threads", 1, 1, 1024, mb_axes[MB_AXIS_threads].help);
+    mb_point_complete(k, &p, 0);
+    struct mb_workload w = {.family = f, .point = p};
+    char err[256];
+    if (f->layout(&w, err, sizeof err) == 0) {
+        char point[160];
+        mb_point_format(&p, k->axes, point, sizeof point);
+        printf("\ntensors at the default point (%s), PyTorch layout:\n", point);
+        for (int i = 0; i < w.n_inputs; i++) print_tensor("input", &w.inputs[i]);
+        for (int i = 0; i < w.n_outputs; i++) print_tensor("output", &w.outputs[i]);
+        printf("\nmodels at that point: %.4g FLOP, %.4g bytes moved, %.4g bytes of workspace\n", k->flops(&p),
+               k->bytes(&p), k->workspace_bytes ? k->workspace_bytes(&p) : 0.0);
+    }
+    return 0;
+}
+
+static void json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", *s);
+        else fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* The row as one JSON object with the /points columns (row_schema.h), plus the repetition samples. */
+static void print_row_json(FILE *f, const struct mb_row *r) {
+    char buf[MB_MESSAGE_LEN + MB_PARAMS_LEN];
+    fputc('{', f);
+    for (int i = 0; i < mb_row_column_count(); i++) {
+        const struct mb_column c = mb_row_column(i);
+        mb_row_cell(r, &c, buf, sizeof buf);
+        fprintf(f, "%s\"%s\": ", i ? ", " : "", c.name);
+        if (c.type == MB_COL_STR || c.type == MB_COL_VERDICT) json_string(f, buf);
+        else if (c.type == MB_COL_F64 && !isfinite(*(const double *)((const char *)r + c.offset))) fputs("null", f);
+        else fputs(buf, f);
+    }
+    fprintf(f, ", \"samples\": [");
+    for (int i = 0; i < r->n_samples; i++) fprintf(f, "%s%.9g", i ? ", " : "", r->samples[i]);
+    fprintf(f, "]}\n");
+}
+
+static void print_row_text(const struct mb_row *r, const struct mb_kernel *k) {
+    char point[200];
+    mb_point_format(&r->point, k->axes | MB_AXIS_BIT(threads), point, sizeof point);
+    printf("%s  %s\n", r->kernel, point);
+    printf("  time      median %.6g ms  (mean %.6g, min %.6g, max %.6g, cv %.1f%%; %lld reps x %lld iters)\n",
+           r->time_median * 1e3, r->time_mean * 1e3, r->time_min * 1e3, r->time_max * 1e3, 100 * r->time_cv,
+           (long long)r->repetitions, (long long)r->iterations);
+    printf("  speed     %.2f GFLOP/s  %.2f GB/s  (models: %.4g FLOP, %.4g bytes)\n", r->gflops, r->gbps, r->flops,
+           r->bytes);
+    printf("  memory    %.4g MB workspace, %.4g MB inputs+outputs\n", r->workspace_bytes / 1e6, r->input_bytes / 1e6);
+    printf("  error     rel_l2 %.3e  max_abs %.3e  vs own oracle (%s, %lld values checked, tolerance %.1e)\n",
+           r->own.rel_l2, r->own.max_abs, k->mechanism, (long long)r->own.checked, r->tolerance);
+    if (k->approximates)
+        printf("            rel_l2 %.3e  max_abs %.3e  vs exact %s\n", r->exact.rel_l2, r->exact.max_abs,
+               k->approximates);
+    printf("  verdict   %s%s%s\n", mb_verdict_names[r->verdict], r->message[0] ? ": " : "", r->message);
+}
+
+static int add_param(const char *value, void *ctx, char *err, size_t errlen) {
+    struct mb_point *p = ctx;
+    if (!strchr(value, '=')) return mb_errorf(err, errlen, "--param '%s': expected key=value", value);
+    int axis;
+    char key[64];
+    size_t klen = (size_t)(strchr(value, '=') - value);
+    snprintf(key, sizeof key, "%.*s", (int)(klen < sizeof key ? klen : sizeof key - 1), value);
+    if ((axis = mb_axis_lookup(key)) >= 0) {
+        char *end;
+        double v = strtod(value + klen + 1, &end);
+        if (*end || end == value + klen + 1)
+            return mb_errorf(err, errlen, "--param %s: '%s' is not a number", key, value + klen + 1);
+        mb_point_set(p, (enum mb_axis)axis, v);
+        return 0;
+    }
+    size_t used = strlen(p->params);
+    if (used + strlen(value) + 2 > sizeof p->params) return mb_errorf(err, errlen, "--param: too many parameters");
+    snprintf(p->params + used, sizeof p->params - used, "%s%s", used ? ";" : "", value);
+    return 0;
+}
+
+int mb_cmd_run(int argc, char **argv) {
+    struct mb_run_opts o;
+    mb_run_opts_default(&o);
+    int64_t reps = o.repetitions, seed = (int64_t)o.seed, check_rows = o.check_rows;
+    int json = 0;
+    struct mb_point p;
+    memset(&p, 0, sizeof p);
+    const struct mb_opt opts[] = {
+        MB_OPT("reps", MB_OPT_INT, &reps),      MB_OPT("min-time", MB_OPT_REAL, &o.min_time), MB_OPT("seed", MB_OPT_INT, &seed),
+        MB_OPT("check-rows", MB_OPT_INT, &check_rows), MB_OPT("max-mem", MB_OPT_BYTES, &o.max_mem), MB_OPT("json", MB_OPT_FLAG, &json),
+        MB_OPT_REPEAT("param", add_param, &p),
+    };
+    struct mb_cli_parse c = {.command = "run", .opts = opts, .n_opts = 7, .point = &p};
+    int rc = mb_cli_parse(&c, argc, argv);
+    if (rc == 3) {
+        printf("usage: mechbench run KERNEL [--n N --d D --heads H --batch B --rank R --causal --threads T ...]\n"
+               "                     [--reps 5] [--min-time 0.05] [--seed 42] [--check-rows 256] [--max-mem 12G]\n"
+               "                     [--param key=value]... [--json]\n"
+               "  Measure one point: time (Google Benchmark), GFLOP/s, GB/s, error vs the oracle.\n"
+               "  Axes not given take the family defaults (mechbench describe KERNEL). --json prints the full row.\n");
+        return 0;
+    }
+    if (rc) return rc;
+    if (c.n_positional != 1) return mb_cli_fail("run", 2, "expected one kernel name (see mechbench list)");
+    const struct mb_kernel *k = find_kernel("run", c.positional[0]);
+    if (!k) return 2;
+    if (reps < 1 || reps > 1000) return mb_cli_fail("run", 2, "--reps %lld is out of range (1..1000)", (long long)reps);
+    if (o.min_time <= 0 || o.min_time > 60)
+        return mb_cli_fail("run", 2, "--min-time %g is out of range (0 < s <= 60)", o.min_time);
+    o.repetitions = (int)reps;
+    o.seed = (uint64_t)seed;
+    o.check_rows = check_rows;
+    for (int a = 0; a < MB_AXIS_COUNT; a++)
+        if ((c.axes_set & (UINT64_C(1) << a)) && a != MB_AXIS_threads && !(k->axes & (UINT64_C(1) << a)))
+            return mb_cli_fail("run", 2, "%s does not read axis %s (it reads: see mechbench describe %s)", k->name,
+                               mb_axes[a].name, k->name);
+    mb_point_complete(k, &p, c.axes_set);
+
+    char err[256];
+    struct mb_row row;
+    mb_row_init(&row, k, &p);
+    rc = mb_row_admit(&row, k, &o, err, sizeof err);
+    if (rc < 0) return mb_cli_fail("run", 2, "%s", err);
+    if (rc > 0) return mb_cli_fail("run", 1, "%s at this point: %s", mb_verdict_names[row.verdict], row.message);
+    struct mb_workload w;
+    if (mb_workload_create(&w, k->family, &p, o.seed, err, sizeof err)) return mb_cli_fail("run", 1, "%s", err);
+    double *samples = calloc((size_t)o.repetitions, sizeof *samples);
+    if (!samples) return mb_cli_fail("run", 1, "out of memory");
+    mb_measure(&row, k, &w, &o, samples);
+    mb_workload_free(&w);
+    if (json) print_row_json(stdout, &row);
+    else print_row_text(&row, k);
+    free(samples);
+    if (row.verdict == MB_ERROR) return mb_cli_fail("run", 1, "%s", row.message);
+    return row.verdict == MB_PASS ? 0 : 1;
+}
+
+int mb_cmd_eval(int argc, char **argv) {
+    const char *in = NULL, *out = NULL;
+    struct mb_point p;
+    memset(&p, 0, sizeof p);
+    const struct mb_opt opts[] = {
+        MB_OPT("in", MB_OPT_STRING, &in), MB_OPT("out", MB_OPT_STRING, &out), MB_OPT_REPEAT("param", add_param, &p)};
+    struct mb_cli_parse c = {.command = "eval", .opts = opts, .n_opts = 3, .point = &p};
+    int rc = mb_cli_parse(&c, argc, argv);
+    if (rc == 3) {
+        printf("usage: mechbench eval KERNEL --in IN.h5 --out OUT.h5 [--param key=value]... [--AXIS value]\n"
+               "  Run KERNEL once on float32 tensors read from IN.h5 (PyTorch layouts and names; attention: q, k, v\n"
+               "  of shape (batch, heads, n, d)) and write its outputs (attention: out) to OUT.h5.\n"
+               "  Axes the shapes do not fix come from --param (e.g. --param causal=1) or --AXIS options.\n");
+        return 0;
+    }
+    if (rc) return rc;
+    if (c.n_positional != 1) return mb_cli_fail("eval", 2, "expected one kernel name (see mechbench list)");
+    if (!in || !out) return mb_cli_fail("eval", 2, "--in and --out are required");
+    const struct mb_kernel *k = find_kernel("eval", c.positional[0]);
+    if (!k) return 2;
+
+    char err[512];
+    struct mb_workload w;
+    memset(&w, 0, sizeof w);
+    w.family = k->family;
+    w.point = p;
+    mb_point_complete(k, &w.point, 0);
+    if (k->family->layout(&w, err, sizeof err)) return mb_cli_fail("eval", 2, "%s", err);
+    for (int i = 0; i < w.n_inputs; i++) {
+        w.inputs[i].data = NULL;
+        if (mb_h5_read_tensor(in, &w.inputs[i], err, sizeof err)) {
+            mb_workload_free(&w);
+            return mb_cli_fail("eval", 1, "%s", err);
+        }
+    }
+    rc = k->family->point_from_inputs(&w, err, sizeof err);
+    struct mb_row row;
+    if (!rc) {
+        mb_row_init(&row, k, &w.point);
+        struct mb_run_opts o;
+        mb_run_opts_default(&o);
+        rc = mb_row_admit(&row, k, &o, err, sizeof err);
+        if (rc > 0) snprintf(err, sizeof err, "%s: %s", mb_verdict_names[row.verdict], row.message);
+    }
+    if (!rc) rc = mb_workload_alloc(&w, err, sizeof err);
+    if (!rc) rc = mb_run_once(k, &w, err, sizeof err);
+    if (!rc) {
+        char attrs[512], point[200];
+        mb_point_format(&w.point, k->axes, point, sizeof point);
+        snprintf(attrs, sizeof attrs, "kernel=%s\npoint=%s\nsource_hash=%s\n", k->name, point, k->source_hash);
+        rc = mb_h5_write_tensors(out, w.outputs, w.n_outputs, attrs, err, sizeof err);
+    }
+    mb_workload_free(&w);
+    if (rc) return mb_cli_fail("eval", 1, "%s", err);
+    return 0;
+}

@@ -1,0 +1,49 @@
+/* mechbench: one binary, one subcommand per job (DESIGN.md "CLI"). */
+#include "cli/cli.h"
+#include "cli/commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *usage;
+};
+
+static const struct command commands[] = {
+    {"list", mb_cmd_list, "list [--family F]                      kernels: family, axes, exact/approx, complexity"},
+    {"describe", mb_cmd_describe, "describe KERNEL                        math, axes, inputs/outputs, models, source"},
+    {"run", mb_cmd_run, "run KERNEL [--n N --d D ... --json]     measure one point, print it"},
+    {"sweep", mb_cmd_sweep, "sweep EXP.ini [--out F.h5] [--resume|--force] [--max-mem B] [--budget S]"},
+    {"eval", mb_cmd_eval, "eval KERNEL --in IN.h5 --out OUT.h5    run a kernel on your tensors (PyTorch layout)"},
+    {"plot", mb_cli_plot, "plot F.h5 [--x n --y time|gflops|error|memory|all] [--out PREFIX]"},
+    {"export", mb_cli_export, "export F.h5 --format tsv|csv|json [--out FILE]"},
+    {"claims", mb_cmd_claims, "claims [ID...] [--force] [--list]        reproduce paper claims: measured vs paper, verdicts"},
+    {"compare", mb_cmd_compare, "compare A.h5 B.h5 [--threshold 0.05]    per-point ratios, Mann-Whitney U, regression exit code"},
+    {"fit", mb_cmd_fit, "fit F.h5 [--select aic|cv] [--all]      complexity fit c0 + c1 n + c2 n log n + c3 n^2"},
+    {"machine", mb_cmd_machine, "machine                                 peak sgemm GFLOP/s and STREAM bandwidth (roofline)"},
+};
+#define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
+
+static void usage(FILE *f) {
+    fprintf(f, "mechbench: benchmark and research harness for sequence-model mechanisms\n\nusage:\n");
+    for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  mechbench %s\n", commands[i].usage);
+    fprintf(f, "\n`mechbench COMMAND --help` for details.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "mechbench: unknown command '%s' (commands: list, describe, run, sweep, eval, plot, export, claims, compare, fit, machine)\n",
+            argv[1]);
+    return 2;
+}

@@ -1,0 +1,53 @@
+/* Sampled, parallel row checks against a double-precision oracle (check.h). */
+#include "core/check.h"
+
+#include <stdlib.h>
+
+int64_t mb_pick_rows(int64_t groups, int64_t n, int last_row_only, const struct mb_check_opts *o, int64_t **rows_out) {
+    const int64_t total = last_row_only ? groups : groups * n;
+    const int64_t count = (o->sample_rows <= 0 || o->sample_rows >= total) ? total : o->sample_rows;
+    int64_t *rows = malloc((size_t)(count ? count : 1) * sizeof *rows);
+    if (!rows) return -1;
+    uint64_t state = o->seed ^ UINT64_C(0x5eed0f0bac1e);
+    const int64_t edges[4] = {0, n - 1, total - n, total - 1};
+    for (int64_t r = 0; r < count; r++) {
+        if (last_row_only)
+            rows[r] = (count == total ? r : (int64_t)(mb_splitmix64(&state) % (uint64_t)total)) * n + n - 1;
+        else if (count == total)
+            rows[r] = r;
+        else
+            rows[r] = r < 4 ? edges[r] : (int64_t)(mb_splitmix64(&state) % (uint64_t)total);
+    }
+    *rows_out = rows;
+    return count;
+}
+
+int mb_check_rows(const struct mb_row_check *c, const int64_t *rows, int64_t count, struct mb_errors *out,
+                  char *err, size_t errlen) {
+    mb_errors_reset(out);
+    int failed = 0;
+#pragma omp parallel
+    {
+        struct mb_errors local;
+        mb_errors_reset(&local);
+        double *scratch = malloc((size_t)(c->scratch > 0 ? c->scratch : 1) * sizeof(double));
+        double *want = malloc((size_t)c->width * sizeof(double));
+        if (!scratch || !want) {
+#pragma omp atomic write
+            failed = 1;
+        } else {
+#pragma omp for schedule(dynamic, 4)
+            for (int64_t r = 0; r < count; r++) {
+                c->oracle(c->ctx, rows[r], scratch, want);
+                mb_errors_add(&local, c->got + rows[r] * c->width, want, c->width);
+            }
+        }
+#pragma omp critical
+        mb_errors_merge(out, &local);
+        free(scratch);
+        free(want);
+    }
+    if (failed) return mb_errorf(err, errlen, "out of memory in the oracle check");
+    mb_errors_finish(out);
+    return 0;
+}

@@ -1,0 +1,252 @@
+/* mechbench core types: points, tensors, workloads, families, kernels, results.
+ *
+ * Two levels (ggml/BLIS style):
+ *   a FAMILY owns the workload (inputs from a seed, tensor layout), the double-precision oracle of every
+ *            mechanism it hosts, the error metrics and the default tolerance;
+ *   a KERNEL is one implementation of one mechanism of a family: setup (untimed, allocates), run (timed: no
+ *            allocation, no I/O, no failure path), teardown, and its FLOP / byte / workspace models.
+ * Every family and kernel is listed once in kernels/kernels.def; harness/registry.c expands it into the table.
+ */
+#ifndef MECHBENCH_H
+#define MECHBENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MB_SCHEMA_VERSION 2 /* 2: task_score column */
+#define MB_NAME_LEN 64     /* kernel names, including the terminating NUL */
+#define MB_PARAMS_LEN 128  /* free-form "key=value;..." parameters of a point */
+#define MB_MESSAGE_LEN 160 /* verdict message */
+#define MB_HASH_LEN 17     /* 16 hex digits + NUL */
+#define MB_MAX_TENSORS 16
+#define MB_MAX_DIMS 6
+
+/* ---------------------------------------------------------------------------------------------- axes */
+enum mb_axis_kind { MB_INT, MB_BOOL, MB_REAL };
+
+enum mb_axis {
+#define MB_AXIS(name, kind, help) MB_AXIS_##name,
+#include "core/axes.def"
+#undef MB_AXIS
+    MB_AXIS_COUNT
+};
+
+#define MB_CTYPE_INT int64_t
+#define MB_CTYPE_BOOL int64_t
+#define MB_CTYPE_REAL double
+
+/* One point of a sweep: a value for every axis (0 where the family or kernel does not read it) plus free-form
+ * parameters. Field names are the axis names: p->n, p->d, p->causal ... */
+struct mb_point {
+#define MB_AXIS(name, kind, help) MB_CTYPE_##kind name;
+#include "core/axes.def"
+#undef MB_AXIS
+    char params[MB_PARAMS_LEN];
+};
+
+struct mb_axis_info {
+    const char *name;
+    enum mb_axis_kind kind;
+    size_t offset; /* into struct mb_point */
+    const char *help;
+};
+extern const struct mb_axis_info mb_axes[MB_AXIS_COUNT];
+#define MB_AXIS_BIT(a) (UINT64_C(1) << (MB_AXIS_##a))
+
+double mb_point_get(const struct mb_point *p, enum mb_axis a);
+void mb_point_set(struct mb_point *p, enum mb_axis a, double v);
+int mb_axis_lookup(const char *name); /* index or -1 */
+/* "n=4096 d=64 heads=8 causal=1": the axes in mask (skipping zero-valued ones), for messages and tables */
+/* "4096", "0.001": an axis value as text. */
+void mb_axis_value_format(int axis, double v, char *buf, size_t len);
+void mb_point_format(const struct mb_point *p, uint64_t mask, char *buf, size_t len);
+/* value of key in p->params ("key=value;key2=value2"), or NULL; copied into buf */
+const char *mb_param(const struct mb_point *p, const char *key, char *buf, size_t len);
+
+/* ---------------------------------------------------------------------------------------------- tensors */
+struct mb_tensor {
+    const char *name;             /* PyTorch-style argument name: "q", "k", "v", "out" */
+    int ndim;
+    int64_t shape[MB_MAX_DIMS];   /* row-major, PyTorch layout */
+    const char *dims;             /* shape names, e.g. "batch,heads,n,d" */
+    float *data;                  /* 64-byte aligned, owned by the workload */
+};
+int64_t mb_tensor_numel(const struct mb_tensor *t);
+/* Set t's name, dims text and shape (the first ndim of d0..d3); t->data is left alone. */
+void mb_tensor_set(struct mb_tensor *t, const char *name, const char *dims, int ndim, int64_t d0, int64_t d1,
+                   int64_t d2, int64_t d3);
+
+struct mb_family;
+struct mb_kernel;
+
+/* The inputs and outputs of one point, allocated by the family. */
+struct mb_workload {
+    const struct mb_family *family;
+    struct mb_point point;
+    uint64_t seed;
+    int n_inputs, n_outputs;
+    struct mb_tensor inputs[MB_MAX_TENSORS];
+    struct mb_tensor outputs[MB_MAX_TENSORS];
+};
+struct mb_tensor *mb_workload_tensor(struct mb_workload *w, const char *name); /* input or output by name */
+/* Fill t with N(mean, std^2) draws (GSL MT19937 seeded with seed * 1000003 + stream, ziggurat): the same numbers
+   for the same (seed, stream). */
+void mb_fill_normal(struct mb_tensor *t, uint64_t seed, uint64_t stream, double mean, double std);
+/* For `mechbench eval`: inputs[0..count) must all have `ndim` dimensions and the shape of inputs[0].
+   Returns 0, or -1 naming the first tensor that differs and the expected layout (dims of inputs[0]). */
+int mb_inputs_same_shape(const struct mb_workload *w, int count, int ndim, const char *family, char *err,
+                         size_t errlen);
+
+/* Fill the axes that are 0 and not in `given` (MB_AXIS_BIT mask) with the family defaults; zero the axes the
+   kernel does not read. */
+void mb_point_complete(const struct mb_kernel *k, struct mb_point *p, uint64_t given);
+/* Allocate w's tensors for w->family / w->point (layout first) and fill inputs from seed. */
+int mb_workload_create(struct mb_workload *w, const struct mb_family *f, const struct mb_point *p, uint64_t seed,
+                       char *err, size_t errlen);
+int mb_workload_alloc(struct mb_workload *w, char *err, size_t errlen); /* allocate after layout */
+void mb_workload_free(struct mb_workload *w);
+double mb_workload_bytes(const struct mb_workload *w);
+
+/* ---------------------------------------------------------------------------------------------- errors */
+/* Error of got (float) against want (double), accumulated over the checked elements:
+ *   max_abs = max |got - want|, rel_l2 = ||got - want|| / ||want||, nmse = sum (got-want)^2 / sum want^2. */
+struct mb_errors {
+    double max_abs, rel_l2, nmse;
+    int64_t checked; /* elements compared; 0 = not measured */
+    double sum_sq_diff, sum_sq_ref; /* accumulators (not stored) */
+};
+void mb_errors_reset(struct mb_errors *e);
+void mb_errors_add(struct mb_errors *e, const float *got, const double *want, int64_t count);
+void mb_errors_finish(struct mb_errors *e);
+void mb_errors_merge(struct mb_errors *into, const struct mb_errors *from); /* before finish */
+
+struct mb_check_opts {
+    int64_t sample_rows; /* rows (independent outputs) to check; <= 0 = all */
+    uint64_t seed;       /* which rows are sampled */
+};
+
+/* ---------------------------------------------------------------------------------------------- family */
+struct mb_axis_rule {
+    enum mb_axis axis;
+    double def, min, max; /* default value and allowed range (inclusive) */
+};
+
+struct mb_mechanism {
+    const char *name;        /* "softmax", "linear.elu" */
+    const char *formula;     /* one line of math */
+    double tolerance;        /* rel_l2 allowed for fp32 kernels of this mechanism vs the double oracle */
+    void (*oracle)(void);    /* the family's oracle of this mechanism (family-specific signature, cast by the family) */
+};
+
+struct mb_kernel;
+
+struct mb_family {
+    const char *name;        /* "attention" */
+    const char *summary;
+    const struct mb_axis_rule *axes; int n_axes;         /* the axes this family reads */
+    const struct mb_mechanism *mechanisms; int n_mechanisms;
+    /* Fill w->inputs/outputs names and shapes for point p (no allocation). Returns 0 or -1 with a message. */
+    int (*layout)(struct mb_workload *w, char *err, size_t errlen);
+    /* Fill the (allocated) inputs deterministically from w->seed. */
+    void (*fill)(struct mb_workload *w);
+    /* Derive the point's axes from the shapes of input tensors read from a file (mechbench eval).
+       Tensor shapes are in w->inputs; sets w->point fields. Returns 0 or -1 with a message. */
+    int (*point_from_inputs)(struct mb_workload *w, char *err, size_t errlen);
+    /* Compare the kernel's outputs in w with the double-precision oracle of `mechanism`. */
+    int (*check)(const struct mb_kernel *k, const struct mb_workload *w, const char *mechanism,
+                 const struct mb_check_opts *opts, struct mb_errors *out, char *err, size_t errlen);
+    /* Optional: a task metric of the kernel's outputs on task inputs selected by the point's params (e.g.
+       attention's inputs=recall: retrieval accuracy). 1 = *score set, 0 = no task on these inputs, -1 = error. */
+    int (*task)(const struct mb_kernel *k, const struct mb_workload *w, const struct mb_check_opts *opts,
+                double *score, char *err, size_t errlen);
+};
+
+const struct mb_mechanism *mb_family_mechanism(const struct mb_family *f, const char *name);
+/* Validate p against the family's axis rules; axes the family does not read must be 0. */
+int mb_family_validate(const struct mb_family *f, const struct mb_point *p, char *err, size_t errlen);
+
+/* ---------------------------------------------------------------------------------------------- kernel */
+/* Kernel flags. LAST_ROW: a decode step; it produces only the last output row of each head (the new token,
+ * attending to a cache of n keys); the oracle checks only those rows. */
+#define MB_KERNEL_LAST_ROW 1u
+
+struct mb_kernel {
+    const char *name;          /* family.mechanism.impl: "attention.softmax.naive" */
+    const struct mb_family *family;
+    const char *mechanism;     /* the formula it computes exactly (its own oracle) */
+    const char *approximates;  /* exact mechanism it approximates, or NULL when it is exact */
+    const char *summary;       /* one line: what it does, how */
+    const char *complexity;    /* "O(n^2 d) time, O(n^2) memory" */
+    uint64_t axes;             /* MB_AXIS_BIT mask of the axes it reads */
+    const char *rank_meaning;  /* meaning of the rank axis, NULL when it does not read rank */
+    const char *source;        /* source file */
+    const char *source_hash;   /* hash of its source and its family's, set by the build */
+    double tolerance;          /* rel_l2 override; 0 = the mechanism's */
+    unsigned flags;            /* MB_KERNEL_* */
+    /* 0 = supported, else 1 with the reason */
+    int (*supports)(const struct mb_point *p, char *why, size_t len);
+    /* Untimed: allocate workspace, precompute. Returns 0 or -1 with a message; *state is passed to run. */
+    int (*setup)(void **state, struct mb_workload *w, char *err, size_t errlen);
+    void (*run)(void *state);  /* timed: writes w's outputs; no allocation, no I/O, no failure path */
+    void (*teardown)(void *state);
+    double (*flops)(const struct mb_point *p);           /* floating-point operations of one run */
+    double (*bytes)(const struct mb_point *p);           /* compulsory memory traffic of one run */
+    double (*workspace_bytes)(const struct mb_point *p); /* peak bytes allocated by setup */
+};
+
+/* In a kernel descriptor: `MB_KERNEL_SOURCE,` fills .source and .source_hash (the build passes MB_SOURCE_HASH). */
+#ifndef MB_SOURCE_HASH
+#define MB_SOURCE_HASH "unknown"
+#endif
+#define MB_KERNEL_SOURCE .source = __FILE__, .source_hash = MB_SOURCE_HASH
+
+/* ---------------------------------------------------------------------------------------------- registry */
+extern const struct mb_family *const mb_families[];
+extern const int mb_n_families;
+extern const struct mb_kernel *const mb_kernels[];
+extern const int mb_n_kernels;
+const struct mb_kernel *mb_kernel_find(const char *name);
+const struct mb_family *mb_family_find(const char *name);
+/* glob (fnmatch) or comma-separated globs: fills out[] with matching kernels in table order; returns count */
+int mb_kernel_match(const char *patterns, const struct mb_kernel **out, int max);
+/* Does name match one of the comma-separated patterns (globs; "attention" or "attention." = everything below)? */
+int mb_name_matches(const char *patterns, const char *name);
+
+/* ---------------------------------------------------------------------------------------------- results */
+enum mb_verdict { MB_PASS, MB_FAIL, MB_UNSUPPORTED, MB_SKIPPED_BUDGET, MB_ERROR, MB_VERDICT_COUNT };
+extern const char *const mb_verdict_names[MB_VERDICT_COUNT]; /* "pass" "fail" "unsupported" "skipped-budget" "error" */
+
+/* One row of /points: one kernel at one point. */
+struct mb_row {
+    int64_t point_id;               /* row index in /points, links /samples */
+    char kernel[MB_NAME_LEN];
+    char family[24];
+    char source_hash[MB_HASH_LEN];
+    struct mb_point point;
+    int64_t iterations;             /* per repetition */
+    int64_t repetitions;
+    double time_mean, time_median, time_min, time_max, time_stddev, time_cv; /* seconds per run */
+    double flops, bytes;            /* models, per run */
+    double gflops, gbps;            /* from the models and the median time */
+    double workspace_bytes;         /* modelled peak workspace */
+    double input_bytes;             /* inputs + outputs of the point */
+    struct mb_errors own;           /* vs the kernel's own formula */
+    struct mb_errors exact;         /* vs the exact mechanism it approximates (== own for exact kernels) */
+    double task_score;              /* the family's task metric on task inputs (e.g. recall accuracy), else NaN */
+    double tolerance;
+    enum mb_verdict verdict;
+    char message[MB_MESSAGE_LEN];
+    double started;                 /* unix time */
+    int n_samples;
+    double *samples;                /* per-repetition seconds per run (not owned by the row) */
+};
+
+/* ---------------------------------------------------------------------------------------------- util */
+void *mb_alloc(size_t bytes);       /* 64-byte aligned, zeroed; NULL on failure */
+void mb_free(void *p);
+uint64_t mb_splitmix64(uint64_t *state);
+double mb_now(void);                /* monotonic seconds */
+double mb_wall_clock(void);         /* unix time */
+int mb_errorf(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4))); /* returns -1 */
+
+#endif

@@ -1,0 +1,66 @@
+/* The registry: kernels/kernels.def expanded into the family and kernel tables, plus lookups. */
+#include "core/mechbench.h"
+
+#include <fnmatch.h>
+#include <string.h>
+
+#define MB_FAMILY(id) extern const struct mb_family mb_family_##id;
+#define MB_KERNEL(id) extern const struct mb_kernel mb_kernel_##id;
+#include "kernels.def"
+
+const struct mb_family *const mb_families[] = {
+#define MB_FAMILY(id) &mb_family_##id,
+#include "kernels.def"
+};
+const int mb_n_families = (int)(sizeof mb_families / sizeof mb_families[0]);
+
+const struct mb_kernel *const mb_kernels[] = {
+#define MB_KERNEL(id) &mb_kernel_##id,
+#include "kernels.def"
+};
+const int mb_n_kernels = (int)(sizeof mb_kernels / sizeof mb_kernels[0]);
+
+const struct mb_kernel *mb_kernel_find(const char *name) {
+    for (int i = 0; i < mb_n_kernels; i++)
+        if (strcmp(mb_kernels[i]->name, name) == 0) return mb_kernels[i];
+    return NULL;
+}
+
+const struct mb_family *mb_family_find(const char *name) {
+    for (int i = 0; i < mb_n_families; i++)
+        if (strcmp(mb_families[i]->name, name) == 0) return mb_families[i];
+    return NULL;
+}
+
+/* A pattern is a glob; a bare family name ("attention") or prefix ending in '.' matches all below it. */
+static int pattern_matches(const char *pattern, const char *name) {
+    if (fnmatch(pattern, name, 0) == 0) return 1;
+    size_t len = strlen(pattern);
+    return len && strncmp(pattern, name, len) == 0 && (name[len] == '.' || pattern[len - 1] == '.');
+}
+
+int mb_name_matches(const char *patterns, const char *name) {
+    const char *s = patterns;
+    while (*s) {
+        while (*s == ',' || *s == ' ' || *s == '\t') s++;
+        size_t len = strcspn(s, ", \t");
+        if (!len) break;
+        char pat[MB_NAME_LEN * 2];
+        if (len >= sizeof pat) len = sizeof pat - 1;
+        memcpy(pat, s, len);
+        pat[len] = '\0';
+        s += len;
+        if (pattern_matches(pat, name)) return 1;
+    }
+    return 0;
+}
+
+int mb_kernel_match(const char *patterns, const struct mb_kernel **out, int max) {
+    int count = 0;
+    for (int i = 0; i < mb_n_kernels; i++)
+        if (mb_name_matches(patterns, mb_kernels[i]->name)) {
+            if (count < max) out[count] = mb_kernels[i];
+            count++;
+        }
+    return count;
+}

@@ -1,0 +1,224 @@
+/* Small shared helpers: the axis table, points, tensors, error metrics, aligned allocation, clocks. */
+#include "core/mechbench.h"
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const struct mb_axis_info mb_axes[MB_AXIS_COUNT] = {
+#define MB_AXIS(name_, kind_, help_) \
+    [MB_AXIS_##name_] = {.name = #name_, .kind = MB_##kind_, .offset = offsetof(struct mb_point, name_), .help = help_},
+#include "core/axes.def"
+#undef MB_AXIS
+};
+
+const char *const mb_verdict_names[MB_VERDICT_COUNT] = {
+    [MB_PASS] = "pass", [MB_FAIL] = "fail", [MB_UNSUPPORTED] = "unsupported",
+    [MB_SKIPPED_BUDGET] = "skipped-budget", [MB_ERROR] = "error",
+};
+
+double mb_point_get(const struct mb_point *p, enum mb_axis a) {
+    const char *base = (const char *)p + mb_axes[a].offset;
+    if (mb_axes[a].kind == MB_REAL) return *(const double *)base;
+    return (double)*(const int64_t *)base;
+}
+
+void mb_point_set(struct mb_point *p, enum mb_axis a, double v) {
+    char *base = (char *)p + mb_axes[a].offset;
+    if (mb_axes[a].kind == MB_REAL) *(double *)base = v;
+    else *(int64_t *)base = (int64_t)llround(v);
+}
+
+int mb_axis_lookup(const char *name) {
+    for (int a = 0; a < MB_AXIS_COUNT; a++)
+        if (strcmp(mb_axes[a].name, name) == 0) return a;
+    return -1;
+}
+
+void mb_point_format(const struct mb_point *p, uint64_t mask, char *buf, size_t len) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int a = 0; a < MB_AXIS_COUNT && used < len; a++) {
+        if (!(mask & (UINT64_C(1) << a))) continue;
+        double v = mb_point_get(p, (enum mb_axis)a);
+        if (v == 0 && a != MB_AXIS_causal) continue;
+        int w = mb_axes[a].kind == MB_REAL
+                    ? snprintf(buf + used, len - used, "%s%s=%g", used ? " " : "", mb_axes[a].name, v)
+                    : snprintf(buf + used, len - used, "%s%s=%lld", used ? " " : "", mb_axes[a].name, (long long)v);
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+    if (p->params[0] && used < len) snprintf(buf + used, len - used, "%s%s", used ? " " : "", p->params);
+}
+
+const char *mb_param(const struct mb_point *p, const char *key, char *buf, size_t len) {
+    size_t klen = strlen(key);
+    const char *s = p->params;
+    while (*s) {
+        while (*s == ';' || *s == ' ') s++;
+        const char *end = strchr(s, ';');
+        if (!end) end = s + strlen(s);
+        if ((size_t)(end - s) > klen && strncmp(s, key, klen) == 0 && s[klen] == '=') {
+            size_t vlen = (size_t)(end - s) - klen - 1;
+            if (vlen >= len) vlen = len - 1;
+            memcpy(buf, s + klen + 1, vlen);
+            buf[vlen] = '\0';
+            return buf;
+        }
+        s = end;
+    }
+    return NULL;
+}
+
+int64_t mb_tensor_numel(const struct mb_tensor *t) {
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
+    return n;
+}
+
+void mb_tensor_set(struct mb_tensor *t, const char *name, const char *dims, int ndim, int64_t d0, int64_t d1,
+                   int64_t d2, int64_t d3) {
+    const int64_t shape[4] = {d0, d1, d2, d3};
+    t->name = name;
+    t->dims = dims;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim && i < 4; i++) t->shape[i] = shape[i];
+}
+
+struct mb_tensor *mb_workload_tensor(struct mb_workload *w, const char *name) {
+    for (int i = 0; i < w->n_inputs; i++)
+        if (strcmp(w->inputs[i].name, name) == 0) return &w->inputs[i];
+    for (int i = 0; i < w->n_outputs; i++)
+        if (strcmp(w->outputs[i].name, name) == 0) return &w->outputs[i];
+    return NULL;
+}
+
+void mb_fill_normal(struct mb_tensor *t, uint64_t seed, uint64_t stream, double mean, double std) {
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, (unsigned long)(seed * 1000003u + stream));
+    const int64_t count = mb_tensor_numel(t);
+    for (int64_t i = 0; i < count; i++) t->data[i] = (float)(mean + gsl_ran_gaussian_ziggurat(rng, std));
+    gsl_rng_free(rng);
+}
+
+int mb_inputs_same_shape(const struct mb_workload *w, int count, int ndim, const char *family, char *err,
+                         size_t errlen) {
+    const struct mb_tensor *first = &w->inputs[0];
+    for (int t = 0; t < count; t++) {
+        const struct mb_tensor *x = &w->inputs[t];
+        if (x->ndim != ndim)
+            return mb_errorf(err, errlen, "'%s' has %d dimensions; %s expects %d: (%s)", x->name, x->ndim, family,
+                             ndim, first->dims);
+        for (int i = 0; i < ndim; i++)
+            if (x->shape[i] != first->shape[i])
+                return mb_errorf(err, errlen, "'%s' has shape dimension %d = %lld but '%s' has %lld; the inputs must "
+                                 "have the same (%s)", x->name, i, (long long)x->shape[i], first->name,
+                                 (long long)first->shape[i], first->dims);
+    }
+    return 0;
+}
+
+void mb_errors_reset(struct mb_errors *e) { memset(e, 0, sizeof *e); }
+
+void mb_errors_add(struct mb_errors *e, const float *got, const double *want, int64_t count) {
+    for (int64_t i = 0; i < count; i++) {
+        double diff = (double)got[i] - want[i];
+        if (isnan(diff)) diff = INFINITY; /* a NaN output is an infinite error, never a silent pass */
+        if (fabs(diff) > e->max_abs) e->max_abs = fabs(diff);
+        e->sum_sq_diff += diff * diff;
+        e->sum_sq_ref += want[i] * want[i];
+    }
+    e->checked += count;
+}
+
+void mb_errors_merge(struct mb_errors *into, const struct mb_errors *from) {
+    if (from->max_abs > into->max_abs) into->max_abs = from->max_abs;
+    into->sum_sq_diff += from->sum_sq_diff;
+    into->sum_sq_ref += from->sum_sq_ref;
+    into->checked += from->checked;
+}
+
+void mb_errors_finish(struct mb_errors *e) {
+    if (e->checked == 0) return;
+    if (e->sum_sq_ref > 0) {
+        e->nmse = e->sum_sq_diff / e->sum_sq_ref;
+        e->rel_l2 = sqrt(e->nmse);
+    } else { /* reference is all zeros: fall back to the absolute error */
+        e->nmse = e->sum_sq_diff;
+        e->rel_l2 = sqrt(e->sum_sq_diff);
+    }
+}
+
+const struct mb_mechanism *mb_family_mechanism(const struct mb_family *f, const char *name) {
+    for (int i = 0; i < f->n_mechanisms; i++)
+        if (strcmp(f->mechanisms[i].name, name) == 0) return &f->mechanisms[i];
+    return NULL;
+}
+
+int mb_family_validate(const struct mb_family *f, const struct mb_point *p, char *err, size_t errlen) {
+    uint64_t declared = MB_AXIS_BIT(threads);
+    for (int i = 0; i < f->n_axes; i++) {
+        const struct mb_axis_rule *r = &f->axes[i];
+        double v = mb_point_get(p, r->axis);
+        declared |= UINT64_C(1) << r->axis;
+        if (!(v >= r->min && v <= r->max))
+            return mb_errorf(err, errlen, "%s = %g is out of range for family %s (allowed %g..%g)",
+                             mb_axes[r->axis].name, v, f->name, r->min, r->max);
+    }
+    if (p->threads < 1 || p->threads > 1024)
+        return mb_errorf(err, errlen, "threads = %lld is out of range (allowed 1..1024)", (long long)p->threads);
+    for (int a = 0; a < MB_AXIS_COUNT; a++)
+        if (!(declared & (UINT64_C(1) << a)) && mb_point_get(p, (enum mb_axis)a) != 0)
+            return mb_errorf(err, errlen, "axis %s does not apply to family %s", mb_axes[a].name, f->name);
+    return 0;
+}
+
+void *mb_alloc(size_t bytes) {
+    size_t rounded = (bytes + 63) & ~(size_t)63;
+    if (rounded == 0) rounded = 64;
+    void *p = aligned_alloc(64, rounded);
+    if (p) memset(p, 0, rounded);
+    return p;
+}
+
+void mb_free(void *p) { free(p); }
+
+uint64_t mb_splitmix64(uint64_t *state) {
+    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+double mb_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double mb_wall_clock(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int mb_errorf(char *err, size_t len, const char *fmt, ...) {
+    if (err && len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, len, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+void mb_axis_value_format(int axis, double v, char *buf, size_t len) {
+    if (mb_axes[axis].kind == MB_REAL) snprintf(buf, len, "%g", v);
+    else snprintf(buf, len, "%lld", (long long)v);
+}

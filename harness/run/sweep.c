@@ -1,0 +1,318 @@
+/* Sweeps: expand an experiment into (kernel, point) items, skip what the results file already holds (--resume),
+ * admit each item against the memory and time budgets, measure it, append and flush its row, report progress.
+ *
+ * Order: the cartesian product of the axes with n outermost (every kernel gets its small points first, so an
+ * interrupted sweep is still useful), kernels innermost (one workload is shared by the kernels of a point).
+ * Time budget: a point is skipped when its predicted wall time (the kernel's last measured point scaled by the
+ * FLOP model, times the repetitions) exceeds what is left. SIGINT stops after the current point.
+ */
+#include "run/runner.h"
+#include "store/store.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct item {
+    const struct mb_kernel *k;
+    struct mb_point p;
+};
+
+struct item_list {
+    struct item *items;
+    int64_t count, cap;
+};
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig) {
+    (void)sig;
+    interrupted = 1;
+    signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends the process at once; finished points are already flushed */
+}
+
+static int same_point(const struct mb_point *a, const struct mb_point *b) {
+    for (int ax = 0; ax < MB_AXIS_COUNT; ax++)
+        if (mb_point_get(a, (enum mb_axis)ax) != mb_point_get(b, (enum mb_axis)ax)) return 0;
+    return strcmp(a->params, b->params) == 0;
+}
+
+/* One workload serves every kernel and thread count at the same point. */
+static int same_workload(const struct mb_workload *w, const struct item *it) {
+    struct mb_point a = w->point, b = it->p;
+    a.threads = b.threads = 0;
+    return w->family == it->k->family && same_point(&a, &b);
+}
+
+static int list_add(struct item_list *l, const struct mb_kernel *k, const struct mb_point *p) {
+    for (int64_t i = 0; i < l->count; i++) /* dedupe: axes a kernel ignores are zeroed, so points can repeat */
+        if (l->items[i].k == k && same_point(&l->items[i].p, p)) return 0;
+    if (l->count == l->cap) {
+        int64_t cap = l->cap ? 2 * l->cap : 256;
+        struct item *grown = realloc(l->items, (size_t)cap * sizeof *grown);
+        if (!grown) return -1;
+        l->items = grown;
+        l->cap = cap;
+    }
+    l->items[l->count++] = (struct item){k, *p};
+    return 0;
+}
+
+/* Every combination of the sweep's axis values (axes in axes.def order, the first outermost) x kernels. */
+static int expand_sweep(const struct mb_sweep *s, struct item_list *l, char *err, size_t errlen) {
+    const struct mb_kernel *kernels[512];
+    int nk = mb_kernel_match(s->kernels, kernels, 512);
+    if (nk == 0) return mb_errorf(err, errlen, "sweep '%s': kernels = %s matches no kernel (see mechbench list)",
+                                  s->name, s->kernels);
+    if (nk > 512) return mb_errorf(err, errlen, "sweep '%s': more than 512 kernels match", s->name);
+    int index[MB_AXIS_COUNT] = {0};
+    for (;;) {
+        struct mb_point base;
+        memset(&base, 0, sizeof base);
+        snprintf(base.params, sizeof base.params, "%s", s->params);
+        uint64_t given = 0;
+        for (int a = 0; a < MB_AXIS_COUNT; a++)
+            if (s->axes[a].count) {
+                mb_point_set(&base, (enum mb_axis)a, s->axes[a].values[index[a]]);
+                given |= UINT64_C(1) << a;
+            }
+        for (int i = 0; i < nk; i++) {
+            struct mb_point p = base;
+            uint64_t declared = MB_AXIS_BIT(threads);
+            for (int r = 0; r < kernels[i]->family->n_axes; r++) declared |= UINT64_C(1) << kernels[i]->family->axes[r].axis;
+            for (int a = 0; a < MB_AXIS_COUNT; a++) /* axes of other families in a mixed experiment */
+                if (!(declared & (UINT64_C(1) << a))) mb_point_set(&p, (enum mb_axis)a, 0);
+            mb_point_complete(kernels[i], &p, given);
+            if (mb_family_validate(kernels[i]->family, &p, err, errlen)) {
+                char detail[MB_MESSAGE_LEN];
+                snprintf(detail, sizeof detail, "%s", err);
+                return mb_errorf(err, errlen, "sweep '%s', kernel %s: %s", s->name, kernels[i]->name, detail);
+            }
+            if (list_add(l, kernels[i], &p)) return mb_errorf(err, errlen, "out of memory expanding the sweep");
+        }
+        int a = MB_AXIS_COUNT - 1; /* odometer: the last axis turns fastest */
+        for (; a >= 0; a--) {
+            if (s->axes[a].count && ++index[a] < s->axes[a].count) break;
+            index[a] = 0;
+        }
+        if (a < 0) break;
+    }
+    return 0;
+}
+
+static int already_stored(const struct mb_row *rows, int64_t n_rows, const struct item *it) {
+    for (int64_t i = 0; i < n_rows; i++)
+        if (strcmp(rows[i].kernel, it->k->name) == 0 && strcmp(rows[i].source_hash, it->k->source_hash) == 0 &&
+            same_point(&rows[i].point, &it->p))
+            return 1;
+    return 0;
+}
+
+/* Last measured (flops, seconds) per kernel, for time predictions. */
+struct history {
+    const struct mb_kernel *k;
+    double flops, seconds;
+};
+
+static double predict_seconds(const struct history *h, int nh, const struct mb_kernel *k, double flops,
+                              const struct mb_run_opts *o) {
+    double per_run = 0;
+    for (int i = 0; i < nh; i++)
+        if (h[i].k == k && h[i].flops > 0) per_run = h[i].seconds * flops / h[i].flops;
+    double per_rep = per_run > o->min_time ? per_run : o->min_time;
+    return o->repetitions * per_rep * 1.1 + per_run; /* + gbench's iteration estimate and the oracle check */
+}
+
+static void format_duration(double s, char *buf, size_t len) {
+    if (s < 60) snprintf(buf, len, "%.0fs", s);
+    else if (s < 3600) snprintf(buf, len, "%.0fm%02.0fs", floor(s / 60), fmod(s, 60));
+    else snprintf(buf, len, "%.0fh%02.0fm", floor(s / 3600), fmod(s / 60, 60));
+}
+
+static void print_summary_header(void) {
+    printf("%-28s %-40s %12s %10s %10s %10s %s\n", "kernel", "point", "median", "GFLOP/s", "err(own)", "err(exact)",
+           "verdict");
+}
+
+static void print_summary_row(const struct mb_row *r) {
+    char point[160];
+    mb_point_format(&r->point, ~UINT64_C(0), point, sizeof point);
+    if (r->verdict == MB_PASS || r->verdict == MB_FAIL)
+        printf("%-28s %-40s %10.4gms %10.2f %10.2e %10.2e %s\n", r->kernel, point, r->time_median * 1e3, r->gflops,
+               r->own.rel_l2, r->exact.rel_l2, mb_verdict_names[r->verdict]);
+    else
+        printf("%-28s %-40s %12s %10s %10s %10s %s: %s\n", r->kernel, point, "-", "-", "-", "-",
+               mb_verdict_names[r->verdict], r->message);
+}
+
+static int open_output(const struct mb_experiment *e, const struct mb_sweep_opts *so, struct mb_store **store,
+                       struct mb_row **old_rows, int64_t *n_old, char *err, size_t errlen) {
+    *old_rows = NULL;
+    *n_old = 0;
+    int exists = access(so->out, F_OK) == 0;
+    if (exists && so->resume) {
+        if (mb_store_open(so->out, 1, store, err, errlen)) return -1;
+        return mb_store_read_rows(*store, old_rows, n_old, err, errlen);
+    }
+    if (exists && !so->force)
+        return mb_errorf(err, errlen, "%s exists (use --resume to continue it or --force to replace it)", so->out);
+    struct mb_store_meta meta = {.experiment = e->name, .ini_text = e->ini_text ? e->ini_text : "", .seed = e->seed};
+    return mb_store_create(so->out, &meta, so->force, store, err, errlen);
+}
+
+int mb_sweep_run(const struct mb_experiment *e, const struct mb_sweep_opts *so, char *err, size_t errlen) {
+    struct mb_run_opts o;
+    mb_run_opts_default(&o);
+    o.repetitions = e->repetitions;
+    o.min_time = e->min_time;
+    o.seed = e->seed;
+    o.check_rows = e->check_rows;
+    if (e->max_mem > 0) o.max_mem = e->max_mem;
+    if (so->max_mem > 0) o.max_mem = so->max_mem;
+    double budget = so->budget >= 0 ? so->budget : e->budget;
+
+    struct item_list items = {0};
+    for (int s = 0; s < e->n_sweeps; s++)
+        if (expand_sweep(&e->sweeps[s], &items, err, errlen)) return free(items.items), 1;
+
+    struct mb_store *store;
+    struct mb_row *old_rows;
+    int64_t n_old;
+    if (open_output(e, so, &store, &old_rows, &n_old, err, errlen)) return free(items.items), 1;
+    for (int64_t i = 0; i < items.count; i++)
+        if (mb_store_add_kernel(store, items.items[i].k, err, errlen)) goto fail;
+
+    int64_t todo = 0, done = 0, skipped_stored = 0;
+    char *pending = calloc((size_t)items.count + 1, 1);
+    struct history *hist = calloc((size_t)mb_n_kernels + 1, sizeof *hist);
+    double *samples = calloc((size_t)o.repetitions, sizeof *samples);
+    if (!pending || !hist || !samples) {
+        mb_errorf(err, errlen, "out of memory");
+        goto fail_alloc;
+    }
+    for (int64_t i = 0; i < items.count; i++) {
+        pending[i] = !already_stored(old_rows, n_old, &items.items[i]);
+        todo += pending[i];
+    }
+    skipped_stored = items.count - todo;
+    if (skipped_stored)
+        fprintf(stderr, "resume: %lld of %lld points already in %s\n", (long long)skipped_stored,
+                (long long)items.count, so->out);
+
+    int nh = 0;
+    for (int i = 0; i < mb_n_kernels; i++) hist[nh++].k = mb_kernels[i];
+    interrupted = 0;
+    void (*previous)(int) = signal(SIGINT, on_sigint);
+    const double t0 = mb_now();
+    struct mb_workload w = {0};
+    int have_workload = 0, status = 0;
+    struct mb_row *finished = calloc((size_t)todo + 1, sizeof *finished);
+    if (!finished) {
+        mb_errorf(err, errlen, "out of memory");
+        status = 1;
+    }
+
+    for (int64_t i = 0; i < items.count && !status; i++) {
+        if (!pending[i]) continue;
+        if (interrupted) {
+            status = 130;
+            break;
+        }
+        const struct item *it = &items.items[i];
+        struct mb_row row;
+        mb_row_init(&row, it->k, &it->p);
+        int admit = mb_row_admit(&row, it->k, &o, err, errlen);
+        if (admit < 0) {
+            status = 1;
+            break;
+        }
+        double elapsed = mb_now() - t0;
+        if (admit == 0 && budget > 0) {
+            double predicted = predict_seconds(hist, nh, it->k, row.flops, &o);
+            if (elapsed + predicted > budget) {
+                row.verdict = MB_SKIPPED_BUDGET;
+                snprintf(row.message, sizeof row.message, "predicted %.1f s exceeds the %.1f s left of the budget",
+                         predicted, budget - elapsed > 0 ? budget - elapsed : 0);
+                admit = 1;
+            }
+        }
+        if (admit == 0) {
+            if (have_workload && !same_workload(&w, it)) {
+                mb_workload_free(&w);
+                have_workload = 0;
+            }
+            if (!have_workload) {
+                if (mb_workload_create(&w, it->k->family, &it->p, o.seed, err, errlen)) {
+                    row.verdict = MB_ERROR;
+                    snprintf(row.message, sizeof row.message, "%s", err);
+                } else {
+                    have_workload = 1;
+                }
+            }
+            if (have_workload) mb_measure(&row, it->k, &w, &o, samples);
+            for (int h = 0; h < nh; h++)
+                if (hist[h].k == it->k && row.verdict <= MB_FAIL) {
+                    hist[h].flops = row.flops;
+                    hist[h].seconds = row.time_median;
+                }
+        }
+        if (mb_store_append(store, &row, err, errlen)) {
+            status = 1;
+            break;
+        }
+        row.samples = NULL;
+        finished[done++] = row;
+        if (!so->quiet) {
+            char point[160], eta[32];
+            double remaining = 0;
+            for (int64_t j = i + 1; j < items.count; j++)
+                if (pending[j]) remaining += predict_seconds(hist, nh, items.items[j].k, items.items[j].k->flops(&items.items[j].p), &o);
+            format_duration(remaining, eta, sizeof eta);
+            mb_point_format(&row.point, ~UINT64_C(0), point, sizeof point);
+            if (row.verdict <= MB_FAIL)
+                fprintf(stderr, "[%lld/%lld] %s %s: %.4g ms, %.2f GFLOP/s, err %.2e %s | ETA %s\n", (long long)done,
+                        (long long)todo, row.kernel, point, row.time_median * 1e3, row.gflops, row.own.rel_l2,
+                        mb_verdict_names[row.verdict], eta);
+            else
+                fprintf(stderr, "[%lld/%lld] %s %s: %s (%s) | ETA %s\n", (long long)done, (long long)todo, row.kernel,
+                        point, mb_verdict_names[row.verdict], row.message, eta);
+        }
+    }
+    if (have_workload) mb_workload_free(&w);
+    signal(SIGINT, previous);
+
+    if (status != 1 && done) {
+        print_summary_header();
+        for (int64_t i = 0; i < done; i++) print_summary_row(&finished[i]);
+    }
+    free(finished);
+    free(pending);
+    free(hist);
+    free(samples);
+    free(old_rows);
+    free(items.items);
+    char close_err[256];
+    if (mb_store_close(store, close_err, sizeof close_err) && status == 0) {
+        snprintf(err, errlen, "%s", close_err);
+        return 1;
+    }
+    if (status == 130)
+        snprintf(err, errlen, "interrupted: %lld points stored in %s; rerun with --resume to finish",
+                 (long long)(done + skipped_stored), so->out);
+    else if (status == 0)
+        fprintf(stderr, "%lld points measured, %lld already present, in %.1f s -> %s\n", (long long)done,
+                (long long)skipped_stored, mb_now() - t0, so->out);
+    return status;
+
+fail_alloc:
+    free(pending);
+    free(hist);
+    free(samples);
+fail:
+    free(old_rows);
+    free(items.items);
+    mb_store_close(store, NULL, 0);
+    return 1;
+}

@@ -1,0 +1,55 @@
+/* HDF5 results store: one self-describing file per experiment (schema in DESIGN.md and README.md).
+ *
+ *   /            attributes: schema_version, experiment, ini, created, git_commit, host, cpu_model, cpu_flags,
+ *                cores, omp_*, compiler, cflags, hdf5_version, benchmark_version, openblas_config,
+ *                openblas_coretype, seed, tool = "mechbench"
+ *   /kernels     compound table: name, family, mechanism, approximates, exact, oracle, rank_meaning, complexity,
+ *                source, source_hash
+ *   /points      extendible compound table, one row per (kernel, point): struct mb_row flattened, one column per
+ *                axis (named as the axis), verdict as a string
+ *   /samples     extendible compound table: point_id, repetition, seconds
+ *
+ * Rows are appended and flushed one by one: a killed writer leaves every finished point readable.
+ * All functions return 0 on success or -1 with a one-line message in err.
+ */
+#ifndef MB_STORE_H
+#define MB_STORE_H
+
+#include "core/mechbench.h"
+
+struct mb_store;
+
+struct mb_store_meta {
+    const char *experiment; /* name */
+    const char *ini_text;   /* full .ini text ("" for `mechbench run`) */
+    uint64_t seed;
+};
+
+/* Create a new file (fails if it exists unless overwrite), write provenance attributes. */
+int mb_store_create(const char *path, const struct mb_store_meta *meta, int overwrite, struct mb_store **out,
+                    char *err, size_t errlen);
+/* Open an existing mechbench file for appending (--resume) or reading. Rejects foreign, truncated or
+   newer-schema files with a clear message. */
+int mb_store_open(const char *path, int writable, struct mb_store **out, char *err, size_t errlen);
+int mb_store_close(struct mb_store *s, char *err, size_t errlen);
+
+/* Record a kernel in /kernels (no-op if a row with the same name and source_hash exists). */
+int mb_store_add_kernel(struct mb_store *s, const struct mb_kernel *k, char *err, size_t errlen);
+/* Append row (sets row->point_id) and its row->samples to /samples, then flush the file. */
+int mb_store_append(struct mb_store *s, struct mb_row *row, char *err, size_t errlen);
+
+/* Read every row of /points (samples not loaded: rows[i].samples = NULL). Free with free(). */
+int mb_store_read_rows(struct mb_store *s, struct mb_row **rows, int64_t *count, char *err, size_t errlen);
+/* Samples of one point (malloc'd array of seconds). */
+int mb_store_read_samples(struct mb_store *s, int64_t point_id, double **samples, int *count, char *err,
+                          size_t errlen);
+/* A string attribute of the root group (e.g. "cpu_model"), copied into buf; "" when absent. */
+int mb_store_attr(struct mb_store *s, const char *name, char *buf, size_t len);
+
+/* Tensors for `mechbench eval`: float32 datasets at the root of a plain HDF5 file. */
+int mb_h5_read_tensor(const char *path, struct mb_tensor *t, char *err, size_t errlen); /* by t->name; allocates */
+/* Write outputs to a new file atomically (temp file + rename). attrs: "key=value" lines added as attributes. */
+int mb_h5_write_tensors(const char *path, const struct mb_tensor *ts, int count, const char *attrs, char *err,
+                        size_t errlen);
+
+#endif
