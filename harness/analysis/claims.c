@@ -393,7 +393,11 @@ static double row_metric(const struct mb_row *r, const char *metric) {
 static int row_wanted(const struct mb_row *r, const struct mb_sweep *sw) {
     const struct mb_kernel *k = mb_kernel_find(r->kernel);
     if (!k || strcmp(k->source_hash, r->source_hash) || !mb_row_measured(r)) return 0;
-    if (strcmp(r->point.params, sw->params)) return 0;
+    struct mb_point want; /* the sweep's params as the sweep stores them for this kernel (normalised) */
+    char msg[8];
+    memset(&want, 0, sizeof want);
+    if (mb_params_parse(k, sw->params, MB_PARAMS_LENIENT, &want, msg, sizeof msg) || strcmp(r->point.params, want.params))
+        return 0;
     for (int a = 0; a < MB_AXIS_COUNT; a++) {
         if (!sw->axes[a].count) continue;
         double v = mb_point_get(&r->point, (enum mb_axis)a);
@@ -718,10 +722,11 @@ static int eval_equal_pair(const struct mb_claim *c, const struct mb_experiment 
         for (int a = 0; a < MB_AXIS_COUNT; a++)
             if (sw->axes[a].count) mb_point_set(&p, (enum mb_axis)a, sw->axes[a].values[index[a]]), given |= UINT64_C(1) << a;
         struct mb_point pa = p;
+        if (mb_params_parse(ka, sw->params, MB_PARAMS_LENIENT, &pa, err, errlen)) return -1;
         mb_point_complete(ka, &pa, given);
         char why[MB_MESSAGE_LEN];
-        if (ka->supports && ka->supports(&pa, why, sizeof why)) goto next;
-        if (kb->supports && kb->supports(&pa, why, sizeof why)) goto next;
+        if (mb_kernel_supports(ka, &pa, why, sizeof why)) goto next;
+        if (mb_kernel_supports(kb, &pa, why, sizeof why)) goto next;
         double rel;
         if (output_rel_l2(ka, kb, &pa, e->seed, &rel, err, errlen)) return -1;
         worst = fmax(worst, rel);

@@ -273,6 +273,7 @@ static int probe_gau_params(const struct mb_point *base, const double *xs, int n
     for (int xi = 0; xi < nx; xi++) {
         struct mb_point p = *base; /* rank = s (0 = 128), params e=E (default 2d) */
         p.d = (int64_t)xs[xi];
+        if (mb_params_parse(mb_kernel_find("gau.gau"), base->params, MB_PARAMS_LENIENT, &p, err, errlen)) return -1;
         double mha = mb_gau_param_count("mha_ffn", &p);
         out->x[out->count] = xs[xi];
         out->y[out->count] = 2 * mb_gau_param_count(mech, &p) / mha;

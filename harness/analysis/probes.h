@@ -43,17 +43,6 @@
 
 #include "core/mechbench.h"
 
-#define MB_PROBE_MAX_POINTS 64
-
-struct mb_probe_series {
-    int count;
-    double x[MB_PROBE_MAX_POINTS];
-    double y[MB_PROBE_MAX_POINTS];          /* median over the trials (mean when `mean`) */
-    double *samples[MB_PROBE_MAX_POINTS];   /* per-trial values (malloc'd) */
-    int ns[MB_PROBE_MAX_POINTS];
-    int mean;                               /* y is the mean of the samples */
-};
-
 /* The axis a probe runs along ("rank", "n", "d"), or NULL for an unknown probe. */
 const char *mb_probe_x_axis(const char *name);
 /* "performer_mse, recall, ...": every probe's name, for messages. */

@@ -85,6 +85,7 @@ int mb_cmd_describe(int argc, char **argv) {
     const struct mb_family *f = k->family;
     const struct mb_mechanism *m = mb_family_mechanism(f, k->mechanism);
     printf("%s\n  %s\n\n", k->name, k->summary);
+    if (k->aliases) printf("aliases      %s (the same kernel, measured once under %s)\n", k->aliases, k->name);
     printf("family       %s: %s\n", f->name, f->summary);
     printf("mechanism    %s: %s\n", k->mechanism, m ? m->formula : "?");
     if (k->approximates) {
@@ -105,6 +106,16 @@ int mb_cmd_describe(int argc, char **argv) {
         printf("  --%-12s %-8g %g..%g  %s\n", mb_axes[r->axis].name, r->def, r->min, r->max, mb_axes[r->axis].help);
     }
     printf("  --%-12s %-8d %d..%d  %s\n", "threads", 1, 1, 1024, mb_axes[MB_AXIS_threads].help);
+    const struct mb_param_decl *lists[2] = {f->params, k->params};
+    const int counts[2] = {f->n_params, k->n_params};
+    printf("\nparameters (--param key=value; stored normalised in params):\n");
+    if (!counts[0] && !counts[1]) printf("  none\n");
+    for (int l = 0; l < 2; l++)
+        for (int i = 0; i < counts[l]; i++) {
+            char line[512];
+            mb_param_describe(&lists[l][i], line, sizeof line);
+            printf("  %s\n", line);
+        }
     mb_point_complete(k, &p, 0);
     struct mb_workload w = {.family = f, .point = p};
     char err[256];
@@ -114,8 +125,8 @@ int mb_cmd_describe(int argc, char **argv) {
         printf("\ntensors at the default point (%s), PyTorch layout:\n", point);
         for (int i = 0; i < w.n_inputs; i++) print_tensor("input", &w.inputs[i]);
         for (int i = 0; i < w.n_outputs; i++) print_tensor("output", &w.outputs[i]);
-        printf("\nmodels at that point: %.4g FLOP, %.4g bytes moved, %.4g bytes of workspace\n", k->flops(&p),
-               k->bytes(&p), k->workspace_bytes ? k->workspace_bytes(&p) : 0.0);
+        printf("\nmodels at that point: %.4g FLOP, %.4g bytes moved, %.4g bytes of workspace\n", mb_kernel_flops(k, &p),
+               mb_kernel_bytes(k, &p), mb_kernel_workspace(k, &p));
     }
     return 0;
 }
@@ -165,25 +176,47 @@ static void print_row_text(const struct mb_row *r, const struct mb_kernel *k) {
     printf("  verdict   %s%s%s\n", mb_verdict_names[r->verdict], r->message[0] ? ": " : "", r->message);
 }
 
+/* --param key=value: collected as text; split_params sorts them into axes and declared parameters. */
 static int add_param(const char *value, void *ctx, char *err, size_t errlen) {
     struct mb_point *p = ctx;
     if (!strchr(value, '=')) return mb_errorf(err, errlen, "--param '%s': expected key=value", value);
-    int axis;
-    char key[64];
-    size_t klen = (size_t)(strchr(value, '=') - value);
-    snprintf(key, sizeof key, "%.*s", (int)(klen < sizeof key ? klen : sizeof key - 1), value);
-    if ((axis = mb_axis_lookup(key)) >= 0) {
-        char *end;
-        double v = strtod(value + klen + 1, &end);
-        if (*end || end == value + klen + 1)
-            return mb_errorf(err, errlen, "--param %s: '%s' is not a number", key, value + klen + 1);
-        mb_point_set(p, (enum mb_axis)axis, v);
-        return 0;
-    }
     size_t used = strlen(p->params);
     if (used + strlen(value) + 2 > sizeof p->params) return mb_errorf(err, errlen, "--param: too many parameters");
     snprintf(p->params + used, sizeof p->params - used, "%s%s", used ? ";" : "", value);
     return 0;
+}
+
+/* --param keys that k declares are parameters; other keys naming an axis set that axis (--param causal=1). Then
+   the parameters are parsed strictly. Returns 0 or -1 with a message. */
+static int split_params(const struct mb_kernel *k, struct mb_point *p, uint64_t *axes_set, char *err, size_t errlen) {
+    char given[MB_PARAMS_LEN], rest[MB_PARAMS_LEN] = "";
+    snprintf(given, sizeof given, "%s", p->params);
+    size_t used = 0;
+    for (char *item = strtok(given, ";"); item; item = strtok(NULL, ";")) {
+        char *eq = strchr(item, '=');
+        *eq = '\0';
+        const char *value = eq + 1;
+        char allowed[256];
+        mb_params_allowed(k, allowed, sizeof allowed);
+        int declared = 0;
+        for (const char *s = allowed; *s;) { /* allowed is "a, b, c" */
+            size_t n = strcspn(s, ",");
+            if (n == strlen(item) && !strncmp(s, item, n)) declared = 1;
+            s += n;
+            s += strspn(s, ", ");
+        }
+        int axis = mb_axis_lookup(item);
+        if (!declared && axis >= 0) {
+            char *end;
+            double v = strtod(value, &end);
+            if (*end || end == value) return mb_errorf(err, errlen, "--param %s: '%s' is not a number", item, value);
+            mb_point_set(p, (enum mb_axis)axis, v);
+            *axes_set |= UINT64_C(1) << axis;
+            continue;
+        }
+        used += (size_t)snprintf(rest + used, sizeof rest - used, "%s%s=%s", used ? ";" : "", item, value);
+    }
+    return mb_params_parse(k, rest, 0, p, err, errlen);
 }
 
 int mb_cmd_run(int argc, char **argv) {
@@ -222,9 +255,10 @@ int mb_cmd_run(int argc, char **argv) {
         if ((c.axes_set & (UINT64_C(1) << a)) && a != MB_AXIS_threads && !(k->axes & (UINT64_C(1) << a)))
             return mb_cli_fail("run", 2, "%s does not read axis %s (it reads: see mechbench describe %s)", k->name,
                                mb_axes[a].name, k->name);
+    char err[256];
+    if (split_params(k, &p, &c.axes_set, err, sizeof err)) return mb_cli_fail("run", 2, "%s", err);
     mb_point_complete(k, &p, c.axes_set);
 
-    char err[256];
     struct mb_row row;
     mb_row_init(&row, k, &p);
     rc = mb_row_admit(&row, k, &o, err, sizeof err);
@@ -265,6 +299,8 @@ int mb_cmd_eval(int argc, char **argv) {
     if (!k) return 2;
 
     char err[512];
+    uint64_t axes_set = c.axes_set;
+    if (split_params(k, &p, &axes_set, err, sizeof err)) return mb_cli_fail("eval", 2, "%s", err);
     struct mb_workload w;
     memset(&w, 0, sizeof w);
     w.family = k->family;
@@ -279,6 +315,7 @@ int mb_cmd_eval(int argc, char **argv) {
         }
     }
     rc = k->family->point_from_inputs(&w, err, sizeof err);
+    if (!rc && !w.point.n_values) rc = mb_params_parse(k, w.point.params, 0, &w.point, err, sizeof err);
     struct mb_row row;
     if (!rc) {
         mb_row_init(&row, k, &w.point);

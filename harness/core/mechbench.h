@@ -20,6 +20,7 @@
 #define MB_HASH_LEN 17     /* 16 hex digits + NUL */
 #define MB_MAX_TENSORS 16
 #define MB_MAX_DIMS 6
+#define MB_UNUSED __attribute__((unused)) /* a parameter a callback's signature has but this callback ignores */
 
 /* ---------------------------------------------------------------------------------------------- axes */
 enum mb_axis_kind { MB_INT, MB_BOOL, MB_REAL };
@@ -35,13 +36,36 @@ enum mb_axis {
 #define MB_CTYPE_BOOL int64_t
 #define MB_CTYPE_REAL double
 
-/* One point of a sweep: a value for every axis (0 where the family or kernel does not read it) plus free-form
+/* ---------------------------------------------------------------------------------------------- parameters */
+/* A `--param` key, declared by a family, a kernel or a probe the way axes are declared. Values are parsed once,
+ * before setup, into the point's typed values (read them with mb_param_int/real/bool/enum); the stored text
+ * p->params is normalised: every declared key, sorted, defaults filled in ("features=iid;inputs=random;qk_std=1"). */
+enum mb_param_type { MB_PARAM_INT, MB_PARAM_REAL, MB_PARAM_BOOL, MB_PARAM_ENUM };
+struct mb_param_decl {
+    const char *name;
+    enum mb_param_type type;
+    double def;         /* default (ENUM: index into values; BOOL: 0 or 1) */
+    double min, max;    /* INT, REAL: allowed range, inclusive */
+    const char *values; /* ENUM: the allowed values, '|'-separated: "orthogonal|iid" */
+    const char *help;   /* one line */
+};
+#define MB_MAX_PARAMS 12
+#define MB_PARAM_NAME_LEN 16
+struct mb_param_value {
+    char name[MB_PARAM_NAME_LEN];
+    enum mb_param_type type;
+    double value; /* INT and BOOL: an integer; ENUM: the index of the value */
+};
+
+/* One point of a sweep: a value for every axis (0 where the family or kernel does not read it) plus the declared
  * parameters. Field names are the axis names: p->n, p->d, p->causal ... */
 struct mb_point {
 #define MB_AXIS(name, kind, help) MB_CTYPE_##kind name;
 #include "core/axes.def"
 #undef MB_AXIS
-    char params[MB_PARAMS_LEN];
+    char params[MB_PARAMS_LEN];         /* normalised text, stored in /points */
+    int n_values;                       /* parsed values of params (0 = not parsed yet) */
+    struct mb_param_value values[MB_MAX_PARAMS];
 };
 
 struct mb_axis_info {
@@ -56,12 +80,19 @@ extern const struct mb_axis_info mb_axes[MB_AXIS_COUNT];
 double mb_point_get(const struct mb_point *p, enum mb_axis a);
 void mb_point_set(struct mb_point *p, enum mb_axis a, double v);
 int mb_axis_lookup(const char *name); /* index or -1 */
-/* "n=4096 d=64 heads=8 causal=1": the axes in mask (skipping zero-valued ones), for messages and tables */
 /* "4096", "0.001": an axis value as text. */
 void mb_axis_value_format(int axis, double v, char *buf, size_t len);
+/* "n=4096 d=64 heads=8 causal=1": the axes in mask (skipping zero-valued ones), for messages and tables */
 void mb_point_format(const struct mb_point *p, uint64_t mask, char *buf, size_t len);
 /* value of key in p->params ("key=value;key2=value2"), or NULL; copied into buf */
 const char *mb_param(const struct mb_point *p, const char *key, char *buf, size_t len);
+
+/* Typed values of the point's declared parameters. REQUIRES: the point was parsed (mb_params_parse, or
+   mb_point_complete) and `name` is declared with that type; a violation aborts with the name (a contract bug). */
+int64_t mb_param_int(const struct mb_point *p, const char *name);
+double mb_param_real(const struct mb_point *p, const char *name);
+int mb_param_bool(const struct mb_point *p, const char *name);
+int mb_param_enum(const struct mb_point *p, const char *name); /* index into the declared values */
 
 /* ---------------------------------------------------------------------------------------------- tensors */
 struct mb_tensor {
@@ -98,7 +129,7 @@ int mb_inputs_same_shape(const struct mb_workload *w, int count, int ndim, const
                          size_t errlen);
 
 /* Fill the axes that are 0 and not in `given` (MB_AXIS_BIT mask) with the family defaults; zero the axes the
-   kernel does not read. */
+   kernel does not read; parse p->params if not parsed yet (keys k does not declare are dropped). */
 void mb_point_complete(const struct mb_kernel *k, struct mb_point *p, uint64_t given);
 /* Allocate w's tensors for w->family / w->point (layout first) and fill inputs from seed. */
 int mb_workload_create(struct mb_workload *w, const struct mb_family *f, const struct mb_point *p, uint64_t seed,
@@ -140,10 +171,35 @@ struct mb_mechanism {
 
 struct mb_kernel;
 
+/* ---------------------------------------------------------------------------------------------- probes */
+/* A probe measures a quantity that is not a kernel timing (a spectrum, a recall rate, an estimator's MSE) for
+ * the claims runner: one value per x along its axis, with per-trial samples. Families declare their probes. */
+#define MB_PROBE_MAX_POINTS 64
+struct mb_probe_series {
+    int count;
+    double x[MB_PROBE_MAX_POINTS];
+    double y[MB_PROBE_MAX_POINTS];          /* median over the trials (mean when `mean`) */
+    double *samples[MB_PROBE_MAX_POINTS];   /* per-trial values (malloc'd) */
+    int ns[MB_PROBE_MAX_POINTS];
+    int mean;                               /* y is the mean of the samples */
+};
+struct mb_probe {
+    const char *name;        /* "performer_mse" */
+    const char *x_axis;      /* the axis it runs along ("rank", "n", "d", "scale") */
+    const char *summary;     /* what it measures, how (one paragraph) */
+    const struct mb_param_decl *params; int n_params;    /* its variant parameters */
+    /* One value (or per-trial samples) per x in xs at base (its other axes; params parsed): fills out->x, y,
+       samples, ns, count. Returns 0 or -1 with a message. */
+    int (*run)(const struct mb_probe *probe, const struct mb_point *base, const double *xs, int nx, uint64_t seed,
+               struct mb_probe_series *out, char *err, size_t errlen);
+};
+
 struct mb_family {
     const char *name;        /* "attention" */
     const char *summary;
     const struct mb_axis_rule *axes; int n_axes;         /* the axes this family reads */
+    const struct mb_param_decl *params; int n_params;    /* --param keys of every kernel of the family */
+    const struct mb_probe *probes; int n_probes;         /* measurements for claims beyond timings */
     const struct mb_mechanism *mechanisms; int n_mechanisms;
     /* Fill w->inputs/outputs names and shapes for point p (no allocation). Returns 0 or -1 with a message. */
     int (*layout)(struct mb_workload *w, char *err, size_t errlen);
@@ -172,6 +228,8 @@ int mb_family_validate(const struct mb_family *f, const struct mb_point *p, char
 
 struct mb_kernel {
     const char *name;          /* family.mechanism.impl: "attention.softmax.naive" */
+    const char *aliases;       /* other names of this very kernel (comma-separated), or NULL: listed, resolvable by
+                                  name, measured once under `name` */
     const struct mb_family *family;
     const char *mechanism;     /* the formula it computes exactly (its own oracle) */
     const char *approximates;  /* exact mechanism it approximates, or NULL when it is exact */
@@ -183,16 +241,44 @@ struct mb_kernel {
     const char *source_hash;   /* hash of its source and its family's, set by the build */
     double tolerance;          /* rel_l2 override; 0 = the mechanism's */
     unsigned flags;            /* MB_KERNEL_* */
-    /* 0 = supported, else 1 with the reason */
-    int (*supports)(const struct mb_point *p, char *why, size_t len);
+    const struct mb_param_decl *params; int n_params;   /* --param keys of this kernel (besides the family's) */
+    const void *variant;       /* typed data for a family's shared code: one implementation, several kernels */
+    /* The functions receive their own descriptor (k->variant, k->name). Points are parsed (typed params set). */
+    /* 0 = supported, else 1 with the reason (NULL: always supported) */
+    int (*supports)(const struct mb_kernel *k, const struct mb_point *p, char *why, size_t len);
     /* Untimed: allocate workspace, precompute. Returns 0 or -1 with a message; *state is passed to run. */
-    int (*setup)(void **state, struct mb_workload *w, char *err, size_t errlen);
+    int (*setup)(const struct mb_kernel *k, void **state, struct mb_workload *w, char *err, size_t errlen);
     void (*run)(void *state);  /* timed: writes w's outputs; no allocation, no I/O, no failure path */
     void (*teardown)(void *state);
-    double (*flops)(const struct mb_point *p);           /* floating-point operations of one run */
-    double (*bytes)(const struct mb_point *p);           /* compulsory memory traffic of one run */
-    double (*workspace_bytes)(const struct mb_point *p); /* peak bytes allocated by setup */
+    double (*flops)(const struct mb_kernel *k, const struct mb_point *p);           /* FLOPs of one run */
+    double (*bytes)(const struct mb_kernel *k, const struct mb_point *p);           /* compulsory traffic of one run */
+    double (*workspace_bytes)(const struct mb_kernel *k, const struct mb_point *p); /* peak bytes allocated by setup */
 };
+
+/* Callers use these, not the slots: they parse an unparsed point's params first and handle NULL slots. */
+int mb_kernel_supports(const struct mb_kernel *k, const struct mb_point *p, char *why, size_t len);
+int mb_kernel_setup(const struct mb_kernel *k, void **state, struct mb_workload *w, char *err, size_t errlen);
+double mb_kernel_flops(const struct mb_kernel *k, const struct mb_point *p);
+double mb_kernel_bytes(const struct mb_kernel *k, const struct mb_point *p);
+double mb_kernel_workspace(const struct mb_kernel *k, const struct mb_point *p);
+
+/* Parse "key=value;key=value" against the declarations of k (its family's and its own) into p: every declared
+ * key gets a typed value (the default when absent) and p->params the normalised text. flags: MB_PARAMS_LENIENT
+ * drops keys k does not declare (a sweep's params that are meant for other kernels of the sweep). Returns 0, or -1
+ * with one line naming the bad key or value and what is allowed. */
+#define MB_PARAMS_LENIENT 1u
+int mb_params_parse(const struct mb_kernel *k, const char *text, unsigned flags, struct mb_point *p, char *err,
+                    size_t errlen);
+/* The same against any lists of declarations (probes): owner names them in messages. */
+int mb_params_parse_decls(const struct mb_param_decl *const *lists, const int *counts, int n_lists, const char *owner,
+                          const char *text, unsigned flags, struct mb_point *p, char *err, size_t errlen);
+/* For a sweep over kernels matching `patterns`: every key must be declared by at least one of them and its value
+   valid for each that declares it. Returns 0 or -1 with one line. */
+int mb_params_validate_for(const char *patterns, const char *text, char *err, size_t errlen);
+/* "name  int 1..4096 (default 1)  help": one declaration as a line of `describe`. */
+void mb_param_describe(const struct mb_param_decl *d, char *buf, size_t len);
+/* "qk_std, inputs": the keys a kernel accepts (family's, then its own). */
+void mb_params_allowed(const struct mb_kernel *k, char *buf, size_t len);
 
 /* In a kernel descriptor: `MB_KERNEL_SOURCE,` fills .source and .source_hash (the build passes MB_SOURCE_HASH). */
 #ifndef MB_SOURCE_HASH
@@ -205,9 +291,10 @@ extern const struct mb_family *const mb_families[];
 extern const int mb_n_families;
 extern const struct mb_kernel *const mb_kernels[];
 extern const int mb_n_kernels;
-const struct mb_kernel *mb_kernel_find(const char *name);
+const struct mb_kernel *mb_kernel_find(const char *name); /* by name or alias */
 const struct mb_family *mb_family_find(const char *name);
-/* glob (fnmatch) or comma-separated globs: fills out[] with matching kernels in table order; returns count */
+/* glob (fnmatch) or comma-separated globs, matched against names and aliases: fills out[] with the matching
+   kernels in table order, each once; returns count */
 int mb_kernel_match(const char *patterns, const struct mb_kernel **out, int max);
 /* Does name match one of the comma-separated patterns (globs; "attention" or "attention." = everything below)? */
 int mb_name_matches(const char *patterns, const char *name);

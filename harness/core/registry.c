@@ -20,9 +20,21 @@ const struct mb_kernel *const mb_kernels[] = {
 };
 const int mb_n_kernels = (int)(sizeof mb_kernels / sizeof mb_kernels[0]);
 
+/* Is name one of the comma-separated names in list? */
+static int in_list(const char *list, const char *name) {
+    size_t len = strlen(name);
+    for (const char *s = list ? list : ""; *s;) {
+        s += strspn(s, ", ");
+        size_t n = strcspn(s, ", ");
+        if (n == len && strncmp(s, name, len) == 0) return 1;
+        s += n;
+    }
+    return 0;
+}
+
 const struct mb_kernel *mb_kernel_find(const char *name) {
     for (int i = 0; i < mb_n_kernels; i++)
-        if (strcmp(mb_kernels[i]->name, name) == 0) return mb_kernels[i];
+        if (strcmp(mb_kernels[i]->name, name) == 0 || in_list(mb_kernels[i]->aliases, name)) return mb_kernels[i];
     return NULL;
 }
 
@@ -55,10 +67,27 @@ int mb_name_matches(const char *patterns, const char *name) {
     return 0;
 }
 
+/* Does a pattern match the kernel's name or one of its aliases? */
+static int kernel_matches(const char *patterns, const struct mb_kernel *k) {
+    if (mb_name_matches(patterns, k->name)) return 1;
+    for (const char *s = k->aliases ? k->aliases : ""; *s;) {
+        s += strspn(s, ", ");
+        size_t n = strcspn(s, ", ");
+        char alias[MB_NAME_LEN];
+        if (n && n < sizeof alias) {
+            memcpy(alias, s, n);
+            alias[n] = '\0';
+            if (mb_name_matches(patterns, alias)) return 1;
+        }
+        s += n;
+    }
+    return 0;
+}
+
 int mb_kernel_match(const char *patterns, const struct mb_kernel **out, int max) {
     int count = 0;
     for (int i = 0; i < mb_n_kernels; i++)
-        if (mb_name_matches(patterns, mb_kernels[i]->name)) {
+        if (kernel_matches(patterns, mb_kernels[i])) {
             if (count < max) out[count] = mb_kernels[i];
             count++;
         }

@@ -216,6 +216,7 @@ struct parse_state {
     int experiment_line, axes_line;             /* header lines, 0 = absent */
     int sweep_line[MB_MAX_SWEEPS];
     int sweep_params_set[MB_MAX_SWEEPS];
+    int sweep_params_line[MB_MAX_SWEEPS], axes_params_line; /* where params = was given, for messages */
     struct mb_sweep axes;                       /* the [axes] section: defaults of every sweep */
     char kernels[sizeof ((struct mb_sweep *)0)->kernels]; /* [experiment] kernels */
     int have_name;
@@ -451,7 +452,8 @@ static void allowed_axis_keys(int sweep, char *buf, size_t len) {
 static int axis_key(struct parse_state *st, struct mb_sweep *s, const char *key, const char *value) {
     int in_sweep = st->section == SEC_SWEEP;
     if (strcmp(key, "params") == 0) {
-        if (in_sweep) st->sweep_params_set[st->sweep] = 1;
+        if (in_sweep) st->sweep_params_set[st->sweep] = 1, st->sweep_params_line[st->sweep] = st->line;
+        else st->axes_params_line = st->line;
         return set_string(st, key, value, s->params, sizeof s->params);
     }
     if (in_sweep && strcmp(key, "kernels") == 0) {
@@ -497,6 +499,13 @@ static void inherit_axes(struct mb_sweep *s, const struct mb_sweep *axes, int pa
     if (!params_set) memcpy(s->params, axes->params, sizeof s->params);
 }
 
+/* The sweep's params against the parameters its kernels declare: FILE:LINE: ... */
+static int check_params(const struct parse_state *st, const struct mb_sweep *s, int line, char *err, size_t errlen) {
+    char msg[400];
+    if (!s->params[0] || mb_params_validate_for(s->kernels, s->params, msg, sizeof msg) == 0) return 0;
+    return mb_errorf(err, errlen, "%s:%d: %s", st->file, line, msg);
+}
+
 /* After the whole file is read (section order does not matter): fill the sweeps. */
 static int resolve(struct parse_state *st, char *err, size_t errlen) {
     struct mb_experiment *e = st->e;
@@ -509,7 +518,7 @@ static int resolve(struct parse_state *st, char *err, size_t errlen) {
         snprintf(s->name, sizeof s->name, "default");
         memcpy(s->kernels, st->kernels, sizeof s->kernels);
         inherit_axes(s, &st->axes, 0);
-        return 0;
+        return check_params(st, s, st->axes_params_line, err, errlen);
     }
     for (int i = 0; i < e->n_sweeps; i++) {
         struct mb_sweep *s = &e->sweeps[i];
@@ -520,6 +529,8 @@ static int resolve(struct parse_state *st, char *err, size_t errlen) {
             memcpy(s->kernels, st->kernels, sizeof s->kernels);
         }
         inherit_axes(s, &st->axes, st->sweep_params_set[i]);
+        if (check_params(st, s, st->sweep_params_set[i] ? st->sweep_params_line[i] : st->axes_params_line, err, errlen))
+            return -1;
     }
     return 0;
 }

@@ -43,9 +43,9 @@ void mb_row_init(struct mb_row *row, const struct mb_kernel *k, const struct mb_
     snprintf(row->family, sizeof row->family, "%s", k->family->name);
     snprintf(row->source_hash, sizeof row->source_hash, "%s", k->source_hash);
     row->point = *p;
-    row->flops = k->flops(p);
-    row->bytes = k->bytes(p);
-    row->workspace_bytes = k->workspace_bytes ? k->workspace_bytes(p) : 0;
+    row->flops = mb_kernel_flops(k, p);
+    row->bytes = mb_kernel_bytes(k, p);
+    row->workspace_bytes = mb_kernel_workspace(k, p);
     row->tolerance = kernel_tolerance(k);
     row->verdict = MB_ERROR;
     row->task_score = NAN;
@@ -56,7 +56,7 @@ int mb_row_admit(struct mb_row *row, const struct mb_kernel *k, const struct mb_
                  size_t errlen) {
     if (mb_family_validate(k->family, &row->point, err, errlen)) return -1;
     char why[MB_MESSAGE_LEN] = "";
-    if (k->supports && k->supports(&row->point, why, sizeof why)) {
+    if (mb_kernel_supports(k, &row->point, why, sizeof why)) {
         row->verdict = MB_UNSUPPORTED;
         snprintf(row->message, sizeof row->message, "%s", why);
         return 1;
@@ -111,7 +111,7 @@ void mb_measure(struct mb_row *row, const struct mb_kernel *k, struct mb_workloa
     w->point.threads = row->point.threads; /* a workload is shared across thread counts */
     omp_set_num_threads((int)row->point.threads);
     row->input_bytes = mb_workload_bytes(w);
-    if (k->setup(&state, w, err, sizeof err)) {
+    if (mb_kernel_setup(k, &state, w, err, sizeof err)) {
         row->verdict = MB_ERROR;
         snprintf(row->message, sizeof row->message, "setup: %.150s", err);
         return;
@@ -155,7 +155,7 @@ int mb_run_once(const struct mb_kernel *k, struct mb_workload *w, char *err, siz
     void *state = NULL;
     blas_single_threaded();
     omp_set_num_threads((int)(w->point.threads > 0 ? w->point.threads : 1));
-    if (k->setup(&state, w, err, errlen)) return -1;
+    if (mb_kernel_setup(k, &state, w, err, errlen)) return -1;
     k->run(state);
     k->teardown(state);
     return 0;

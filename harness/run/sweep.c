@@ -84,6 +84,12 @@ static int expand_sweep(const struct mb_sweep *s, struct item_list *l, char *err
             for (int r = 0; r < kernels[i]->family->n_axes; r++) declared |= UINT64_C(1) << kernels[i]->family->axes[r].axis;
             for (int a = 0; a < MB_AXIS_COUNT; a++) /* axes of other families in a mixed experiment */
                 if (!(declared & (UINT64_C(1) << a))) mb_point_set(&p, (enum mb_axis)a, 0);
+            /* params meant for other kernels of the sweep are dropped, as axes a kernel does not read */
+            if (mb_params_parse(kernels[i], s->params, MB_PARAMS_LENIENT, &p, err, errlen)) {
+                char detail[MB_MESSAGE_LEN];
+                snprintf(detail, sizeof detail, "%s", err);
+                return mb_errorf(err, errlen, "sweep '%s': %s", s->name, detail);
+            }
             mb_point_complete(kernels[i], &p, given);
             if (mb_family_validate(kernels[i]->family, &p, err, errlen)) {
                 char detail[MB_MESSAGE_LEN];
@@ -268,7 +274,7 @@ int mb_sweep_run(const struct mb_experiment *e, const struct mb_sweep_opts *so, 
             char point[160], eta[32];
             double remaining = 0;
             for (int64_t j = i + 1; j < items.count; j++)
-                if (pending[j]) remaining += predict_seconds(hist, nh, items.items[j].k, items.items[j].k->flops(&items.items[j].p), &o);
+                if (pending[j]) remaining += predict_seconds(hist, nh, items.items[j].k, mb_kernel_flops(items.items[j].k, &items.items[j].p), &o);
             format_duration(remaining, eta, sizeof eta);
             mb_point_format(&row.point, ~UINT64_C(0), point, sizeof point);
             if (row.verdict <= MB_FAIL)

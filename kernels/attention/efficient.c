@@ -34,7 +34,7 @@ struct efficient {
     float *g;      /* (batch*heads, d, d) */
 };
 
-static int supports(const struct mb_point *p, char *why, size_t len) {
+static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) {
     if (!p->causal) return 0;
     mb_errorf(why, len, "non-causal only: softmax over n leaks the future");
     return 1;
@@ -50,7 +50,7 @@ static void release(struct efficient *s) {
     free(s);
 }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct efficient *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_attn_bind(&s->a, w);
@@ -144,18 +144,18 @@ static void run(void *state) {
 static void teardown(void *state) { release(state); }
 
 /* per head: 2 n d^2 (U) + 2 n d^2 (O) + exp and sums of K and Q (~ 2 n d exp counted as 1 each, 6 n d) */
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double n = (double)p->n, d = (double)p->d, T = p->threads > 0 ? (double)p->threads : 1.0;
     return (double)p->batch * p->heads * (4.0 * n * d * d + 8.0 * n * d + 2.0 * T * d * d);
 }
 
 /* io, exp(K) and softmax_row(Q) written and read, the chunk partials */
-static double bytes(const struct mb_point *p) {
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double d = (double)p->d, T = p->threads > 0 ? (double)p->threads : 1.0;
-    return 2.0 * mb_attn_io_bytes(p) + 4.0 * (double)p->batch * p->heads * (T + 1) * (d * d + 2 * d);
+    return 2.0 * mb_attn_io_bytes(kernel, p) + 4.0 * (double)p->batch * p->heads * (T + 1) * (d * d + 2 * d);
 }
 
-static double workspace(const struct mb_point *p) {
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double n = (double)p->n, d = (double)p->d, T = p->threads > 0 ? (double)p->threads : 1.0;
     return 4.0 * (double)p->batch * p->heads * (2.0 * n * d + T * (d * d + 2.0 * d) + d * d);
 }

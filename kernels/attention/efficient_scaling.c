@@ -24,7 +24,7 @@ struct efficient_scaling {
     float *g; /* (batch*heads, d, d): K^T V */
 };
 
-static int supports(const struct mb_point *p, char *why, size_t len) {
+static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) {
     if (!p->causal) return 0;
     mb_errorf(why, len, "non-causal only: K^T V over all n leaks the future");
     return 1;
@@ -36,7 +36,7 @@ static void release(struct efficient_scaling *s) {
     free(s);
 }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct efficient_scaling *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_attn_bind(&s->a, w);
@@ -86,17 +86,17 @@ static void run(void *state) {
 
 static void teardown(void *state) { release(state); }
 
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double n = (double)p->n, d = (double)p->d, T = p->threads > 0 ? (double)p->threads : 1.0;
     return (double)p->batch * p->heads * (4.0 * n * d * d + T * d * d);
 }
 
-static double bytes(const struct mb_point *p) {
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double d = (double)p->d, T = p->threads > 0 ? (double)p->threads : 1.0;
-    return mb_attn_io_bytes(p) + 4.0 * (double)p->batch * p->heads * (2.0 * T + 2.0) * d * d;
+    return mb_attn_io_bytes(kernel, p) + 4.0 * (double)p->batch * p->heads * (2.0 * T + 2.0) * d * d;
 }
 
-static double workspace(const struct mb_point *p) {
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double d = (double)p->d, T = p->threads > 0 ? (double)p->threads : 1.0;
     return 4.0 * (double)p->batch * p->heads * (T + 1.0) * d * d;
 }

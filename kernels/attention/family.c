@@ -31,6 +31,14 @@ static const struct mb_mechanism attention_mechanisms[] = {
 #undef MB_ATTN_MECHANISM
 };
 
+/* ------------------------------------------------------------------------------------------ parameters */
+static const struct mb_param_decl attention_params[] = {
+    {"qk_std", MB_PARAM_REAL, 1, 1e-3, 16, NULL,
+     "std of q and k entries (2 makes rows peaked, closer to trained models than the near-uniform rows of 1)"},
+    {"inputs", MB_PARAM_ENUM, 0, 0, 0, "normal|recall",
+     "normal: q, k ~ N(0, qk_std^2), v ~ N(0, 1); recall: the associative-recall task (task_score)"},
+};
+
 /* ------------------------------------------------------------------------------------------ workload */
 static void set_tensor(struct mb_tensor *t, const char *name, const struct mb_point *p) {
     mb_tensor_set(t, name, "batch,heads,n,d", 4, p->batch, p->heads, p->n, p->d);
@@ -38,13 +46,6 @@ static void set_tensor(struct mb_tensor *t, const char *name, const struct mb_po
 
 static int attention_layout(struct mb_workload *w, char *err, size_t errlen) {
     const struct mb_point *p = &w->point;
-    char buf[32];
-    const char *qk_std = mb_param(p, "qk_std", buf, sizeof buf);
-    if (qk_std && !(atof(qk_std) > 0 && atof(qk_std) <= 16))
-        return mb_errorf(err, errlen, "params qk_std = %s is out of range (0 < qk_std <= 16)", qk_std);
-    const char *inputs = mb_param(p, "inputs", buf, sizeof buf);
-    if (inputs && strcmp(inputs, "recall") && strcmp(inputs, "normal"))
-        return mb_errorf(err, errlen, "params inputs = %s is unknown (allowed: normal, recall)", inputs);
     double elements = (double)p->batch * (double)p->heads * (double)p->n * (double)p->d;
     if (elements > (double)(INT64_C(1) << 34))
         return mb_errorf(err, errlen, "batch*heads*n*d = %.3g elements per tensor is too large (max 2^34)", elements);
@@ -61,11 +62,7 @@ static int attention_layout(struct mb_workload *w, char *err, size_t errlen) {
  * a stored key, q_i = k_i. Keys are random unit vectors scaled to |k| = 2 sqrt(d), so the self score
  * q_i.k_i / sqrt(d) = 4 sqrt(d) (32 at d = 64) stands far above the cross scores (~ N(0, 16)); values ~ N(0, 1). A
  * kernel retrieves pair i when its output row i is closer (dot product) to v_i than to any other stored value. */
-static int recall_inputs(const struct mb_point *p) {
-    char buf[16];
-    const char *inputs = mb_param(p, "inputs", buf, sizeof buf);
-    return inputs && strcmp(inputs, "recall") == 0;
-}
+static int recall_inputs(const struct mb_point *p) { return mb_param_enum(p, "inputs") == MB_ATTN_INPUTS_RECALL; }
 
 static void fill_recall(struct mb_workload *w) {
     struct mb_attn a;
@@ -120,9 +117,7 @@ static void attention_fill(struct mb_workload *w) {
         fill_recall(w);
         return;
     }
-    char buf[32];
-    const char *param = mb_param(&w->point, "qk_std", buf, sizeof buf);
-    const double qk_std = param ? atof(param) : 1.0;
+    const double qk_std = mb_param_real(&w->point, "qk_std");
     for (int t = 0; t < w->n_inputs; t++) mb_fill_normal(&w->inputs[t], w->seed, (uint64_t)t + 1, 0.0, t < 2 ? qk_std : 1.0);
 }
 
@@ -150,7 +145,7 @@ void mb_attn_bind(struct mb_attn *a, struct mb_workload *w) {
     a->out = w->outputs[0].data;
 }
 
-double mb_attn_io_bytes(const struct mb_point *p) {
+double mb_attn_io_bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     return 4.0 * 4.0 * (double)p->batch * (double)p->heads * (double)p->n * (double)p->d;
 }
 
@@ -270,6 +265,8 @@ const struct mb_family mb_family_attention = {
     .summary = "q, k, v (batch, heads, n, d) -> out (batch, heads, n, d)",
     .axes = attention_axes,
     .n_axes = (int)(sizeof attention_axes / sizeof attention_axes[0]),
+    .params = attention_params,
+    .n_params = (int)(sizeof attention_params / sizeof attention_params[0]),
     .mechanisms = attention_mechanisms,
     .n_mechanisms = (int)(sizeof attention_mechanisms / sizeof attention_mechanisms[0]),
     .layout = attention_layout,

@@ -258,7 +258,7 @@ double mb_lin_chunked_flops(const struct mb_point *p, int64_t f) {
 double mb_lin_chunked_bytes(const struct mb_point *p, int64_t f) {
     const double n = (double)p->n, d = (double)p->d, nc = ceil(n / (double)mb_lin_chunk_size(p));
     /* io (K read twice), chunk states written, scanned (read + write) and read; phi(Q_c), phi(K_c) stay in cache */
-    return mb_attn_io_bytes(p) + 4.0 * p->batch * p->heads * (n * d + 4.0 * (nc + 1) * (f * d + f));
+    return mb_attn_io_bytes(NULL, p) + 4.0 * p->batch * p->heads * (n * d + 4.0 * (nc + 1) * (f * d + f));
 }
 
 double mb_lin_chunked_workspace(const struct mb_point *p, int64_t f) {

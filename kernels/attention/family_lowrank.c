@@ -26,18 +26,6 @@ void mb_lowrank_gaussian(uint64_t seed, double *out, int64_t count, double sd) {
     gsl_rng_free(rng);
 }
 
-int mb_lowrank_int_param(const struct mb_point *p, const char *key, int64_t def, int64_t *out, char *why,
-                         size_t len) {
-    char buf[64];
-    *out = def;
-    if (!mb_param(p, key, buf, sizeof buf)) return 0;
-    char *end;
-    long long v = strtoll(buf, &end, 10);
-    if (end == buf || *end) return mb_errorf(why, len, "param %s='%s' is not an integer", key, buf);
-    *out = v;
-    return 0;
-}
-
 uint64_t mb_lowrank_checksum(const float *x, int64_t count) {
     uint64_t h = UINT64_C(0xcbf29ce484222325);
     for (int64_t i = 0; i < count; i++) {

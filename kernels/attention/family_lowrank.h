@@ -23,10 +23,6 @@ uint64_t mb_lowrank_seed(uint64_t workload_seed, enum mb_lowrank_tag tag, int64_
 /* out[0..count) ~ N(0, sd^2), deterministic in seed (GSL mt19937, ziggurat). */
 void mb_lowrank_gaussian(uint64_t seed, double *out, int64_t count, double sd);
 
-/* Integer value of key in p->params, def when absent; -1 (and a message) when present but not an integer. */
-int mb_lowrank_int_param(const struct mb_point *p, const char *key, int64_t def, int64_t *out, char *why,
-                         size_t len);
-
 /* Thread-safe cache of derived arrays for the oracles (OpenMP critical section). key: 8 words identifying the
  * content completely; fill(data, ctx) computes `bytes` bytes of it on a miss. Returns the data (NULL when out of
  * memory) and a handle to give back with mb_lowrank_cache_release when done reading. */

@@ -24,8 +24,8 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 /* ------------------------------------------------------------------------------------------ patterns */
-int mb_sparse_resolve(struct mb_sparse *sp, enum mb_sparse_kind kind, const struct mb_point *p, char *err,
-                      size_t errlen) {
+int mb_sparse_resolve(struct mb_sparse *sp, enum mb_sparse_kind kind, const struct mb_point *p, char *err MB_UNUSED,
+                      size_t errlen MB_UNUSED) {
     sp->kind = kind;
     sp->n = p->n;
     sp->causal = (int)p->causal;
@@ -39,15 +39,8 @@ int mb_sparse_resolve(struct mb_sparse *sp, enum mb_sparse_kind kind, const stru
     case MB_SPARSE_FIXED: sp->l = r > 0 ? r : ceil_sqrt(p->n); break;
     }
     if (kind == MB_SPARSE_FIXED) {
-        char buf[32];
-        sp->c = max64(1, sp->l / 8);
-        if (mb_param(p, "c", buf, sizeof buf)) {
-            char *end;
-            long long c = strtoll(buf, &end, 10);
-            if (end == buf || *end || c < 1)
-                return mb_errorf(err, errlen, "parameter c = '%s': the summary width must be an integer >= 1", buf);
-            sp->c = c;
-        }
+        const int64_t c = mb_param_int(p, "c");
+        sp->c = c > 0 ? c : max64(1, sp->l / 8);
         sp->c = min64(sp->c, sp->l);
     }
     return 0;

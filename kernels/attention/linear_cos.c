@@ -17,13 +17,13 @@
 
 #include <stdlib.h>
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     return mb_lin_chunked_create(state, w, &mb_lin_feature_cos, err, errlen);
 }
 
-static double flops(const struct mb_point *p) { return mb_lin_chunked_flops(p, p->d + 1); }
-static double bytes(const struct mb_point *p) { return mb_lin_chunked_bytes(p, p->d + 1); }
-static double workspace(const struct mb_point *p) { return mb_lin_chunked_workspace(p, p->d + 1); }
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_lin_chunked_flops(p, p->d + 1); }
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_lin_chunked_bytes(p, p->d + 1); }
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_lin_chunked_workspace(p, p->d + 1); }
 
 const struct mb_kernel mb_kernel_attention_linear_cos = {
     .name = "attention.linear.cos",

@@ -29,7 +29,7 @@ struct linear_elu {
     float *z;           /* (batch*heads, d) */
 };
 
-static int supports(const struct mb_point *p, char *why, size_t len) {
+static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) {
     if (!p->causal) return 0;
     mb_errorf(why, len, "non-causal only (the causal forms are separate kernels)");
     return 1;
@@ -45,7 +45,7 @@ static void release(struct linear_elu *s) {
     free(s);
 }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct linear_elu *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_attn_bind(&s->a, w);
@@ -126,14 +126,14 @@ static void run(void *state) {
 
 static void teardown(void *state) { release(state); }
 
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double nd = (double)p->n * p->d;
     return (double)p->batch * p->heads * (4.0 * nd * p->d + 8.0 * nd);
 }
 
-static double bytes(const struct mb_point *p) { return 2.0 * mb_attn_io_bytes(p); /* io + phi(q), phi(k) */ }
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return 2.0 * mb_attn_io_bytes(kernel, p); /* io + phi(q), phi(k) */ }
 
-static double workspace(const struct mb_point *p) {
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double heads = (double)p->batch * p->heads, t = p->threads > 0 ? (double)p->threads : 1.0;
     return 4.0 * heads * (2.0 * p->n * p->d + (t + 1) * ((double)p->d * p->d + p->d));
 }

@@ -15,19 +15,19 @@
 
 #include <stdlib.h>
 
-static int supports(const struct mb_point *p, char *why, size_t len) {
+static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) {
     if (p->causal) return 0;
     mb_errorf(why, len, "causal only (the chunked causal form; the non-causal kernel is attention.linear.elu)");
     return 1;
 }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     return mb_lin_chunked_create(state, w, &mb_lin_feature_elu1, err, errlen);
 }
 
-static double flops(const struct mb_point *p) { return mb_lin_chunked_flops(p, p->d); }
-static double bytes(const struct mb_point *p) { return mb_lin_chunked_bytes(p, p->d); }
-static double workspace(const struct mb_point *p) { return mb_lin_chunked_workspace(p, p->d); }
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_lin_chunked_flops(p, p->d); }
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_lin_chunked_bytes(p, p->d); }
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_lin_chunked_workspace(p, p->d); }
 
 const struct mb_kernel mb_kernel_attention_linear_elu_chunked = {
     .name = "attention.linear.elu_chunked",

@@ -21,7 +21,7 @@ struct elu_decode {
     float *phi;            /* (batch*heads, 2, d): phi(q_t), phi(k_t) */
 };
 
-static int supports(const struct mb_point *p, char *why, size_t len) {
+static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) {
     if (p->causal) return 0;
     mb_errorf(why, len, "causal only (a decode step attends to the past)");
     return 1;
@@ -38,7 +38,7 @@ static void release(struct elu_decode *s) {
 
 static double elu1(double x) { return x > 0 ? x + 1 : exp(x); }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct elu_decode *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_attn_bind(&s->a, w);
@@ -105,18 +105,18 @@ static void run(void *state) {
 static void teardown(void *state) { release(state); }
 
 /* per head: the step (4 d^2 + 4 d) and two feature maps (~4 d); independent of n */
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double d = (double)p->d;
     return (double)p->batch * p->heads * (4.0 * d * d + 8.0 * d);
 }
 
 /* per head: read S_prev, write S_new (d^2 floats each), z, and the rows q_t, k_t, v_t, out_t */
-static double bytes(const struct mb_point *p) {
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double d = (double)p->d;
     return 4.0 * (double)p->batch * p->heads * (2.0 * d * d + 2.0 * d + 4.0 * d);
 }
 
-static double workspace(const struct mb_point *p) {
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double d = (double)p->d;
     return 4.0 * (double)p->batch * p->heads * (2.0 * d * d + 4.0 * d);
 }

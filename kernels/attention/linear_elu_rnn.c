@@ -21,7 +21,7 @@ struct elu_rnn {
     float *z;             /* (batch*heads, d) */
 };
 
-static int supports(const struct mb_point *p, char *why, size_t len) {
+static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) {
     if (p->causal) return 0;
     mb_errorf(why, len, "causal only (the recurrent form; the non-causal kernel is attention.linear.elu)");
     return 1;
@@ -34,7 +34,7 @@ static void release(struct elu_rnn *s) {
     free(s);
 }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct elu_rnn *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_attn_bind(&s->a, w);
@@ -70,15 +70,15 @@ static void run(void *state) {
 
 static void teardown(void *state) { release(state); }
 
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double n = (double)p->n, d = (double)p->d;
     return (double)p->batch * p->heads * n * (4.0 * d * d + 5.0 * d + 4.0 * d); /* steps + features */
 }
 
 /* io once; the d x d state and the features of the current token stay in cache */
-static double bytes(const struct mb_point *p) { return mb_attn_io_bytes(p); }
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_attn_io_bytes(kernel, p); }
 
-static double workspace(const struct mb_point *p) {
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double d = (double)p->d;
     return 4.0 * (double)p->batch * p->heads * (d * d + 3.0 * d);
 }

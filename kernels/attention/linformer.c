@@ -44,7 +44,7 @@ struct linformer {
     float *scores; /* (threads, ROW_BLOCK, k) */
 };
 
-static int supports(const struct mb_point *p, char *why, size_t len) {
+static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) {
     if (!p->causal) return 0;
     mb_errorf(why, len, "non-causal only: E K and F V mix all n positions, so the future leaks");
     return 1;
@@ -57,7 +57,7 @@ static void release(struct linformer *s) {
     free(s);
 }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct linformer *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_attn_bind(&s->a, w);
@@ -116,19 +116,19 @@ static void run(void *state) {
 
 static void teardown(void *state) { release(state); }
 
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double k = (double)linformer_k(p), nkd = (double)p->n * k * p->d;
     return (double)p->batch * p->heads * (8.0 * nkd + 3.0 * (double)p->n * k);
 }
 
 /* inputs and output once, E and F once per head, E K and F V written once and read once per row block */
-static double bytes(const struct mb_point *p) {
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double k = (double)linformer_k(p), heads = (double)p->batch * p->heads;
     const double row_blocks = ceil((double)p->n / ROW_BLOCK);
-    return mb_attn_io_bytes(p) + heads * 4.0 * (2.0 * k * p->n + 2.0 * k * p->d * (1.0 + row_blocks));
+    return mb_attn_io_bytes(kernel, p) + heads * 4.0 * (2.0 * k * p->n + 2.0 * k * p->d * (1.0 + row_blocks));
 }
 
-static double workspace(const struct mb_point *p) {
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double k = (double)linformer_k(p), t = p->threads > 0 ? (double)p->threads : 1.0;
     return 4.0 * (2.0 * k * p->n + (double)p->batch * p->heads * 2.0 * k * p->d + t * ROW_BLOCK * k);
 }

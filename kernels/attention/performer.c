@@ -33,12 +33,14 @@
 
 static int64_t performer_m(const struct mb_point *p) { return p->rank > 0 ? p->rank : DEFAULT_M; }
 
-/* features=orthogonal (1) | iid (0); -1 with a message otherwise */
-static int performer_orthogonal(const struct mb_point *p, char *why, size_t len) {
-    char buf[32];
-    if (!mb_param(p, "features", buf, sizeof buf) || !strcmp(buf, "orthogonal")) return 1;
-    if (!strcmp(buf, "iid")) return 0;
-    return mb_errorf(why, len, "param features='%s': expected orthogonal or iid", buf);
+static const struct mb_param_decl performer_params[] = {
+    {"features", MB_PARAM_ENUM, 0, 0, 0, "orthogonal|iid",
+     "random feature draw: orthogonal blocks with chi norms (FAVOR+) or iid Gaussian rows"},
+};
+
+/* features=orthogonal (1) | iid (0) */
+static int performer_orthogonal(const struct mb_point *p, char *why MB_UNUSED, size_t len MB_UNUSED) {
+    return mb_param_enum(p, "features") == 0;
 }
 
 /* x[0..len) <- exp(x - shift), vectorised */
@@ -76,7 +78,7 @@ struct performer {
     float *denom;    /* (threads, CHUNK) */
 };
 
-static int supports(const struct mb_point *p, char *why, size_t len) {
+static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) {
     return performer_orthogonal(p, why, len) < 0 ? 1 : 0;
 }
 
@@ -92,7 +94,7 @@ static void release(struct performer *s) {
     free(s);
 }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     int orthogonal = performer_orthogonal(&w->point, err, errlen);
     if (orthogonal < 0) return -1;
     struct performer *s = calloc(1, sizeof *s);
@@ -228,7 +230,7 @@ static void run(void *state) {
 
 static void teardown(void *state) { release(state); }
 
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double m = (double)performer_m(p), n = (double)p->n, d = (double)p->d;
     double per_head = 8.0 * n * m * d + 6.0 * n * m + 2.0 * n * d;
     if (p->causal) per_head += 2.0 * n * CHUNK * (m + d);
@@ -236,12 +238,12 @@ static double flops(const struct mb_point *p) {
 }
 
 /* io, phi(Q) and phi(K) written and read (twice for phi(K)), the per-chunk S written, prefixed, read */
-static double bytes(const struct mb_point *p) {
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double m = (double)performer_m(p), heads = (double)p->batch * p->heads, chunks = ceil((double)p->n / CHUNK);
-    return mb_attn_io_bytes(p) + heads * 4.0 * (5.0 * p->n * m + 3.0 * (chunks + 1) * m * (p->d + 1));
+    return mb_attn_io_bytes(kernel, p) + heads * 4.0 * (5.0 * p->n * m + 3.0 * (chunks + 1) * m * (p->d + 1));
 }
 
-static double workspace(const struct mb_point *p) {
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double m = (double)performer_m(p), heads = (double)p->batch * p->heads, chunks = ceil((double)p->n / CHUNK);
     const double t = p->threads > 0 ? (double)p->threads : 1.0;
     return 4.0 * (m * p->d + heads * (2.0 * p->n * m + chunks + (chunks + 1) * m * (p->d + 1)) +
@@ -342,6 +344,8 @@ const struct mb_kernel mb_kernel_attention_performer = {
     .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(heads) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank) |
             MB_AXIS_BIT(causal),
     .rank_meaning = "m, the number of random features (0 = 256)",
+    .params = performer_params,
+    .n_params = (int)(sizeof performer_params / sizeof performer_params[0]),
     MB_KERNEL_SOURCE,
     .supports = supports,
     .setup = setup,

@@ -28,17 +28,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const struct mb_param_decl lsh_params[] = {
+    {"rounds", MB_PARAM_INT, 1, 1, 64, NULL, "hashing rounds R, combined by logsumexp weights"},
+    {"chunk", MB_PARAM_INT, 64, 1, 4096, NULL, "chunk length C: sorted chunks attend to themselves and the previous one"},
+};
+
 struct lsh_cfg {
     int64_t b, rounds, chunk;
 };
 
 /* 0, or 1 with a message (unsupported point) */
 static int lsh_config(const struct mb_point *p, struct lsh_cfg *c, char *why, size_t len) {
-    if (mb_lowrank_int_param(p, "rounds", 1, &c->rounds, why, len) ||
-        mb_lowrank_int_param(p, "chunk", 64, &c->chunk, why, len))
-        return 1;
-    if (c->rounds < 1 || c->rounds > 64) return mb_errorf(why, len, "param rounds=%lld: expected 1..64", (long long)c->rounds), 1;
-    if (c->chunk < 1 || c->chunk > 4096) return mb_errorf(why, len, "param chunk=%lld: expected 1..4096", (long long)c->chunk), 1;
+    c->rounds = mb_param_int(p, "rounds");
+    c->chunk = mb_param_int(p, "chunk");
     c->b = p->rank > 0 ? p->rank : 2 * ((p->n + c->chunk - 1) / c->chunk);
     if (c->b % 2) return mb_errorf(why, len, "rank (buckets) = %lld: must be even", (long long)c->b), 1;
     return 0;
@@ -76,7 +78,7 @@ struct reformer {
     float *scratch;  /* per thread: q (C, d), k (2C, d), v (2C, d), s (C, 2C), o (C, d) */
 };
 
-static int supports(const struct mb_point *p, char *why, size_t len) {
+static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) {
     struct lsh_cfg c;
     return lsh_config(p, &c, why, len);
 }
@@ -95,7 +97,7 @@ static void release(struct reformer *s) {
 
 static int64_t scratch_floats(int64_t chunk, int64_t d) { return chunk * (6 * d + 2 * chunk); }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct reformer *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     if (lsh_config(&w->point, &s->c, err, errlen)) {
@@ -225,20 +227,20 @@ static struct lsh_cfg cfg_or_default(const struct mb_point *p) {
     return c;
 }
 
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const struct lsh_cfg c = cfg_or_default(p);
     const double n = (double)p->n, d = (double)p->d, keys = 2.0 * c.chunk < n ? 2.0 * c.chunk : n;
     return (double)p->batch * p->heads * (3.0 * n * d + c.rounds * (n * d * c.b + 4.0 * n * keys * d + 3.0 * n * keys + 3.0 * n * d));
 }
 
 /* io, khat written and gathered, q and v gathered per round (keys twice), per-round outputs written and read */
-static double bytes(const struct mb_point *p) {
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const struct lsh_cfg c = cfg_or_default(p);
     const double heads = (double)p->batch * p->heads, nd = (double)p->n * p->d;
-    return mb_attn_io_bytes(p) + heads * 4.0 * (nd + c.rounds * (5.0 * nd + 2.0 * nd + 4.0 * p->n));
+    return mb_attn_io_bytes(kernel, p) + heads * 4.0 * (nd + c.rounds * (5.0 * nd + 2.0 * nd + 4.0 * p->n));
 }
 
-static double workspace(const struct mb_point *p) {
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const struct lsh_cfg c = cfg_or_default(p);
     const double heads = (double)p->batch * p->heads, n = (double)p->n, d = (double)p->d;
     const double t = p->threads > 0 ? (double)p->threads : 1.0;
@@ -346,6 +348,8 @@ const struct mb_kernel mb_kernel_attention_reformer_lsh = {
     .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(heads) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank) |
             MB_AXIS_BIT(causal),
     .rank_meaning = "b, the number of hash buckets (even; 0 = 2 ceil(n / chunk))",
+    .params = lsh_params,
+    .n_params = (int)(sizeof lsh_params / sizeof lsh_params[0]),
     MB_KERNEL_SOURCE,
     .supports = supports,
     .setup = setup,

@@ -51,7 +51,7 @@ static void release(struct softmax_decode *s) {
     free(s);
 }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct softmax_decode *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_attn_bind(&s->a, w);
@@ -185,12 +185,12 @@ static void run(void *state) {
 
 static void teardown(void *state) { release(state); }
 
-static double flops(const struct mb_point *p) { return (double)p->batch * p->heads * 4.0 * (double)p->n * p->d; }
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return (double)p->batch * p->heads * 4.0 * (double)p->n * p->d; }
 
 /* K and V of every head read once (q's last row and out's last row are negligible) */
-static double bytes(const struct mb_point *p) { return (double)p->batch * p->heads * 2.0 * p->n * p->d * 4.0; }
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return (double)p->batch * p->heads * 2.0 * p->n * p->d * 4.0; }
 
-static double workspace(const struct mb_point *p) {
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const int threads = p->threads > 0 ? (int)p->threads : 1;
     const int64_t heads = p->batch * p->heads;
     return 4.0 * ((double)threads * CHUNK +

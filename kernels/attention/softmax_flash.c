@@ -46,7 +46,7 @@ static int64_t key_block(const struct mb_point *p) {
 
 static size_t slot_floats(int64_t bc, int64_t d) { return (size_t)BR * (size_t)bc + 3 * BR + (size_t)BR * (size_t)d + 16; }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct softmax_flash *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_attn_bind(&s->a, w);
@@ -271,14 +271,14 @@ static double scores_per_head(const struct mb_point *p) {
 }
 
 /* two GEMMs, 2 d FLOPs per score each */
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     return (double)p->batch * p->heads * 4.0 * (double)p->d * scores_per_head(p);
 }
 
 /* compulsory traffic: q, k, v read once, out written once (K, V re-reads per query block stay in cache) */
-static double bytes(const struct mb_point *p) { return mb_attn_io_bytes(p); }
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_attn_io_bytes(kernel, p); }
 
-static double workspace(const struct mb_point *p) {
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double threads = p->threads > 0 ? (double)p->threads : 1.0;
     return threads * 4.0 * (double)((slot_floats(key_block(p), p->d) + 15) & ~(size_t)15);
 }

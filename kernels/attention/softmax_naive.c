@@ -23,7 +23,7 @@ struct softmax_naive {
     float *scores; /* (n, n): the scores of the head being processed */
 };
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct softmax_naive *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_attn_bind(&s->a, w);
@@ -69,16 +69,16 @@ static void teardown(void *state) {
     free(s);
 }
 
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     return (double)p->batch * p->heads * (4.0 * p->n * p->n * p->d + 3.0 * p->n * p->n);
 }
 
 /* inputs and output once, plus the score matrix written and read twice (sgemm out, softmax, sgemm in) */
-static double bytes(const struct mb_point *p) {
-    return mb_attn_io_bytes(p) + 3.0 * 4.0 * p->batch * p->heads * (double)p->n * p->n;
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
+    return mb_attn_io_bytes(kernel, p) + 3.0 * 4.0 * p->batch * p->heads * (double)p->n * p->n;
 }
 
-static double workspace(const struct mb_point *p) { return 4.0 * (double)p->n * p->n; }
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return 4.0 * (double)p->n * p->n; }
 
 const struct mb_kernel mb_kernel_attention_softmax_naive = {
     .name = "attention.softmax.naive",

@@ -16,14 +16,14 @@
  */
 #include "attention/family_sparse.h"
 
-static int supports(const struct mb_point *p, char *why, size_t len) {
+static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) {
     return mb_sparse_supports(MB_SPARSE_STRIDED, p, why, len);
 }
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     return mb_sparse_setup(state, w, MB_SPARSE_STRIDED, err, errlen);
 }
-static double flops(const struct mb_point *p) { return mb_sparse_flops(MB_SPARSE_STRIDED, p); }
-static double workspace(const struct mb_point *p) { return mb_sparse_workspace(MB_SPARSE_STRIDED, p); }
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_sparse_flops(MB_SPARSE_STRIDED, p); }
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_sparse_workspace(MB_SPARSE_STRIDED, p); }
 
 const struct mb_kernel mb_kernel_attention_sparse_strided = {
     .name = "attention.sparse.strided",

@@ -104,7 +104,7 @@ static void release(struct topk *s) {
     free(s);
 }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct topk *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_attn_bind(&s->a, w);
@@ -316,17 +316,17 @@ static double scores_per_head(const struct mb_point *p) {
     return p->causal ? n * (n + 1) / 2 : n * n;
 }
 
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     return (double)p->batch * p->heads *
            (2.0 * p->d * scores_per_head(p) + (2.0 * p->d + 3.0) * kept_per_head(p));
 }
 
 /* inputs and output once; each score is written by sgemm, read by the selection copy and the pass over the row */
-static double bytes(const struct mb_point *p) {
-    return mb_attn_io_bytes(p) + 3.0 * 4.0 * p->batch * p->heads * scores_per_head(p);
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
+    return mb_attn_io_bytes(kernel, p) + 3.0 * 4.0 * p->batch * p->heads * scores_per_head(p);
 }
 
-static double workspace(const struct mb_point *p) {
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double t = p->threads > 0 ? (double)p->threads : 1.0, n = (double)p->n;
     return 4.0 * p->batch * p->heads + t * (n * (4.0 * ROW_BLOCK + 4.0 + 4.0 + 8.0 + 8.0 + 8.0) + (n + 16) * 8.0);
 }

@@ -35,31 +35,17 @@ int64_t mb_gau_s(const struct mb_point *p) { return p->rank > 0 ? p->rank : MB_G
 int64_t mb_gau_c(const struct mb_point *p) { return p->block > 0 ? p->block : MB_GAU_C_DEFAULT; }
 
 int64_t mb_gau_e(const struct mb_point *p) {
-    char buf[32];
-    if (mb_param(p, "e", buf, sizeof buf)) {
-        long long e = strtoll(buf, NULL, 10);
-        if (e > 0) return e;
-    }
-    return 2 * p->d;
+    const int64_t e = mb_param_int(p, "e");
+    return e > 0 ? e : 2 * p->d;
 }
 
-enum mb_gau_norm mb_gau_norm_of(const struct mb_point *p) {
-    char buf[32];
-    return mb_param(p, "norm", buf, sizeof buf) && !strcmp(buf, "paper") ? MB_GAU_NORM_PAPER : MB_GAU_NORM_SU;
-}
+enum mb_gau_norm mb_gau_norm_of(const struct mb_point *p) { return (enum mb_gau_norm)mb_param_enum(p, "norm"); }
 
-static int check_params(const struct mb_point *p, char *err, size_t errlen) {
-    char buf[32];
-    if (mb_param(p, "e", buf, sizeof buf)) {
-        char *end;
-        long long e = strtoll(buf, &end, 10);
-        if (*end || end == buf || e < 1 || e > 65536)
-            return mb_errorf(err, errlen, "param e=%s: expected an integer 1..65536 (GAU expansion width)", buf);
-    }
-    if (mb_param(p, "norm", buf, sizeof buf) && strcmp(buf, "su") && strcmp(buf, "paper"))
-        return mb_errorf(err, errlen, "param norm=%s: expected su or paper", buf);
-    return 0;
-}
+static const struct mb_param_decl gau_params[] = {
+    {"e", MB_PARAM_INT, 0, 0, 65536, NULL, "expansion width of U, V (0 = 2d)"},
+    {"norm", MB_PARAM_ENUM, 0, 0, 0, "su|paper",
+     "attention normalisation: su = relu^2(QK^T/sqrt(s)) scaled by 1/n (kexue.fm), paper = relu^2(QK^T/n)"},
+};
 
 double mb_gau_param_count(const char *mechanism, const struct mb_point *p) {
     const double d = (double)p->d, s = (double)mb_gau_s(p), e = (double)mb_gau_e(p);
@@ -81,7 +67,6 @@ static void set_x(struct mb_tensor *t, const char *name, const struct mb_point *
 
 static int gau_layout(struct mb_workload *w, char *err, size_t errlen) {
     const struct mb_point *p = &w->point;
-    if (check_params(p, err, errlen)) return -1;
     const int64_t d = p->d, s = mb_gau_s(p), e = mb_gau_e(p);
     if ((double)p->batch * (double)p->n * (double)d > (double)(INT64_C(1) << 32))
         return mb_errorf(err, errlen, "batch*n*d = %.3g elements is too large (max 2^32)",
@@ -146,7 +131,7 @@ static int gau_point_from_inputs(struct mb_workload *w, char *err, size_t errlen
     int used = snprintf(params, sizeof params, "e=%lld", (long long)e);
     if (mb_param(p, "norm", buf, sizeof buf)) snprintf(params + used, sizeof params - (size_t)used, ";norm=%s", buf);
     snprintf(p->params, sizeof p->params, "%s", params);
-    if (check_params(p, err, errlen)) return -1;
+    p->n_values = 0; /* the caller parses the new text */
     w->n_outputs = 1;
     set_x(&w->outputs[0], "out", p);
     return 0;
@@ -292,6 +277,8 @@ const struct mb_family mb_family_gau = {
     .summary = "x (batch, n, d) + GAU/FLASH and MHA+FFN weights -> out (batch, n, d); one block, no residual/norm",
     .axes = gau_axes,
     .n_axes = (int)(sizeof gau_axes / sizeof gau_axes[0]),
+    .params = gau_params,
+    .n_params = (int)(sizeof gau_params / sizeof gau_params[0]),
     .mechanisms = gau_mechanisms,
     .n_mechanisms = (int)(sizeof gau_mechanisms / sizeof gau_mechanisms[0]),
     .layout = gau_layout,

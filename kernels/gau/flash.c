@@ -34,7 +34,7 @@ struct flash {
 
 static int64_t chunk(const struct mb_point *p) { return mb_gau_c(p) < p->n ? mb_gau_c(p) : p->n; }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct flash *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_gau_bind(&s->g, w);
@@ -139,21 +139,21 @@ static double local_entries(const struct mb_point *p) {
     return (double)full * (double)c * (double)c + (double)rest * (double)rest;
 }
 
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double rows = (double)p->batch * (double)p->n, d = (double)p->d, e = (double)mb_gau_e(p), s = (double)mb_gau_s(p);
     const double chunks = (double)p->batch * (double)((p->n + mb_gau_c(p) - 1) / mb_gau_c(p));
     return mb_gau_proj_flops(p, 1) + 8.0 * rows * s + 4.0 * rows * s * e + chunks * s * e +
            (double)p->batch * local_entries(p) * (2.0 * s + 2.0 * e + 3.0) + rows * e + 2.0 * rows * e * d;
 }
 
-static double bytes(const struct mb_point *p) {
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double rows = (double)p->batch * (double)p->n, e = (double)mb_gau_e(p), s = (double)mb_gau_s(p);
     const double chunks = (double)p->batch * (double)((p->n + mb_gau_c(p) - 1) / mb_gau_c(p));
     return mb_gau_io_bytes(p, "flash") + 8.0 * rows * (2.0 * e + 3.0 * s) + 4.0 * 4.0 * chunks * s * e +
            12.0 * (double)p->batch * local_entries(p);
 }
 
-static double workspace(const struct mb_point *p) {
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double rows = (double)p->batch * (double)p->n, e = (double)mb_gau_e(p), s = (double)mb_gau_s(p);
     const double c = (double)chunk(p), threads = p->threads > 0 ? (double)p->threads : 1.0;
     const double chunks = (double)p->batch * (double)((p->n + mb_gau_c(p) - 1) / mb_gau_c(p));

@@ -33,7 +33,7 @@ struct gau {
     float *ws;            /* slots x [S (QB x n) | T (QB x e) | Z (RB x s)] */
 };
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct gau *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_gau_bind(&s->g, w);
@@ -112,19 +112,19 @@ static double score_entries(const struct mb_point *p) {
     return total;
 }
 
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double rows = (double)p->batch * (double)p->n, d = (double)p->d, e = (double)mb_gau_e(p), s = (double)mb_gau_s(p);
     return mb_gau_proj_flops(p, 1) + 4.0 * rows * s + (double)p->batch * score_entries(p) * (2.0 * s + 2.0 * e + 3.0) +
            rows * e + 2.0 * rows * e * d;
 }
 
 /* inputs and output once, U V Q K written and read, the score tiles written and read twice */
-static double bytes(const struct mb_point *p) {
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double rows = (double)p->batch * (double)p->n, e = (double)mb_gau_e(p), s = (double)mb_gau_s(p);
     return mb_gau_io_bytes(p, "gau") + 8.0 * rows * (2.0 * e + 2.0 * s) + 12.0 * (double)p->batch * score_entries(p);
 }
 
-static double workspace(const struct mb_point *p) {
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double rows = (double)p->batch * (double)p->n, e = (double)mb_gau_e(p), s = (double)mb_gau_s(p);
     const double threads = p->threads > 0 ? (double)p->threads : 1.0;
     return 4.0 * (rows * (2.0 * e + 2.0 * s) + threads * (QB * (double)p->n + QB * e + RB * s));

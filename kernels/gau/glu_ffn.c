@@ -20,7 +20,7 @@ struct glu {
     float *ws; /* slots x [U (RB x e) | V (RB x e)] */
 };
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct glu *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_gau_bind(&s->g, w);
@@ -56,16 +56,16 @@ static void teardown(void *state) {
     free(s);
 }
 
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double n = (double)p->batch * (double)p->n, d = (double)p->d, e = (double)mb_gau_e(p);
     return 6.0 * n * d * e + 9.0 * n * e;
 }
 
-static double bytes(const struct mb_point *p) {
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     return mb_gau_io_bytes(p, "glu_ffn");
 }
 
-static double workspace(const struct mb_point *p) { return 4.0 * 2 * RB * (double)mb_gau_e(p) * (p->threads > 0 ? p->threads : 1); }
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return 4.0 * 2 * RB * (double)mb_gau_e(p) * (p->threads > 0 ? p->threads : 1); }
 
 const struct mb_kernel mb_kernel_gau_glu_ffn = {
     .name = "gau.glu_ffn",

@@ -31,7 +31,7 @@ struct mha {
     float *ws;                     /* slots x 6 * RB * d */
 };
 
-static int supports(const struct mb_point *p, char *why, size_t len) {
+static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) {
     if (p->d % MB_GAU_HEAD_DIM) return mb_errorf(why, len, "heads = d / 64: d = %lld is not a multiple of 64", (long long)p->d), 1;
     return 0;
 }
@@ -46,7 +46,7 @@ static void free_state(struct mha *s) {
     free(s);
 }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct mha *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_gau_bind(&s->g, w);
@@ -75,7 +75,7 @@ static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) 
     aw->point.threads = w->point.threads;
     mb_point_complete(s->attn, &aw->point, ~UINT64_C(0));
     char why[MB_MESSAGE_LEN];
-    if (s->attn->supports && s->attn->supports(&aw->point, why, sizeof why))
+    if (mb_kernel_supports(s->attn, &aw->point, why, sizeof why))
         return mb_errorf(err, errlen, "%s: %s", s->attn->name, why), free_state(s), -1;
     if (aw->family->layout(aw, err, errlen)) return free_state(s), -1;
     struct mb_tensor *tq = mb_workload_tensor(aw, "q"), *tk = mb_workload_tensor(aw, "k"),
@@ -83,7 +83,7 @@ static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) 
     if (!tq || !tk || !tv || !to || mb_tensor_numel(tq) != (int64_t)elems || mb_tensor_numel(to) != (int64_t)elems)
         return mb_errorf(err, errlen, "%s: unexpected tensor layout", s->attn->name), free_state(s), -1;
     tq->data = s->q, tk->data = s->k, tv->data = s->v, to->data = s->att;
-    if (s->attn->setup(&s->astate, aw, err, errlen)) return free_state(s), -1;
+    if (mb_kernel_setup(s->attn, &s->astate, aw, err, errlen)) return free_state(s), -1;
     *state = s;
     return 0;
 }
@@ -142,26 +142,26 @@ static struct mb_point attention_point(const struct mb_point *p) {
     return a;
 }
 
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const struct mb_kernel *k = attention_kernel();
     const struct mb_point a = attention_point(p);
     const double rows = (double)p->batch * (double)p->n, d = (double)p->d;
-    return 8.0 * rows * d * d + (k ? k->flops(&a) : 0.0) + 16.0 * rows * d * d + 20.0 * rows * d;
+    return 8.0 * rows * d * d + (k ? mb_kernel_flops(k, &a) : 0.0) + 16.0 * rows * d * d + 20.0 * rows * d;
 }
 
-static double bytes(const struct mb_point *p) {
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const struct mb_kernel *k = attention_kernel();
     const struct mb_point a = attention_point(p);
     const double rows = (double)p->batch * (double)p->n, d = (double)p->d;
-    return mb_gau_io_bytes(p, "mha_ffn") + 4.0 * 4.0 * rows * d + (k ? k->bytes(&a) : 0.0);
+    return mb_gau_io_bytes(p, "mha_ffn") + 4.0 * 4.0 * rows * d + (k ? mb_kernel_bytes(k, &a) : 0.0);
 }
 
-static double workspace(const struct mb_point *p) {
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const struct mb_kernel *k = attention_kernel();
     const struct mb_point a = attention_point(p);
     const double rows = (double)p->batch * (double)p->n, d = (double)p->d;
     const double threads = p->threads > 0 ? (double)p->threads : 1.0;
-    return 4.0 * (4.0 * rows * d + threads * 6.0 * RB * d) + (k && k->workspace_bytes ? k->workspace_bytes(&a) : 0.0);
+    return 4.0 * (4.0 * rows * d + threads * 6.0 * RB * d) + (k && mb_kernel_workspace(k, &a));
 }
 
 const struct mb_kernel mb_kernel_gau_mha_ffn = {

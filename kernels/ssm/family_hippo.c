@@ -264,23 +264,17 @@ static const struct mb_axis_rule hippo_axes[] = {
     {MB_AXIS_eps, 0, 0, 1e3},
 };
 
-int mb_hippo_parse(const struct mb_point *p, enum mb_hippo_disc *disc, double *theta, char *err, size_t errlen) {
-    char buf[64];
-    *disc = MB_DISC_BILINEAR;
-    *theta = 1.0;
-    if (mb_param(p, "disc", buf, sizeof buf)) {
-        if (!strcmp(buf, "bilinear")) *disc = MB_DISC_BILINEAR;
-        else if (!strcmp(buf, "zoh")) *disc = MB_DISC_ZOH;
-        else if (!strcmp(buf, "euler")) *disc = MB_DISC_EULER;
-        else if (!strcmp(buf, "backward")) *disc = MB_DISC_BACKWARD;
-        else return mb_errorf(err, errlen, "disc=%s: allowed bilinear, zoh, euler, backward", buf);
-    }
-    if (mb_param(p, "theta", buf, sizeof buf)) {
-        char *end;
-        *theta = strtod(buf, &end);
-        if (*end || !(*theta > 0) || !isfinite(*theta))
-            return mb_errorf(err, errlen, "theta=%s: expected a positive window length", buf);
-    }
+/* the order of enum mb_hippo_disc */
+static const struct mb_param_decl hippo_params[] = {
+    {"disc", MB_PARAM_ENUM, 0, 0, 0, "bilinear|zoh|euler|backward",
+     "discretisation of c' = A c + B f (LegS: step-free forms; zoh only for the LTI measures)"},
+    {"theta", MB_PARAM_REAL, 1, 1e-6, 1e6, NULL, "window length of LegT, LMU and Fourier (time units)"},
+};
+
+int mb_hippo_parse(const struct mb_point *p, enum mb_hippo_disc *disc, double *theta, char *err MB_UNUSED,
+                   size_t errlen MB_UNUSED) {
+    *disc = (enum mb_hippo_disc)mb_param_enum(p, "disc");
+    *theta = mb_param_real(p, "theta");
     return 0;
 }
 
@@ -539,6 +533,8 @@ const struct mb_family mb_family_ssm_hippo = {
     .summary = "f (batch, n) signal -> c (batch, rank = N) HiPPO coefficients at the final time",
     .axes = hippo_axes,
     .n_axes = (int)(sizeof hippo_axes / sizeof hippo_axes[0]),
+    .params = hippo_params,
+    .n_params = (int)(sizeof hippo_params / sizeof hippo_params[0]),
     .mechanisms = hippo_mechanisms,
     .n_mechanisms = (int)(sizeof hippo_mechanisms / sizeof hippo_mechanisms[0]),
     .layout = hippo_layout,
@@ -625,12 +621,12 @@ void mb_hippo_lti_teardown(void *state) {
     free(s);
 }
 
-double mb_hippo_lti_flops(const struct mb_point *p) {
+double mb_hippo_lti_flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     return 2.0 * (double)p->batch * (double)p->n * ((double)p->rank * p->rank + p->rank);
 }
 
-double mb_hippo_bytes(const struct mb_point *p) {
+double mb_hippo_bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     return 4.0 * (double)p->batch * ((double)p->n + (double)p->rank);
 }
 
-double mb_hippo_lti_workspace(const struct mb_point *p) { return 4.0 * ((double)p->rank * p->rank + p->rank); }
+double mb_hippo_lti_workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return 4.0 * ((double)p->rank * p->rank + p->rank); }

@@ -106,8 +106,8 @@ struct mb_hippo_lti {
 int mb_hippo_lti_setup(void **state, struct mb_workload *w, enum mb_hippo_measure m, char *err, size_t errlen);
 void mb_hippo_lti_run(void *state);
 void mb_hippo_lti_teardown(void *state);
-double mb_hippo_lti_flops(const struct mb_point *p);
-double mb_hippo_bytes(const struct mb_point *p);
-double mb_hippo_lti_workspace(const struct mb_point *p);
+double mb_hippo_lti_flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p);
+double mb_hippo_bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p);
+double mb_hippo_lti_workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p);
 
 #endif

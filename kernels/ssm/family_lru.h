@@ -43,7 +43,7 @@ struct mb_lru_work {
 };
 int mb_lru_work_alloc(struct mb_lru_work *k, const struct mb_lru *r);
 void mb_lru_work_free(struct mb_lru_work *k);
-double mb_lru_work_bytes(const struct mb_point *p);
+double mb_lru_work_bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p);
 /* Inside an OpenMP parallel region: lambda, gamma, gamma (.) B, then X = (gamma B) u (sgemm per row block). */
 void mb_lru_input(const struct mb_lru *r, struct mb_lru_work *k);
 /* Inside an OpenMP parallel region: y = D (.) u + X_re C_re^T - X_im C_im^T (sgemm per row block). */
@@ -52,6 +52,6 @@ void mb_lru_output(const struct mb_lru *r, const struct mb_lru_work *k);
  * the states in place; otherwise X is only read. AVX-512 over the 16 states (masked tail). */
 void mb_lru_scan_range(const struct mb_lru *r, const struct mb_lru_work *k, int64_t b, int64_t n0, int64_t t0,
                        int64_t t1, float *x, int write);
-double mb_lru_flops(const struct mb_point *p); /* input + output GEMMs + one scan */
+double mb_lru_flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p); /* input + output GEMMs + one scan */
 
 #endif

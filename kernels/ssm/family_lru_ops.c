@@ -38,11 +38,11 @@ void mb_lru_work_free(struct mb_lru_work *k) {
     memset(k, 0, sizeof *k);
 }
 
-double mb_lru_work_bytes(const struct mb_point *p) {
+double mb_lru_work_bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     return 4.0 * (3.0 * p->rank + 2.0 * p->rank * p->d + 2.0 * (double)p->batch * p->n * p->rank);
 }
 
-double mb_lru_flops(const struct mb_point *p) {
+double mb_lru_flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double rows = (double)p->batch * p->n;
     return rows * (4.0 * p->rank * p->d /* B u */ + 4.0 * p->rank * p->d /* Re(C x) */ + 8.0 * p->rank + p->d);
 }

@@ -26,11 +26,11 @@ static const struct mb_mechanism mamba_mechanisms[] = {
      1e-4, (void (*)(void))mamba_oracle},
 };
 
-static int gate_of(const struct mb_point *p) {
-    char buf[32];
-    const char *g = mb_param(p, "gate", buf, sizeof buf);
-    return g ? atoi(g) != 0 : 1;
-}
+static const struct mb_param_decl mamba_params[] = {
+    {"gate", MB_PARAM_BOOL, 1, 0, 1, NULL, "1: y *= silu(z) (the Mamba block's gate); 0: no z input"},
+};
+
+static int gate_of(const struct mb_point *p) { return mb_param_bool(p, "gate"); }
 
 static void mamba_tensors(struct mb_workload *w) {
     const struct mb_point *p = &w->point;
@@ -539,6 +539,8 @@ const struct mb_family mb_family_ssm_mamba = {
     .summary = "selective scan: u, delta, z (batch, D, L), A_log (D, N), B, C (batch, N, L), D_skip, delta_bias (D) -> y (batch, D, L)",
     .axes = mamba_axes,
     .n_axes = (int)(sizeof mamba_axes / sizeof mamba_axes[0]),
+    .params = mamba_params,
+    .n_params = (int)(sizeof mamba_params / sizeof mamba_params[0]),
     .mechanisms = mamba_mechanisms,
     .n_mechanisms = (int)(sizeof mamba_mechanisms / sizeof mamba_mechanisms[0]),
     .layout = mamba_layout,

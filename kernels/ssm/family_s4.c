@@ -90,9 +90,7 @@ static void s4_fill(struct mb_workload *w) {
 static void s4d_fill(struct mb_workload *w) {
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     const struct mb_point *p = &w->point;
-    char init[16] = "lin";
-    mb_param(p, "init", init, sizeof init);
-    const int real = !strcmp(init, "real");
+    const int real = mb_param_enum(p, "init") == 1;
     gsl_rng_set(r, (unsigned long)(w->seed * 1000003u + 13));
     fill_gauss(r, w->inputs[0].data, mb_tensor_numel(&w->inputs[0]), 1.0);
     fill_dt(r, w->inputs[1].data, p->d);
@@ -167,15 +165,6 @@ void mb_s4_bind(struct mb_s4 *s, struct mb_workload *w) {
 
 double mb_s4_io_bytes(const struct mb_point *p) {
     return 4.0 * (2.0 * (double)p->batch * p->d * p->n + 4.0 * (double)p->d * p->rank + p->d);
-}
-
-int mb_s4d_supports(const struct mb_point *p, char *why, size_t len) {
-    char init[16];
-    if (mb_param(p, "init", init, sizeof init) && strcmp(init, "lin") && strcmp(init, "real")) {
-        mb_errorf(why, len, "init=%s: allowed lin (S4D-Lin, default) or real (S4D-real)", init);
-        return 1;
-    }
-    return 0;
 }
 
 /* ------------------------------------------------------------------------------------------ S4 math */
@@ -380,11 +369,17 @@ const struct mb_family mb_family_ssm_s4 = {
     .check = s4_check,
 };
 
+static const struct mb_param_decl s4d_params[] = {
+    {"init", MB_PARAM_ENUM, 0, 0, 0, "lin|real", "A_n = -1/2 + i pi n (S4D-Lin) or A_n = -(n+1) (S4D-Real)"},
+};
+
 const struct mb_family mb_family_ssm_s4d = {
     .name = "ssm.s4d",
     .summary = "u (batch, d, n), dt (d), A_re/A_im/C_re/C_im (d, rank) -> y (batch, d, n): diagonal S4D, ZOH",
     .axes = s4_axes,
     .n_axes = (int)(sizeof s4_axes / sizeof s4_axes[0]),
+    .params = s4d_params,
+    .n_params = (int)(sizeof s4d_params / sizeof s4d_params[0]),
     .mechanisms = s4d_mechanisms,
     .n_mechanisms = 1,
     .layout = s4d_layout,

@@ -67,6 +67,5 @@ double mb_s4_fftconv_flops(int64_t L);
 
 double mb_s4_io_bytes(const struct mb_point *p);
 /* supports() of the s4d kernels: params init=lin|real only. */
-int mb_s4d_supports(const struct mb_point *p, char *why, size_t len);
 
 #endif

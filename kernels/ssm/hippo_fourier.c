@@ -12,9 +12,9 @@
  */
 #include "ssm/family_hippo.h"
 
-static int supports(const struct mb_point *p, char *why, size_t len) { return mb_hippo_supports(p, 0, why, len); }
+static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) { return mb_hippo_supports(p, 0, why, len); }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     return mb_hippo_lti_setup(state, w, MB_HIPPO_FOURIER, err, errlen);
 }
 

@@ -23,7 +23,7 @@ struct legs_dense {
     float *B;  /* (N) */
 };
 
-static int supports(const struct mb_point *p, char *why, size_t len) { return mb_hippo_supports(p, 1, why, len); }
+static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) { return mb_hippo_supports(p, 1, why, len); }
 
 static void teardown(void *state) {
     struct legs_dense *s = state;
@@ -33,7 +33,7 @@ static void teardown(void *state) {
     free(s);
 }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct legs_dense *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     if (mb_hippo_bind(&s->h, w, err, errlen)) {
@@ -105,11 +105,11 @@ static void run(void *state) {
     }
 }
 
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     return 2.0 * (double)p->batch * (double)p->n * ((double)p->rank * (p->rank + 1) + 3.0 * p->rank);
 }
 
-static double workspace(const struct mb_point *p) { return 4.0 * (2.0 * (double)p->rank * p->rank + p->rank); }
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return 4.0 * (2.0 * (double)p->rank * p->rank + p->rank); }
 
 const struct mb_kernel mb_kernel_ssm_hippo_legs = {
     .name = "ssm.hippo.legs",

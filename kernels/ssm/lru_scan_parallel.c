@@ -27,7 +27,7 @@ static int64_t chunk_of(const struct mb_point *p) {
     return p->block > 0 ? p->block : mb_ssm_default_chunk(p->batch * ((p->rank + 15) / 16), p->n, threads);
 }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct lru_parallel *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_lru_bind(&s->r, w);
@@ -97,18 +97,18 @@ static void teardown(void *state) {
     free(s);
 }
 
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const int64_t c = chunk_of(p), first = c < p->n ? c : p->n;
-    return mb_lru_flops(p) + 8.0 * (double)p->batch * (double)(p->n - first) * p->rank;
+    return mb_lru_flops(kernel, p) + 8.0 * (double)p->batch * (double)(p->n - first) * p->rank;
 }
 
-static double bytes(const struct mb_point *p) {
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double io = 4.0 * (2.0 * p->batch * p->n * p->d + 4.0 * p->rank * p->d + p->d + 2.0 * p->rank);
     return io + 4.0 * 2.0 * 5.0 * (double)p->batch * p->n * p->rank;
 }
 
-static double workspace(const struct mb_point *p) {
-    return mb_lru_work_bytes(p) +
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
+    return mb_lru_work_bytes(kernel, p) +
            4.0 * (double)mb_ssm_chunk_workspace(p->batch * ((p->rank + 15) / 16), p->n, chunk_of(p), 32);
 }
 

@@ -20,13 +20,13 @@ struct lru_seq {
     struct mb_lru_work k;
 };
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct lru_seq *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_lru_bind(&s->r, w);
     if (mb_lru_work_alloc(&s->k, &s->r)) {
         free(s);
-        return mb_errorf(err, errlen, "out of memory for the LRU states (%.3g bytes)", mb_lru_work_bytes(&w->point));
+        return mb_errorf(err, errlen, "out of memory for the LRU states (%.3g bytes)", mb_lru_work_bytes(kernel, &w->point));
     }
     *state = s;
     return 0;
@@ -55,7 +55,7 @@ static void teardown(void *state) {
     free(s);
 }
 
-static double bytes(const struct mb_point *p) {
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double io = 4.0 * (2.0 * p->batch * p->n * p->d + 4.0 * p->rank * p->d + p->d + 2.0 * p->rank);
     return io + 4.0 * 2.0 * 4.0 * (double)p->batch * p->n * p->rank; /* X written, scanned (read + write), read */
 }

@@ -39,7 +39,7 @@ static void release(struct decode *s) {
     free(s);
 }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct decode *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_mamba_bind(&s->m, w);
@@ -163,14 +163,14 @@ static void run(void *state) {
 
 static void teardown(void *state) { release(state); }
 
-static double flops(const struct mb_point *p) { return (double)p->batch * p->d * (7.0 * p->rank + 10.0); }
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return (double)p->batch * p->d * (7.0 * p->rank + 10.0); }
 
 /* the cache read and the new state written, A_log, the step's inputs */
-static double bytes(const struct mb_point *p) {
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     return 4.0 * (2.0 * p->batch * p->d * p->rank + p->d * p->rank + 2.0 * p->batch * p->rank + 5.0 * p->batch * p->d);
 }
 
-static double workspace(const struct mb_point *p) {
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     /* peak in setup: the transposed B, C of the prefill */
     return 4.0 * (2.0 * p->batch * p->d * p->rank + 2.0 * p->batch * p->rank * (p->n + 1) + 4.0 * p->batch * p->d);
 }

@@ -54,11 +54,11 @@ struct plan {
     double r;
 };
 
-static double param_num(const struct mb_point *p, const char *key, double def) {
-    char buf[32];
-    const char *v = mb_param(p, key, buf, sizeof buf);
-    return v ? atof(v) : def;
-}
+static const struct mb_param_decl scan_params[] = {
+    {"minchunk", MB_PARAM_INT, MIN_CHUNK, 1, 1 << 30, NULL, "smallest chunk of the parallel split (steps)"},
+    {"r", MB_PARAM_REAL, R_LOCAL, 0, 100, NULL, "extra cost of the local pass (running product, q store) relative to the plain scan"},
+    {"window", MB_PARAM_INT, 0, 0, INT64_C(1) << 40, NULL, "steps per window of stored decays (0 = fit 64 MiB)"},
+};
 
 static void plan_init(struct plan *pl, const struct mb_point *p) {
     pl->S = p->batch * p->d;
@@ -68,11 +68,11 @@ static void plan_init(struct plan *pl, const struct mb_point *p) {
     pl->threads = p->threads > 0 ? (int)p->threads : omp_get_max_threads();
     if (pl->threads < 1) pl->threads = 1;
     pl->block = p->block;
-    pl->minchunk = (int64_t)param_num(p, "minchunk", MIN_CHUNK);
+    pl->minchunk = mb_param_int(p, "minchunk");
     if (pl->minchunk < 1) pl->minchunk = 1;
-    pl->r = param_num(p, "r", R_LOCAL);
+    pl->r = mb_param_real(p, "r");
     if (pl->r < 0) pl->r = 0;
-    int64_t w = (int64_t)param_num(p, "window", 0);
+    int64_t w = mb_param_int(p, "window");
     if (w <= 0) w = (int64_t)(Q_MAX_BYTES / (4.0 * (double)pl->S * (double)pl->N));
     if (pl->block > 0) w = w / pl->block * pl->block; /* chunk boundaries stay at multiples of block */
     if (pl->block > 0 && w < pl->block) w = pl->block;
@@ -179,7 +179,7 @@ static int64_t kmax_of(const struct plan *pl) {
     return chunks_in(pl, 0, pl->window); /* channel 0 has the largest team */
 }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct scan_parallel *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_mamba_bind(&s->m, w);
@@ -301,14 +301,14 @@ static void teardown(void *state) { release(state); }
 
 /* the sequential scan (7N + 10 per step) + on the steps of chunks > 0: the running product and q (2N) and the
  * correction (2N + 2) */
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     struct plan pl;
     plan_init(&pl, p);
     return (double)p->batch * p->d * p->n * (7.0 * p->rank + 10.0) + tracked_steps(&pl) * (4.0 * p->rank + 2.0);
 }
 
 /* as scan_seq + q written and read (4 N bytes each per tracked step) + y read and written again */
-static double bytes(const struct mb_point *p) {
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     struct plan pl;
     plan_init(&pl, p);
     const double bc = mb_mamba_use_transpose(p) ? 6.0 : 2.0 * p->d;
@@ -316,7 +316,7 @@ static double bytes(const struct mb_point *p) {
            tracked_steps(&pl) * (8.0 * p->rank + 8.0);
 }
 
-static double workspace(const struct mb_point *p) {
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     struct plan pl;
     plan_init(&pl, p);
     return q_bytes(&pl) + 4.0 * (mb_mamba_use_transpose(p) ? 2.0 * p->batch * p->n * p->rank : 0.0) +
@@ -332,6 +332,8 @@ const struct mb_kernel mb_kernel_ssm_mamba_scan_parallel = {
     .complexity = "O(batch D L N) time (1 + r + r' of the sequential work on the split steps), O(batch D L N) workspace",
     .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank) | MB_AXIS_BIT(block),
     .rank_meaning = "N, SSM state size per channel (block = chunk length in steps, 0 = balanced uneven split)",
+    .params = scan_params,
+    .n_params = (int)(sizeof scan_params / sizeof scan_params[0]),
     MB_KERNEL_SOURCE,
     .setup = setup,
     .run = run,

@@ -21,7 +21,7 @@ struct scan_seq {
     float *Bt, *Ct; /* (batch, L, N) */
 };
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct scan_seq *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_mamba_bind(&s->m, w);
@@ -62,17 +62,17 @@ static void teardown(void *state) {
     free(s);
 }
 
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     return (double)p->batch * p->d * p->n * (7.0 * p->rank + 10.0);
 }
 
 /* u, delta, z read, y written (batch D L); B, C read and the transposes written and read (batch N L each) */
-static double bytes(const struct mb_point *p) {
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double bc = mb_mamba_use_transpose(p) ? 6.0 : 2.0 * p->d;
     return 4.0 * (4.0 * p->batch * p->d * p->n + bc * p->batch * p->rank * p->n + 3.0 * p->d * p->rank);
 }
 
-static double workspace(const struct mb_point *p) {
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     return mb_mamba_use_transpose(p) ? 2.0 * 4.0 * p->batch * p->n * p->rank : 0.0;
 }
 

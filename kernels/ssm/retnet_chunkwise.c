@@ -36,7 +36,7 @@ static void release(struct retnet_chunkwise *s) {
     free(s);
 }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct retnet_chunkwise *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_retnet_bind(&s->r, w);
@@ -123,17 +123,17 @@ static void run(void *state) {
 
 static void teardown(void *state) { release(state); }
 
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double B = (double)(block_of(p) < p->n ? block_of(p) : p->n);
     return (double)p->batch * p->heads * p->n * (4.0 * p->d * p->d + 4.0 * B * p->d + B + 3.0 * p->d);
 }
 
-static double bytes(const struct mb_point *p) {
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double B = (double)(block_of(p) < p->n ? block_of(p) : p->n), states = p->batch * p->heads * (p->n / B + 1);
     return mb_retnet_io_bytes(p) + 4.0 * 4.0 * states * p->d * p->d;
 }
 
-static double workspace(const struct mb_point *p) {
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const int64_t B = block_of(p) < p->n ? block_of(p) : p->n;
     const double chunks = (double)((p->n + B - 1) / B);
     return 4.0 * ((double)p->batch * p->heads * chunks * p->d * p->d +

@@ -16,7 +16,7 @@ struct retnet_decode {
     float *cache, *next; /* heads_total x d x d */
 };
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct retnet_decode *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_retnet_bind(&s->r, w);
@@ -61,13 +61,13 @@ static void teardown(void *state) {
     free(s);
 }
 
-static double flops(const struct mb_point *p) { return (double)p->batch * p->heads * 5.0 * p->d * p->d; }
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return (double)p->batch * p->heads * 5.0 * p->d * p->d; }
 
-static double bytes(const struct mb_point *p) {
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     return 4.0 * (double)p->batch * p->heads * (3.0 * p->d * p->d + 4.0 * p->d);
 }
 
-static double workspace(const struct mb_point *p) { return 2.0 * 4.0 * (double)p->batch * p->heads * p->d * p->d; }
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return 2.0 * 4.0 * (double)p->batch * p->heads * p->d * p->d; }
 
 const struct mb_kernel mb_kernel_ssm_retnet_decode = {
     .name = "ssm.retnet.decode",

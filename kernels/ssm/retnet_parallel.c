@@ -31,7 +31,7 @@ static void release(struct retnet_parallel *s) {
     free(s);
 }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct retnet_parallel *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_retnet_bind(&s->r, w);
@@ -78,17 +78,17 @@ static void run(void *state) {
 
 static void teardown(void *state) { release(state); }
 
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double n = (double)p->n, causal = n * (n + ROWS) / 2.0; /* score entries computed */
     return (double)p->batch * p->heads * (4.0 * causal * p->d + causal);
 }
 
-static double bytes(const struct mb_point *p) {
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double n = (double)p->n;
     return mb_retnet_io_bytes(p) + 3.0 * 4.0 * p->batch * p->heads * n * (n + ROWS) / 2.0;
 }
 
-static double workspace(const struct mb_point *p) {
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     return 4.0 * ((double)(p->threads > 0 ? p->threads : 1) * ROWS * p->n + (double)p->heads * p->n);
 }
 

@@ -19,7 +19,7 @@ struct retnet_recurrent {
     float *state; /* slots x d x d */
 };
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct retnet_recurrent *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_retnet_bind(&s->r, w);
@@ -55,11 +55,11 @@ static void teardown(void *state) {
     free(s);
 }
 
-static double flops(const struct mb_point *p) { return (double)p->batch * p->heads * p->n * 5.0 * p->d * p->d; }
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return (double)p->batch * p->heads * p->n * 5.0 * p->d * p->d; }
 
-static double bytes(const struct mb_point *p) { return mb_retnet_io_bytes(p); }
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_retnet_io_bytes(p); }
 
-static double workspace(const struct mb_point *p) {
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     return 4.0 * (double)(p->threads > 0 ? p->threads : 1) * p->d * p->d;
 }
 

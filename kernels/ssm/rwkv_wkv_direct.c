@@ -23,7 +23,7 @@ struct wkv_direct {
     struct mb_rwkv r;
 };
 
-static int supports(const struct mb_point *p, char *why, size_t len) {
+static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) {
     if (p->n > MAX_T) {
         snprintf(why, len, "T = %lld > %d: the direct form is O(T^2) (use ssm.rwkv.wkv_stable)", (long long)p->n, MAX_T);
         return 1;
@@ -31,7 +31,7 @@ static int supports(const struct mb_point *p, char *why, size_t len) {
     return 0;
 }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct wkv_direct *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_rwkv_bind(&s->r, w);
@@ -75,14 +75,14 @@ static void run(void *state) {
 
 static void teardown(void *state) { free(state); }
 
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     return 5.0 * (double)p->batch * p->d * (double)p->n * ((double)p->n + 1.0) / 2.0;
 }
 
 /* k, v rows 0..t re-read per output row (from cache when T C fits) */
-static double bytes(const struct mb_point *p) { return mb_rwkv_io_bytes(p); }
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_rwkv_io_bytes(p); }
 
-static double workspace(const struct mb_point *p) {
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     (void)p;
     return 0.0;
 }

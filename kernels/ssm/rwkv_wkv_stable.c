@@ -19,7 +19,7 @@ struct wkv_stable {
     struct mb_rwkv r;
 };
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct wkv_stable *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_rwkv_bind(&s->r, w);
@@ -71,11 +71,11 @@ static void run(void *state) {
 
 static void teardown(void *state) { free(state); }
 
-static double flops(const struct mb_point *p) { return 18.0 * (double)p->batch * p->n * p->d; }
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return 18.0 * (double)p->batch * p->n * p->d; }
 
-static double bytes(const struct mb_point *p) { return mb_rwkv_io_bytes(p); }
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_rwkv_io_bytes(p); }
 
-static double workspace(const struct mb_point *p) {
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     (void)p;
     return 0.0;
 }

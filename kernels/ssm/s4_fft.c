@@ -26,7 +26,7 @@ static void teardown(void *state) {
     free(f);
 }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct s4_fft *f = calloc(1, sizeof *f);
     if (!f) return mb_errorf(err, errlen, "out of memory");
     mb_s4_bind(&f->s, w);
@@ -80,9 +80,9 @@ static void run(void *state) {
                             s->y + p * L);
 }
 
-static double flops(const struct mb_point *p) { return (double)p->batch * p->d * mb_s4_fftconv_flops(p->n); }
-static double bytes(const struct mb_point *p) { return mb_s4_io_bytes(p) + 8.0 * (double)p->d * (p->n + 1); }
-static double workspace(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return (double)p->batch * p->d * mb_s4_fftconv_flops(p->n); }
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_s4_io_bytes(p) + 8.0 * (double)p->d * (p->n + 1); }
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double t = p->threads > 0 ? (double)p->threads : 1.0;
     return 8.0 * (double)p->d * (p->n + 8) + t * 16.0 * (p->n + 16);
 }

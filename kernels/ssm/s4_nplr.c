@@ -81,7 +81,7 @@ static int matrix_power(int64_t N, const double *Abar, int64_t L, double *out) {
     return 0;
 }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct s4_nplr *r = calloc(1, sizeof *r);
     if (!r) return mb_errorf(err, errlen, "out of memory");
     mb_s4_bind(&r->s, w);
@@ -231,13 +231,13 @@ static void run(void *state) {
     }
 }
 
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double L = (double)p->n;
     return (double)p->d * (30.0 * p->rank * (L / 2 + 1) + 2.5 * L * log2(L > 2 ? L : 2) +
                            (p->batch + 0.5) * mb_s4_fftconv_flops(p->n));
 }
-static double bytes(const struct mb_point *p) { return mb_s4_io_bytes(p) + 48.0 * (double)p->d * p->rank; }
-static double workspace(const struct mb_point *p) {
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_s4_io_bytes(p) + 48.0 * (double)p->d * p->rank; }
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double t = p->threads > 0 ? (double)p->threads : 1.0;
     return 48.0 * (double)p->d * p->rank + 24.0 * p->rank + 16.0 * (p->n / 2 + 1) +
            t * (8.0 * (p->n / 2 + 8) + 4.0 * (p->n + 16) + 8.0 * (p->n + 8) + 12.0 * (2 * p->n + 16));

@@ -25,7 +25,7 @@ static void teardown(void *state) {
     free(r);
 }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct s4_rec *r = calloc(1, sizeof *r);
     if (!r) return mb_errorf(err, errlen, "out of memory");
     mb_s4_bind(&r->s, w);
@@ -88,11 +88,11 @@ static void run(void *state) {
     }
 }
 
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     return 2.0 * (double)p->batch * p->d * p->n * ((double)p->rank * p->rank + 2.0 * p->rank);
 }
-static double bytes(const struct mb_point *p) { return mb_s4_io_bytes(p) + 4.0 * (double)p->d * p->rank * p->rank; }
-static double workspace(const struct mb_point *p) { return 4.0 * (double)p->d * ((double)p->rank * p->rank + p->rank); }
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_s4_io_bytes(p) + 4.0 * (double)p->d * p->rank * p->rank; }
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return 4.0 * (double)p->d * ((double)p->rank * p->rank + p->rank); }
 
 const struct mb_kernel mb_kernel_ssm_s4_recurrent = {
     .name = "ssm.s4.recurrent",

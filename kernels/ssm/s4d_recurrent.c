@@ -24,7 +24,7 @@ static void teardown(void *state) {
     free(r);
 }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct s4d_rec *r = calloc(1, sizeof *r);
     if (!r) return mb_errorf(err, errlen, "out of memory");
     mb_s4_bind(&r->s, w);
@@ -84,9 +84,9 @@ static void run(void *state) {
     }
 }
 
-static double flops(const struct mb_point *p) { return 10.0 * (double)p->batch * p->d * p->n * p->rank; }
-static double bytes(const struct mb_point *p) { return mb_s4_io_bytes(p); }
-static double workspace(const struct mb_point *p) { return 16.0 * (double)p->d * p->rank; }
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return 10.0 * (double)p->batch * p->d * p->n * p->rank; }
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_s4_io_bytes(p); }
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return 16.0 * (double)p->d * p->rank; }
 
 const struct mb_kernel mb_kernel_ssm_s4d_recurrent = {
     .name = "ssm.s4d.recurrent",
@@ -97,7 +97,6 @@ const struct mb_kernel mb_kernel_ssm_s4d_recurrent = {
     .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank),
     .rank_meaning = "N: state size (complex diagonal modes)",
     MB_KERNEL_SOURCE,
-    .supports = mb_s4d_supports,
     .setup = setup,
     .run = run,
     .teardown = teardown,

@@ -38,7 +38,7 @@ static void teardown(void *state) {
     free(v);
 }
 
-static int setup(void **state, struct mb_workload *w, char *err, size_t errlen) {
+static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct s4d_vdm *v = calloc(1, sizeof *v);
     if (!v) return mb_errorf(err, errlen, "out of memory");
     mb_s4_bind(&v->s, w);
@@ -121,11 +121,11 @@ static void run(void *state) {
     }
 }
 
-static double flops(const struct mb_point *p) {
+static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     return (double)p->d * (4.0 * (double)p->rank * p->n + (p->batch + 0.5) * mb_s4_fftconv_flops(p->n));
 }
-static double bytes(const struct mb_point *p) { return mb_s4_io_bytes(p) + 4.0 * (double)p->d * p->rank; }
-static double workspace(const struct mb_point *p) {
+static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_s4_io_bytes(p) + 4.0 * (double)p->d * p->rank; }
+static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double t = p->threads > 0 ? (double)p->threads : 1.0;
     return 32.0 * (double)p->d * p->rank + t * (12.0 * p->n + 8.0 * (p->n + 8) + 16.0 * (p->n + 16));
 }
@@ -139,7 +139,6 @@ const struct mb_kernel mb_kernel_ssm_s4d_vandermonde = {
     .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank),
     .rank_meaning = "N: state size (complex diagonal modes)",
     MB_KERNEL_SOURCE,
-    .supports = mb_s4d_supports,
     .setup = setup,
     .run = run,
     .teardown = teardown,

@@ -243,7 +243,12 @@ def assert_clean_failure(proc, *words):
     (["run", "attention.softmax.naive", "--rank", "4"], ["does not read axis rank"]),
     (["run", "attention.linear.elu", "--causal"], ["unsupported", "non-causal"]),
     (["run", "attention.softmax.naive", "--bogus", "1"], ["unknown option --bogus"]),
-    (["run", "attention.softmax.naive", "--param", "qk_std=0"], ["qk_std", "out of range"]),
+    (["run", "attention.softmax.naive", "--param", "qk_std=0"], ["qk_std=0", "not allowed", "[0.001, 16]"]),
+    (["run", "attention.linear.elu", "--param", "no_such_key=1"],
+     ["unknown parameter 'no_such_key'", "allowed: qk_std, inputs"]),
+    (["run", "attention.performer", "--param", "features=sideways"], ["features=sideways", "orthogonal, iid"]),
+    (["eval", "attention.softmax.naive", "--in", "x.h5", "--out", "y.h5", "--param", "rounds=2"],
+     ["unknown parameter 'rounds'"]),
     (["describe", "nope"], ["unknown kernel"]),
     (["list", "--family", "nope"], ["unknown family"]),
     (["frobnicate"], ["unknown command"]),
@@ -260,6 +265,10 @@ def test_bad_cli_input(args, words):
     ("[experiment]\nname = x\nkernels = attention.linear.elu\nthis is not ini\n", [":4:"]),
     ("[experiment]\nkernels = attention.linear.elu\n", ["name"]),
     ("[experiment]\nname = x\nkernels = attention.linear.elu\n[axes]\nd = 100000\n", ["d = 100000"]),
+    ("[experiment]\nname = x\nkernels = attention.linear.elu\n[axes]\nparams = nope=1\n",
+     [":5:", "unknown parameter 'nope'", "qk_std"]),
+    ("[experiment]\nname = x\n[sweep p]\nkernels = attention.performer\nparams = features=sideways\n",
+     [":5:", "features=sideways", "orthogonal, iid"]),
 ])
 def test_bad_ini(tmp_path, text, words):
     ini = tmp_path / "bad.ini"

@@ -124,6 +124,6 @@ def test_fixed_rejects_a_bad_summary_width(tmp_path):
     with h5py.File(src, "w") as f:
         for name, t in (("q", q), ("k", k), ("v", v)):
             f[name] = t.numpy()
-    proc = mechbench("eval", "attention.sparse.fixed", "--in", src, "--out", dst, "--param", "c=0", check=False)
-    assert proc.returncode != 0 and "c" in proc.stderr
+    proc = mechbench("eval", "attention.sparse.fixed", "--in", src, "--out", dst, "--param", "c=-1", check=False)
+    assert proc.returncode == 2 and "c=-1" in proc.stderr
     assert not dst.exists()

@@ -92,18 +92,18 @@ Test(attention_exact, flash_workspace_does_not_grow_with_n_squared) {
     const struct mb_kernel *flash = mb_kernel_find("attention.softmax.flash");
     struct mb_point big = make_point(flash, 1, 1, 65536, 64, 0, 0, 2), small = big;
     small.n = 4096;
-    const double ws = flash->workspace_bytes(&big);
+    const double ws = mb_kernel_workspace(flash, &big);
     cr_assert_lt(ws, 64e6, "workspace at n = 65536: %g bytes", ws);
-    cr_assert_eq(ws, flash->workspace_bytes(&small), "the workspace must not depend on n beyond the key block");
+    cr_assert_eq(ws, mb_kernel_workspace(flash, &small), "the workspace must not depend on n beyond the key block");
     cr_assert_lt(ws, 1e-3 * 4.0 * 65536.0 * 65536.0);
 }
 
 Test(attention_exact, flash_flop_model_counts_the_blocks_computed) {
     const struct mb_kernel *flash = mb_kernel_find("attention.softmax.flash");
     struct mb_point p = make_point(flash, 1, 8, 4096, 64, 0, 0, 2);
-    cr_assert_float_eq(flash->flops(&p), 8 * 4.0 * 4096.0 * 4096.0 * 64.0, 1.0);
+    cr_assert_float_eq(mb_kernel_flops(flash, &p), 8 * 4.0 * 4096.0 * 4096.0 * 64.0, 1.0);
     p.causal = 1;
-    const double ratio = flash->flops(&p) / (8 * 4.0 * 4096.0 * 4096.0 * 64.0);
+    const double ratio = mb_kernel_flops(flash, &p) / (8 * 4.0 * 4096.0 * 4096.0 * 64.0);
     cr_assert(ratio > 0.5 && ratio < 0.52, "causal / non-causal FLOPs = %g", ratio);
 }
 
@@ -152,7 +152,7 @@ Test(attention_exact, decode_at_large_n_passes_its_oracle) {
 Test(attention_exact, decode_models_are_linear_in_n) {
     const struct mb_kernel *decode = mb_kernel_find("attention.softmax.decode");
     struct mb_point p = make_point(decode, 1, 8, 4096, 64, 0, 0, 2);
-    cr_assert_float_eq(decode->flops(&p), 8 * 4.0 * 4096 * 64, 1.0);
-    cr_assert_float_eq(decode->bytes(&p), 8 * 2.0 * 4096 * 64 * 4, 1.0);
-    cr_assert_lt(decode->workspace_bytes(&p), 1e5);
+    cr_assert_float_eq(mb_kernel_flops(decode, &p), 8 * 4.0 * 4096 * 64, 1.0);
+    cr_assert_float_eq(mb_kernel_bytes(decode, &p), 8 * 2.0 * 4096 * 64 * 4, 1.0);
+    cr_assert_lt(mb_kernel_workspace(decode, &p), 1e5);
 }

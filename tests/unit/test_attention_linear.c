@@ -30,7 +30,7 @@ static float *run_kernel(const char *name, int64_t batch, int64_t heads, int64_t
     cr_assert_not_null(k, "%s is not registered", name);
     struct mb_point p = make_point(k, batch, heads, n, d, causal, block, threads);
     char why[160] = "";
-    cr_assert_eq(k->supports ? k->supports(&p, why, sizeof why) : 0, 0, "%s: %s", name, why);
+    cr_assert_eq(mb_kernel_supports(k, &p, why, sizeof why), 0, "%s: %s", name, why);
     struct mb_workload w;
     char err[256];
     cr_assert_eq(mb_workload_create(&w, k->family, &p, 11, err, sizeof err), 0, "%s", err);
@@ -126,7 +126,7 @@ Test(attention_linear, decode_is_idempotent_across_timed_runs) {
     char err[256];
     cr_assert_eq(mb_workload_create(&w, k->family, &p, 5, err, sizeof err), 0, "%s", err);
     void *state = NULL;
-    cr_assert_eq(k->setup(&state, &w, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mb_kernel_setup(k, &state, &w, err, sizeof err), 0, "%s", err);
     k->run(state);
     float first[16];
     memcpy(first, w.outputs[0].data + 49 * 16, sizeof first);
@@ -140,10 +140,10 @@ Test(attention_linear, decode_flop_model_is_independent_of_n) {
     const struct mb_kernel *dec = mb_kernel_find("attention.linear.elu_decode");
     const struct mb_kernel *rnn = mb_kernel_find("attention.linear.elu_rnn");
     struct mb_point a = make_point(dec, 1, 8, 128, 64, 1, 0, 1), b = make_point(dec, 1, 8, 1 << 20, 64, 1, 0, 1);
-    cr_assert_eq(dec->flops(&a), dec->flops(&b));
-    cr_assert_eq(dec->bytes(&a), dec->bytes(&b));
-    cr_assert(fabs(dec->flops(&a) - 8 * 4.0 * 64 * 64) < 0.05 * dec->flops(&a), "~4 d^2 per head: %g", dec->flops(&a));
-    cr_assert_gt(rnn->flops(&b), 1000 * rnn->flops(&a) / 1024.0 * 0.99, "the full RNN form grows with n");
+    cr_assert_eq(mb_kernel_flops(dec, &a), mb_kernel_flops(dec, &b));
+    cr_assert_eq(mb_kernel_bytes(dec, &a), mb_kernel_bytes(dec, &b));
+    cr_assert(fabs(mb_kernel_flops(dec, &a) - 8 * 4.0 * 64 * 64) < 0.05 * mb_kernel_flops(dec, &a), "~4 d^2 per head: %g", mb_kernel_flops(dec, &a));
+    cr_assert_gt(mb_kernel_flops(rnn, &b), 1000 * mb_kernel_flops(rnn, &a) / 1024.0 * 0.99, "the full RNN form grows with n");
     cr_assert_eq(dec->flags & MB_KERNEL_LAST_ROW, MB_KERNEL_LAST_ROW);
 }
 
@@ -153,7 +153,7 @@ Test(attention_linear, causal_forms_refuse_non_causal_and_efficient_refuses_caus
         const struct mb_kernel *k = mb_kernel_find(causal_only[i]);
         struct mb_point p = make_point(k, 1, 1, 16, 8, 0, 0, 1);
         char why[160] = "";
-        cr_assert_eq(k->supports(&p, why, sizeof why), 1, "%s", causal_only[i]);
+        cr_assert_eq(mb_kernel_supports(k, &p, why, sizeof why), 1, "%s", causal_only[i]);
         cr_assert(strstr(why, "causal only"), "%s: %s", causal_only[i], why);
     }
     const char *non_causal[] = {"attention.efficient", "attention.efficient_scaling"};
@@ -161,7 +161,7 @@ Test(attention_linear, causal_forms_refuse_non_causal_and_efficient_refuses_caus
         const struct mb_kernel *k = mb_kernel_find(non_causal[i]);
         struct mb_point p = make_point(k, 1, 1, 16, 8, 1, 0, 1);
         char why[160] = "";
-        cr_assert_eq(k->supports(&p, why, sizeof why), 1);
+        cr_assert_eq(mb_kernel_supports(k, &p, why, sizeof why), 1);
         cr_assert(strstr(why, "non-causal only"), "%s", why);
     }
     cr_assert_null(mb_kernel_find("attention.linear.cos")->supports, "1 + cos runs causal and non-causal");

@@ -27,7 +27,7 @@ static void run_point(const char *name, int64_t n, int64_t d, int64_t heads, int
     snprintf(p.params, sizeof p.params, "%s", params ? params : "");
     mb_point_complete(k, &p, MB_AXIS_BIT(causal));
     char err[256];
-    cr_assert_eq(k->supports ? k->supports(&p, err, sizeof err) : 0, 0, "%s unsupported: %s", name, err);
+    cr_assert_eq(mb_kernel_supports(k, &p, err, sizeof err), 0, "%s unsupported: %s", name, err);
     struct mb_workload w;
     cr_assert_eq(mb_workload_create(&w, k->family, &p, seed, err, sizeof err), 0, "%s", err);
     cr_assert_eq(mb_run_once(k, &w, err, sizeof err), 0, "%s", err);
@@ -45,10 +45,10 @@ static int refuses(const char *name, int64_t rank, int causal, const char *param
     p.n = 64;
     p.rank = rank;
     p.causal = causal;
-    snprintf(p.params, sizeof p.params, "%s", params);
-    mb_point_complete(k, &p, MB_AXIS_BIT(causal));
     char why[MB_MESSAGE_LEN] = "";
-    return k->supports(&p, why, sizeof why) == 1 && strstr(why, reason) != NULL;
+    if (mb_params_parse(k, params, 0, &p, why, sizeof why)) return strstr(why, reason) != NULL; /* a bad param */
+    mb_point_complete(k, &p, MB_AXIS_BIT(causal));
+    return mb_kernel_supports(k, &p, why, sizeof why) == 1 && strstr(why, reason) != NULL;
 }
 
 /* ------------------------------------------------------------------------------------------ linformer */

@@ -29,7 +29,7 @@ static struct mb_errors run_vs(const char *name, const struct mb_point *p, const
     const struct mb_kernel *k = mb_kernel_find(name);
     cr_assert_not_null(k, "%s not registered", name);
     char err[256];
-    cr_assert_eq(k->supports ? k->supports(p, err, sizeof err) : 0, 0, "%s", err);
+    cr_assert_eq(mb_kernel_supports(k, p, err, sizeof err), 0, "%s", err);
     struct mb_workload w;
     cr_assert_eq(mb_workload_create(&w, k->family, p, 5, err, sizeof err), 0, "%s", err);
     cr_assert_eq(mb_run_once(k, &w, err, sizeof err), 0, "%s", err);
@@ -87,9 +87,9 @@ static struct mb_sparse pattern(enum mb_sparse_kind kind, int64_t n, int causal,
     p.n = n;
     p.causal = causal;
     p.rank = rank;
-    if (params) snprintf(p.params, sizeof p.params, "%s", params);
     struct mb_sparse sp;
     char err[128];
+    cr_assert_eq(mb_params_parse(mb_kernel_find("attention.sparse.fixed"), params, 0, &p, err, sizeof err), 0, "%s", err);
     cr_assert_eq(mb_sparse_resolve(&sp, kind, &p, err, sizeof err), 0, "%s", err);
     return sp;
 }
@@ -156,32 +156,32 @@ Test(attention_sparse, flop_models_follow_the_pattern) {
     for (int causal = 0; causal <= 1; causal++) {
         struct mb_point p1 = point_of(strided, 4096, 64, 1, causal, 0, NULL, 1), p4 = p1;
         p4.n = 4 * p1.n; /* rank 0: l = sqrt(n) at both */
-        double r = strided->flops(&p4) / strided->flops(&p1);
+        double r = mb_kernel_flops(strided, &p4) / mb_kernel_flops(strided, &p1);
         cr_assert(r > 7.5 && r < 8.5, "strided causal=%d: flops(4n)/flops(n) = %g, want ~8", causal, r);
         /* fixed at l = sqrt(n) is O(n sqrt(n)) only at a fixed summary width c (the default c = l/8 grows) */
         struct mb_point f1 = point_of(fixed, 4096, 64, 1, causal, 0, "c=2", 1), f4 = f1;
         f4.n *= 4;
-        r = fixed->flops(&f4) / fixed->flops(&f1);
+        r = mb_kernel_flops(fixed, &f4) / mb_kernel_flops(fixed, &f1);
         cr_assert(r > 7.5 && r < 8.5, "fixed c=2 causal=%d: ratio %g", causal, r);
         f1 = point_of(fixed, 4096, 64, 1, causal, 0, NULL, 1);
         f4 = f1;
         f4.n *= 4;
-        r = fixed->flops(&f4) / fixed->flops(&f1);
+        r = mb_kernel_flops(fixed, &f4) / mb_kernel_flops(fixed, &f1);
         cr_assert(r > 12 && r < 16, "fixed c=l/8 causal=%d: ratio %g, the n^2/8 summary part dominates", causal, r);
         p1 = point_of(local, 4096, 64, 1, causal, 64, NULL, 1);
         p4 = p1;
         p4.n *= 4;
-        r = local->flops(&p4) / local->flops(&p1);
+        r = mb_kernel_flops(local, &p4) / mb_kernel_flops(local, &p1);
         cr_assert(r > 3.9 && r < 4.1, "local causal=%d: ratio %g, want ~4 at fixed w", causal, r);
         p1 = point_of(topk, 4096, 64, 1, causal, 32, NULL, 1);
         p4 = p1;
         p4.n *= 4;
-        r = topk->flops(&p4) / topk->flops(&p1);
+        r = mb_kernel_flops(topk, &p4) / mb_kernel_flops(topk, &p1);
         cr_assert(r > 15 && r < 16.5, "topk causal=%d: ratio %g, want ~16 (all scores)", causal, r);
     }
     /* exactly (4 d + 3) per allowed entry: strided n = 64, l = 8, causal */
     struct mb_point p = point_of(strided, 64, 16, 2, 1, 8, NULL, 1);
-    cr_assert_float_eq(strided->flops(&p), 2.0 * (4 * 16 + 3) * (36 + 56 * 8 + 8 * 28), 1e-6);
+    cr_assert_float_eq(mb_kernel_flops(strided, &p), 2.0 * (4 * 16 + 3) * (36 + 56 * 8 + 8 * 28), 1e-6);
 }
 
 Test(attention_sparse, fixed_summary_width_parameter) {
@@ -194,11 +194,10 @@ Test(attention_sparse, fixed_summary_width_parameter) {
     struct mb_point p1 = point_of(k, 100, 16, 1, 0, 10, "c=1", 1);
     cr_assert_gt(mb_sparse_flops(MB_SPARSE_FIXED, &p), mb_sparse_flops(MB_SPARSE_FIXED, &p1));
     char why[128] = "";
-    snprintf(p.params, sizeof p.params, "c=0");
-    cr_assert_eq(k->supports(&p, why, sizeof why), 1);
-    cr_assert(strstr(why, "c"), "%s", why);
-    snprintf(p.params, sizeof p.params, "c=x");
-    cr_assert_eq(k->supports(&p, why, sizeof why), 1);
+    cr_assert_eq(mb_params_parse(k, "c=-1", 0, &p, why, sizeof why), -1);
+    cr_assert(strstr(why, "c=-1"), "%s", why);
+    cr_assert_eq(mb_params_parse(k, "c=x", 0, &p, why, sizeof why), -1);
+    cr_assert(strstr(why, "c=x") && strstr(why, "integer"), "%s", why);
 }
 
 static int nothing_allowed(const void *ctx, int64_t i, int64_t j) {

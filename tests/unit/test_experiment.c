@@ -231,7 +231,7 @@ static const char full_file[] =
     "causal = no, yes\n"
     "threads = 1, 2\n"
     "eps = 1e-3:1:x10\n"
-    "params = key=value;key2=value2\n"
+    "params = qk_std=2;inputs=recall\n"
     "\n"
     "[sweep quadratic]\n"
     "\n"
@@ -263,23 +263,36 @@ Test(file, full_file_with_sweeps_inheriting_axes, .init = setup, .fini = teardow
     expect_axis(0, "threads", (double[]){1, 2}, 2);
     expect_axis(0, "eps", (double[]){1e-3, 1e-2, 1e-1, 1}, 4);
     expect_axis(0, "heads", NULL, 0);
-    cr_assert_str_eq(exp_->sweeps[0].params, "key=value;key2=value2");
+    cr_assert_str_eq(exp_->sweeps[0].params, "qk_std=2;inputs=recall");
     /* an empty sweep: [experiment] kernels, every [axes] value */
     cr_assert_str_eq(exp_->sweeps[1].name, "quadratic");
     cr_assert_str_eq(exp_->sweeps[1].kernels, "attention.softmax.*, attention.linear.elu");
     expect_axis(1, "n", (double[]){128, 256, 512, 1024}, 4);
     expect_axis(1, "rank", NULL, 0);
-    cr_assert_str_eq(exp_->sweeps[1].params, "key=value;key2=value2");
+    cr_assert_str_eq(exp_->sweeps[1].params, "qk_std=2;inputs=recall");
     /* an explicitly empty params clears the inherited one */
     cr_assert_str_eq(exp_->sweeps[2].name, "own_params");
     cr_assert_str_eq(exp_->sweeps[2].params, "");
 }
 
 Test(file, implicit_sweep_takes_axes, .init = setup, .fini = teardown) {
-    expect_ok("[axes]\nn = 64, 128\nparams = a=1\n" MINIMAL);
+    expect_ok("[axes]\nn = 64, 128\nparams = qk_std=1.5\n" MINIMAL);
     cr_assert_eq(exp_->n_sweeps, 1);
     expect_axis(0, "n", (double[]){64, 128}, 2);
-    cr_assert_str_eq(exp_->sweeps[0].params, "a=1");
+    cr_assert_str_eq(exp_->sweeps[0].params, "qk_std=1.5");
+}
+
+/* params are checked against the parameters the sweep's kernels declare, with the line of the params key */
+Test(errors, params_unknown_or_bad, .init = setup, .fini = teardown) {
+    expect_error("[axes]\nn = 64\nparams = no_such_key=1\n" MINIMAL, 3, "unknown parameter 'no_such_key'");
+    cr_assert(strstr(err, "qk_std") && strstr(err, "features"), "the message lists the allowed keys: %s", err);
+    expect_error(MINIMAL "[sweep p]\nkernels = attention.performer\nparams = features=sideways\n", 6,
+                 "features=sideways is not allowed (one of orthogonal, iid)");
+    expect_error(MINIMAL "[axes]\nparams = qk_std=0\n[sweep a]\nn = 8\n", 5, "qk_std=0");
+    /* a key declared by one kernel of the sweep is accepted (the others drop it, as axes they do not read) */
+    expect_ok(MINIMAL "[axes]\nparams = features=iid\n");
+    expect_error("[experiment]\nname = demo\nkernels = attention.softmax.naive\n[axes]\nparams = features=iid\n", 5,
+                 "unknown parameter 'features'");
 }
 
 Test(file, long_lines_and_crlf, .init = setup, .fini = teardown) {
@@ -424,6 +437,8 @@ Test(errors, string_lengths, .init = setup, .fini = teardown) {
     params[MB_PARAMS_LEN] = '\0';
     snprintf(text, sizeof text, MINIMAL "[axes]\nparams = %s\n", params);
     expect_error(text, 5, "params is too long (128 characters, at most 127)");
+    memcpy(params, "qk_std=1.", 9); /* a valid value that fills the 127 characters: 1.000...0 */
+    memset(params + 9, '0', MB_PARAMS_LEN - 1 - 9);
     params[MB_PARAMS_LEN - 1] = '\0';
     snprintf(text, sizeof text, MINIMAL "[axes]\nparams = %s\n", params);
     expect_ok(text);

@@ -35,7 +35,7 @@ static int run_and_check(const struct mb_kernel *k, const struct gshape *s, int 
     struct mb_point p;
     make_point(k, s, threads, &p);
     char why[256];
-    if (k->supports && k->supports(&p, why, sizeof why)) return 0;
+    if (mb_kernel_supports(k, &p, why, sizeof why)) return 0;
     struct mb_workload w;
     char err[256];
     cr_assert_eq(mb_family_validate(k->family, &p, err, sizeof err), 0, "%s: %s", k->name, err);
@@ -220,7 +220,8 @@ Test(gau, parameter_budget_two_gau_vs_mha_ffn) {
     struct mb_point p;
     memset(&p, 0, sizeof p);
     p.d = 512, p.rank = 128, p.n = 1, p.batch = 1;
-    snprintf(p.params, sizeof p.params, "e=1024");
+    char perr[160];
+    cr_assert_eq(mb_params_parse(mb_kernel_find("gau.gau"), "e=1024", 0, &p, perr, sizeof perr), 0, "%s", perr);
     const double gau = mb_gau_param_count("gau", &p), mha = mb_gau_param_count("mha_ffn", &p);
     cr_assert_eq(gau, 3.0 * 512 * 1024 + 512 * 128 + 4 * 128);
     cr_assert_eq(mha, 12.0 * 512 * 512);
@@ -241,16 +242,14 @@ Test(gau, parameter_budget_two_gau_vs_mha_ffn) {
 }
 
 Test(gau, bad_params_are_refused) {
-    struct mb_workload w;
-    memset(&w, 0, sizeof w);
-    w.point.n = 8, w.point.d = 64, w.point.batch = 1;
+    const struct mb_kernel *k = mb_kernel_find("gau.gau");
+    struct mb_point p;
+    memset(&p, 0, sizeof p);
     char err[160];
-    snprintf(w.point.params, sizeof w.point.params, "norm=softmax");
-    cr_assert_eq(mb_family_gau.layout(&w, err, sizeof err), -1);
-    cr_assert(strstr(err, "norm=softmax"), "%s", err);
-    snprintf(w.point.params, sizeof w.point.params, "e=0");
-    cr_assert_eq(mb_family_gau.layout(&w, err, sizeof err), -1);
-    cr_assert(strstr(err, "e=0"), "%s", err);
+    cr_assert_eq(mb_params_parse(k, "norm=softmax", 0, &p, err, sizeof err), -1);
+    cr_assert(strstr(err, "norm=softmax") && strstr(err, "su, paper"), "%s", err);
+    cr_assert_eq(mb_params_parse(k, "e=-1", 0, &p, err, sizeof err), -1);
+    cr_assert(strstr(err, "e=-1"), "%s", err);
 }
 
 Test(gau, sampled_check_includes_the_edge_rows) {
@@ -277,6 +276,6 @@ Test(gau, mha_ffn_refuses_d_not_multiple_of_64) {
     memset(&p, 0, sizeof p);
     p.d = 100;
     char why[128] = "";
-    cr_assert_eq(k->supports(&p, why, sizeof why), 1);
+    cr_assert_eq(mb_kernel_supports(k, &p, why, sizeof why), 1);
     cr_assert(strstr(why, "64"), "%s", why);
 }

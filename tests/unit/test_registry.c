@@ -63,9 +63,9 @@ Test(registry, models_are_positive_at_the_default_point) {
         mb_point_complete(k, &p, 0);
         char err[256];
         cr_assert_eq(mb_family_validate(k->family, &p, err, sizeof err), 0, "%s: %s", k->name, err);
-        cr_assert_gt(k->flops(&p), 0, "%s", k->name);
-        cr_assert_gt(k->bytes(&p), 0, "%s", k->name);
-        cr_assert_geq(k->workspace_bytes(&p), 0, "%s", k->name);
+        cr_assert_gt(mb_kernel_flops(k, &p), 0, "%s", k->name);
+        cr_assert_gt(mb_kernel_bytes(k, &p), 0, "%s", k->name);
+        cr_assert_geq(mb_kernel_workspace(k, &p), 0, "%s", k->name);
     }
 }
 

@@ -46,7 +46,7 @@ static void make_point(const struct mb_kernel *k, const struct shape *s, int64_t
 /* Create the workload of k at p (seed 7) and run k once. Returns 0 when unsupported. */
 static int run_kernel(const struct mb_kernel *k, const struct mb_point *p, struct mb_workload *w) {
     char why[256], err[256];
-    if (k->supports && k->supports(p, why, sizeof why)) return 0;
+    if (mb_kernel_supports(k, p, why, sizeof why)) return 0;
     cr_assert_eq(mb_family_validate(k->family, p, err, sizeof err), 0, "%s: %s", k->name, err);
     cr_assert_eq(mb_workload_create(w, k->family, p, 7, err, sizeof err), 0, "%s", err);
     cr_assert_eq(mb_run_once(k, w, err, sizeof err), 0, "%s", err);
@@ -218,7 +218,7 @@ Test(rnn_mamba, default_plan_is_the_balanced_uneven_split) {
             struct mb_point pp, ps;
             make_point(kp, &s, 0, threads, NULL, &pp);
             make_point(ks, &s, 0, threads, NULL, &ps);
-            const double later = (kp->flops(&pp) - ks->flops(&ps)) / (4.0 * 16 + 2.0);
+            const double later = (mb_kernel_flops(kp, &pp) - mb_kernel_flops(ks, &ps)) / (4.0 * 16 + 2.0);
             if (threads <= D) {
                 cr_assert_eq(later, 0.0, "threads %d D %lld: %g steps split", threads, (long long)D, later);
                 continue;
@@ -382,6 +382,6 @@ Test(rnn_rwkv, direct_refuses_long_sequences) {
     mb_point_complete(k, &p, 0);
     p.n = 8192;
     char why[160] = "";
-    cr_assert_eq(k->supports(&p, why, sizeof why), 1);
+    cr_assert_eq(mb_kernel_supports(k, &p, why, sizeof why), 1);
     cr_assert(strstr(why, "wkv_stable"));
 }

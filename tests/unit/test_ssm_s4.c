@@ -178,12 +178,12 @@ Test(ssm_s4, blocked_kernel_equals_naive_powers) {
 
 Test(ssm_s4, s4d_rejects_an_unknown_init) {
     const struct mb_kernel *k = mb_kernel_find("ssm.s4d.vandermonde");
-    struct mb_point p = s4_point(k, 1, 1, 8, 4, 1, "init=legs");
+    struct mb_point p = s4_point(k, 1, 1, 8, 4, 1, "");
     char why[160] = "";
-    cr_assert_eq(k->supports(&p, why, sizeof why), 1);
+    cr_assert_eq(mb_params_parse(k, "init=legs", 0, &p, why, sizeof why), -1);
     cr_assert(strstr(why, "init=legs") && strstr(why, "real"), "%s", why);
     p = s4_point(k, 1, 1, 8, 4, 1, "init=real");
-    cr_assert_eq(k->supports(&p, why, sizeof why), 0);
+    cr_assert_eq(mb_kernel_supports(k, &p, why, sizeof why), 0);
 }
 
 Test(ssm_s4, nplr_legs_plus_low_rank_is_skew_symmetric) {
