@@ -183,6 +183,12 @@ struct mb_probe_series {
     int ns[MB_PROBE_MAX_POINTS];
     int mean;                               /* y is the mean of the samples */
 };
+/* y[i] = the median of samples[i][0..ns[i]). Returns 0 or -1 (out of memory). */
+int mb_probe_median(struct mb_probe_series *s, int i);
+void mb_probe_series_free(struct mb_probe_series *s);
+/* The probe called name in any family, or NULL. */
+const struct mb_probe *mb_probe_find(const char *name);
+
 struct mb_probe {
     const char *name;        /* "performer_mse" */
     const char *x_axis;      /* the axis it runs along ("rank", "n", "d", "scale") */

@@ -93,3 +93,10 @@ int mb_kernel_match(const char *patterns, const struct mb_kernel **out, int max)
         }
     return count;
 }
+
+const struct mb_probe *mb_probe_find(const char *name) {
+    for (int f = 0; f < mb_n_families; f++)
+        for (int i = 0; i < mb_families[f]->n_probes; i++)
+            if (strcmp(mb_families[f]->probes[i].name, name) == 0) return &mb_families[f]->probes[i];
+    return NULL;
+}

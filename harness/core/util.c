@@ -3,6 +3,8 @@
 
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
 
 #include <math.h>
 #include <stdarg.h>
@@ -221,4 +223,19 @@ int mb_errorf(char *err, size_t len, const char *fmt, ...) {
 void mb_axis_value_format(int axis, double v, char *buf, size_t len) {
     if (mb_axes[axis].kind == MB_REAL) snprintf(buf, len, "%g", v);
     else snprintf(buf, len, "%lld", (long long)v);
+}
+
+int mb_probe_median(struct mb_probe_series *s, int i) {
+    double *sorted = malloc(sizeof(double) * (size_t)(s->ns[i] > 0 ? s->ns[i] : 1));
+    if (!sorted) return -1;
+    memcpy(sorted, s->samples[i], sizeof(double) * (size_t)s->ns[i]);
+    gsl_sort(sorted, 1, (size_t)s->ns[i]);
+    s->y[i] = gsl_stats_median_from_sorted_data(sorted, 1, (size_t)s->ns[i]);
+    free(sorted);
+    return 0;
+}
+
+void mb_probe_series_free(struct mb_probe_series *s) {
+    for (int i = 0; i < s->count; i++) free(s->samples[i]);
+    memset(s, 0, sizeof *s);
 }

@@ -48,6 +48,7 @@ void mb_attn_softmax_row(float *row, int64_t len);
 void mb_attn_elu1(const float *x, float *y, int64_t len);
 
 /* Workload size helpers for kernel models. */
+extern const struct mb_probe mb_attention_probes[3]; /* probes.c: performer_mse, recall, spectrum */
 enum { MB_ATTN_INPUTS_NORMAL, MB_ATTN_INPUTS_RECALL }; /* values of params inputs= */
 double mb_attn_io_bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p); /* q, k, v, out */
 

@@ -31,6 +31,7 @@
 #define MB_GAU_HEAD_DIM 64 /* baseline MHA head size: heads = d / 64 */
 
 extern const struct mb_family mb_family_gau;
+extern const struct mb_probe mb_gau_probes[1]; /* probes.c: gau_params */
 
 enum mb_gau_norm { MB_GAU_NORM_SU, MB_GAU_NORM_PAPER };
 

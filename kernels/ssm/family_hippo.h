@@ -23,6 +23,7 @@
 #include "core/mechbench.h"
 
 extern const struct mb_family mb_family_ssm_hippo;
+extern const struct mb_probe mb_hippo_probes[1]; /* hippo_probes.c: legs_timescale */
 
 enum mb_hippo_measure { MB_HIPPO_LEGS, MB_HIPPO_LEGT, MB_HIPPO_LMU, MB_HIPPO_LAGT, MB_HIPPO_FOURIER };
 enum mb_hippo_disc { MB_DISC_BILINEAR, MB_DISC_ZOH, MB_DISC_EULER, MB_DISC_BACKWARD };
