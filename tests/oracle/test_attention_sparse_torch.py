@@ -127,3 +127,111 @@ def test_fixed_rejects_a_bad_summary_width(tmp_path):
     proc = mechbench("eval", "attention.sparse.fixed", "--in", src, "--out", dst, "--param", "c=-1", check=False)
     assert proc.returncode == 2 and "c=-1" in proc.stderr
     assert not dst.exists()
+
+
+# ---------------------------------------------------------------------------------------------- atrous and strided
+# Beyond the grid above: n = 65 and l around n (l = n - 1, n, > n: atrous keeps only j = i, strided is dense), the
+# defaults at n = 65 (atrous 8, strided ceil(sqrt(65)) = 9) and n = 601 (strided 25), and residue classes longer than
+# one 64-row panel (n / l > 64), which the grid above never reaches. Both engines: per-row gathered products
+# (strided l < 8, or fewer than 8 rows per class) and the panel engine (atrous: >= 8 rows per class; strided: band
+# pass with (max, sum) statistics merged with the residue pass).
+DILATED_CASES = [
+    ((1, 1, 1, 8), 0),
+    ((2, 2, 7, 16), 2),
+    ((1, 3, 65, 32), 0),
+    ((2, 2, 65, 24), 64),
+    ((1, 2, 65, 8), 65),
+    ((1, 1, 65, 8), 200),
+    ((2, 1, 130, 33), 7),
+    ((1, 2, 130, 64), 13),
+    ((1, 1, 601, 16), 0),
+    ((1, 1, 701, 16), 9),
+    ((1, 1, 1000, 8), 2),
+]
+
+
+def sparse_eval(tmp_path, kind, q, k, v, causal, rank, *extra):
+    return run_eval(tmp_path, f"attention.sparse.{kind}", q, k, v, "--param", f"causal={causal}", "--param",
+                    f"rank={rank}", *extra)
+
+
+def sparse_reference(kind, q, k, v, causal, rank):
+    mask = pattern_mask(kind, q.shape[2], causal, rank or default_rank(kind, q.shape[2]))
+    return masked_attention(q.double(), k.double(), v.double(), mask)
+
+
+def violation(got, want, rtol=1e-4, atol=2e-5):
+    """max |got - want| / (atol + rtol |want|): <= 1 passes assert_close at these tolerances."""
+    return ((got.double() - want).abs() / (atol + rtol * want.abs())).max().item()
+
+
+@pytest.mark.parametrize("kind", ["atrous", "strided"])
+@pytest.mark.parametrize("causal", [0, 1])
+@pytest.mark.parametrize("shape,rank", DILATED_CASES)
+def test_dilated_patterns_match_torch(tmp_path, kind, causal, shape, rank):
+    q, k, v = inputs(shape, seed=11 * sum(shape) + 3 * causal + rank)
+    out = sparse_eval(tmp_path, kind, q, k, v, causal, rank)
+    assert out.shape == q.shape and out.dtype == torch.float32
+    torch.testing.assert_close(out.double(), sparse_reference(kind, q, k, v, causal, rank), rtol=1e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("kind,causal,rank", [("atrous", 0, 1), ("strided", 0, 65), ("strided", 1, 300)])
+def test_degenerate_patterns_are_dense_softmax(tmp_path, kind, causal, rank):
+    """Atrous with l = 1 and strided with l >= n allow every key: plain (causal) softmax attention, no mask code."""
+    q, k, v = inputs((2, 2, 65, 16), seed=rank + causal)
+    out = sparse_eval(tmp_path, kind, q, k, v, causal, rank)
+    q, k, v = q.double(), k.double(), v.double()
+    scores = q @ k.transpose(-1, -2) / 4.0
+    if causal:
+        scores = scores + torch.full((65, 65), float("-inf"), dtype=torch.float64).triu(1)
+    torch.testing.assert_close(out.double(), torch.softmax(scores, dim=-1) @ v, rtol=1e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("kind", ["atrous", "strided"])
+@pytest.mark.parametrize("causal", [0, 1])
+def test_dilated_patterns_with_peaked_scores(tmp_path, kind, causal):
+    """Scores of standard deviation 30, up to ~+-150 (q scaled by 30): exp overflows in float32 without the max
+    shift, and the strided merge of the band's and the residue pass's (max, sum) pairs must rescale correctly."""
+    q, k, v = inputs((1, 2, 300, 16), seed=40 + causal)
+    q = q * 30
+    assert (q @ k.transpose(-1, -2)).abs().max() / 4 > 100
+    rank = 12  # panel engine for both: 25 rows per residue class, band of 11
+    out = sparse_eval(tmp_path, kind, q, k, v, causal, rank)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out.double(), sparse_reference(kind, q, k, v, causal, rank), rtol=1e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("kind", ["atrous", "strided"])
+@pytest.mark.parametrize("causal", [0, 1])
+def test_dilated_patterns_on_two_threads(tmp_path, kind, causal):
+    """threads = 2: the panels and residue classes are shared out dynamically, each thread on its own workspace."""
+    q, k, v = inputs((2, 3, 301, 24), seed=50 + causal)
+    out = sparse_eval(tmp_path, kind, q, k, v, causal, 0, "--param", "threads=2")
+    torch.testing.assert_close(out.double(), sparse_reference(kind, q, k, v, causal, 0), rtol=1e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("kind", ["atrous", "strided"])
+@pytest.mark.parametrize("causal", [0, 1])
+def test_dilated_wrong_masks_are_caught(tmp_path, kind, causal):
+    """The comparison has teeth: references with a mask shifted by one key, a dilation or stride off by one,
+    (strided) a band one key narrower, or the other causality all differ from the kernel far beyond the tolerance,
+    while the right mask passes."""
+    n, l = 65, 5
+    q, k, v = inputs((1, 2, n, 16), seed=60 + causal)
+    out = sparse_eval(tmp_path, kind, q, k, v, causal, l)
+    q, k, v = q.double(), k.double(), v.double()
+    right = pattern_mask(kind, n, causal, l)
+    assert violation(out, masked_attention(q, k, v, right)) <= 1.0
+    i, j = torch.arange(n).view(n, 1), torch.arange(n).view(1, n)
+    wrong = {
+        "shifted by one key": right.roll(1, dims=1) | (i == j),
+        "l + 1": pattern_mask(kind, n, causal, l + 1),
+        "l - 1": pattern_mask(kind, n, causal, l - 1),
+        "other causality": pattern_mask(kind, n, 1 - causal, l),
+    }
+    if kind == "strided":
+        narrow = ((i - j).abs() < l - 1) | ((i - j).abs() % l == 0)
+        wrong["band one key narrower"] = narrow & (j <= i) if causal else narrow
+    for name, mask in wrong.items():
+        assert not torch.equal(mask, right), name
+        assert violation(out, masked_attention(q, k, v, mask)) > 10.0, name
