@@ -22,7 +22,7 @@ LIB_OBJS   := $(HARNESS_C:%.c=build/%.o) $(HARNESS_CC:%.cc=build/%.o) $(KERNEL_C
 TEST_C     := $(wildcard tests/unit/*.c)
 TEST_OBJS  := $(TEST_C:%.c=build/%.o)
 
-.PHONY: all deps demo test unit pytest e2e bench claims clean
+.PHONY: all deps demo test unit pytest e2e bench claims readme clean
 all: deps mechbench
 
 deps:
@@ -69,6 +69,10 @@ bench: all
 # Paper claims (experiments/claims/*.ini): table on stdout, report in results/claims.md, plots in plots/claims/.
 claims: all
 	./mechbench claims
+
+# The README's kernel table from the registry (tests/tree/test_readme.py checks they agree).
+readme: all
+	$(PYTHON) scripts/readme_kernels.py
 
 clean:
 	rm -rf build mechbench

@@ -23,8 +23,8 @@ else
 fi
 [ "$unit_rc" -ne 0 ] && [ -n "$line" ] && [ "$f" -eq 0 ] && [ "$c" -eq 0 ] && failed=$((failed + 1))
 
-echo "== pytest: oracle (PyTorch) and end-to-end CLI tests"
-$PYTHON -m pytest -q -p no:cacheprovider tests/oracle tests/e2e 2>&1 | tee "$log/py.txt"
+echo "== pytest: source tree, oracle (PyTorch) and end-to-end CLI tests"
+$PYTHON -m pytest -q -p no:cacheprovider tests/tree tests/oracle tests/e2e 2>&1 | tee "$log/py.txt"
 py_rc=${PIPESTATUS[0]}
 summary=$(grep -aE '^[=]* ?[0-9]+ (passed|failed)|[0-9]+ (passed|failed|error)' "$log/py.txt" | tail -1)
 p=$(grep -oE '[0-9]+ passed' <<<"$summary" | grep -oE '[0-9]+' || echo 0)

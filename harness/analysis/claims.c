@@ -880,7 +880,8 @@ int mb_claim_run(const struct mb_claim *c, const struct mb_claim_opts *o, struct
             const struct mb_kernel *found[4];
             if (mb_kernel_match(tok, found, 4) == 0)
                 snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%s", missing[0] ? ", " : "", tok);
-            if (idx < 2) snprintf(names[idx], sizeof names[0], "%s", tok);
+            const struct mb_kernel *named = mb_kernel_find(tok); /* an alias names its kernel's rows */
+            if (idx < 2) snprintf(names[idx], sizeof names[0], "%s", named ? named->name : tok);
         }
         if (missing[0]) {
             struct mb_claim_result *r = add_result(res, n_res, c, NULL);

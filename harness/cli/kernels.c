@@ -20,14 +20,50 @@ static void format_axes(uint64_t mask, char *buf, size_t len) {
         }
 }
 
+/* Markdown table text: '|' escaped. */
+static void md(const char *s) {
+    for (; s && *s; s++) {
+        if (*s == '|') putchar('\\');
+        putchar(*s);
+    }
+}
+
+/* The README's kernel table (`make readme` writes it between the README's markers; a test compares them). */
+static void print_markdown(const struct mb_kernel *const *ks, int n) {
+    printf("| kernel | mechanism (its oracle) | implementation | complexity | rank axis | parameters |\n");
+    printf("|---|---|---|---|---|---|\n");
+    for (int i = 0; i < n; i++) {
+        const struct mb_kernel *k = ks[i];
+        const struct mb_mechanism *m = mb_family_mechanism(k->family, k->mechanism);
+        printf("| `%s`", k->name);
+        if (k->aliases) printf(" (alias `%s`)", k->aliases);
+        printf(" | ");
+        md(m ? m->formula : k->mechanism);
+        if (k->approximates) printf(" (approximates %s)", k->approximates);
+        else printf(" (exact)");
+        printf(" | ");
+        md(k->summary);
+        printf(" | ");
+        md(k->complexity);
+        printf(" | ");
+        md(k->rank_meaning ? k->rank_meaning : "none");
+        printf(" | ");
+        for (int j = 0; j < k->n_params; j++) printf("%s`%s`", j ? ", " : "", k->params[j].name);
+        if (!k->n_params) printf("-");
+        printf(" |\n");
+    }
+}
+
 int mb_cmd_list(int argc, char **argv) {
     const char *family = NULL;
-    const struct mb_opt opts[] = {MB_OPT("family", MB_OPT_STRING, &family)};
-    struct mb_cli_parse c = {.command = "list", .opts = opts, .n_opts = 1};
+    int markdown = 0;
+    const struct mb_opt opts[] = {MB_OPT("family", MB_OPT_STRING, &family), MB_OPT("markdown", MB_OPT_FLAG, &markdown)};
+    struct mb_cli_parse c = {.command = "list", .opts = opts, .n_opts = 2};
     int rc = mb_cli_parse(&c, argc, argv);
     if (rc == 3) {
-        printf("usage: mechbench list [--family F]\n  Every registered kernel: family, exact or approximation, axes "
-               "read, rank meaning, complexity.\n");
+        printf("usage: mechbench list [--family F] [--markdown]\n  Every registered kernel: family, exact or "
+               "approximation, axes read, rank meaning, complexity.\n  --markdown: the README's kernel table "
+               "(family parameters are listed by describe).\n");
         return 0;
     }
     if (rc) return rc;
@@ -43,18 +79,28 @@ int mb_cmd_list(int argc, char **argv) {
             snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", mb_families[i]->name);
         return mb_cli_fail("list", 2, "unknown family '%s' (families: %s)", family, names);
     }
-    printf("%-28s %-10s %-18s %-32s %-18s %s\n", "kernel", "family", "kind", "axes", "rank", "complexity");
-    for (int i = 0; i < mb_n_kernels; i++) {
+    const struct mb_kernel *selected[1024];
+    int n_selected = 0;
+    for (int i = 0; i < mb_n_kernels && n_selected < 1024; i++) {
         const struct mb_kernel *k = mb_kernels[i];
-        if (family && strcmp(k->family->name, family) &&
-            !(!strncmp(k->family->name, family, flen) && k->family->name[flen] == '.'))
-            continue;
+        if (!family || !strcmp(k->family->name, family) ||
+            (!strncmp(k->family->name, family, flen) && k->family->name[flen] == '.'))
+            selected[n_selected++] = k;
+    }
+    if (markdown) {
+        print_markdown(selected, n_selected);
+        return 0;
+    }
+    printf("%-28s %-10s %-18s %-32s %-18s %s\n", "kernel", "family", "kind", "axes", "rank", "complexity");
+    for (int i = 0; i < n_selected; i++) {
+        const struct mb_kernel *k = selected[i];
         char kind[64], axes[128];
         if (k->approximates) snprintf(kind, sizeof kind, "approx(%s)", k->approximates);
         else snprintf(kind, sizeof kind, "exact");
         format_axes(k->axes, axes, sizeof axes);
         printf("%-28s %-10s %-18s %-32s %-18.18s %s\n", k->name, k->family->name, kind, axes,
                k->rank_meaning ? k->rank_meaning : "-", k->complexity);
+        if (k->aliases) printf("%-28s alias of %s\n", k->aliases, k->name);
     }
     return 0;
 }

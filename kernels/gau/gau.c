@@ -135,28 +135,11 @@ static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct m
 
 const struct mb_kernel mb_kernel_gau_gau = {
     .name = "gau.gau",
+    .aliases = "gau.flash_quad", /* FLASH-Quad = GAU over the whole sequence: one kernel, measured once */
     .family = &mb_family_gau,
     .mechanism = "gau",
     .summary = "single-head GAU, quadratic relu^2 attention (params e=, norm=su|paper); params 3de+ds+4s "
                "(d=512,e=1024,s=128: 1.639M; 2 GAU = 1.04 x MHA+FFN)",
-    .complexity = "O(n d (e+s) + n^2 (s+e)) time, O(n (e+s) + threads * 128 n) memory",
-    .axes = GAU_AXES,
-    .rank_meaning = GAU_RANK,
-    MB_KERNEL_SOURCE,
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
-};
-
-const struct mb_kernel mb_kernel_gau_flash_quad = {
-    .name = "gau.flash_quad",
-    .family = &mb_family_gau,
-    .mechanism = "gau",
-    .summary = "FLASH-Quad layer = GAU with quadratic attention over the whole sequence (alias of gau.gau, same "
-               "code); params 3de+ds+4s",
     .complexity = "O(n d (e+s) + n^2 (s+e)) time, O(n (e+s) + threads * 128 n) memory",
     .axes = GAU_AXES,
     .rank_meaning = GAU_RANK,
