@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run every test suite (Criterion unit tests, pytest oracle and end-to-end tests) and end with one combined
+# Run every test suite (Criterion unit tests, pytest oracle, end-to-end and source-tree tests) and end with one combined
 # line "N passed, N failed". Exits non-zero when anything failed or a suite could not run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -23,8 +23,8 @@ else
 fi
 [ "$unit_rc" -ne 0 ] && [ -n "$line" ] && [ "$f" -eq 0 ] && [ "$c" -eq 0 ] && failed=$((failed + 1))
 
-echo "== pytest: source tree, oracle (PyTorch) and end-to-end CLI tests"
-$PYTHON -m pytest -q -p no:cacheprovider tests/tree tests/oracle tests/e2e 2>&1 | tee "$log/py.txt"
+echo "== pytest: oracle (PyTorch), end-to-end CLI and source-tree tests"
+$PYTHON -m pytest -q -p no:cacheprovider tests/oracle tests/e2e tests/tree 2>&1 | tee "$log/py.txt"
 py_rc=${PIPESTATUS[0]}
 summary=$(grep -aE '^[=]* ?[0-9]+ (passed|failed)|[0-9]+ (passed|failed|error)' "$log/py.txt" | tail -1)
 p=$(grep -oE '[0-9]+ passed' <<<"$summary" | grep -oE '[0-9]+' || echo 0)

@@ -3,15 +3,16 @@
 
 #include "run/experiment.h"
 #include "analysis/probes.h"
+#include "plot/gnuplot.h"
 #include "store/rows.h"
 #include "run/runner.h"
 #include "store/store.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <ini.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -751,31 +752,68 @@ static int eval_equal_pair(const struct mb_claim *c, const struct mb_experiment 
 }
 
 /* ---------------------------------------------------------------------------------------------- plot */
-static void plot_series(const struct mb_claim *c, const struct series_set *ss, const char *dir, char *plot, size_t len) {
+static void note(const struct mb_claim_opts *o, enum mb_claim_note kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void note(const struct mb_claim_opts *o, enum mb_claim_note kind, const char *fmt, ...) {
+    if (!o->on_note) return;
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    o->on_note(o->ctx, kind, text);
+}
+
+static void plot_series(const struct mb_claim *c, const struct mb_claim_opts *o, const struct series_set *ss,
+                        char *plot, size_t len) {
     plot[0] = 0;
+    const char *dir = o->plots_dir;
     if (!dir || !*dir || !ss->count || c->assertion == MB_CLAIM_EQUAL) return;
-    mkdir(dir, 0777);
-    char path[1024], cmd[1200];
-    snprintf(path, sizeof path, "%s/%s.png", dir, c->id);
-    snprintf(cmd, sizeof cmd, "gnuplot 2>/dev/null >/dev/null");
-    FILE *g = popen(cmd, "w");
-    if (!g) return;
-    int logy = 1;
-    for (int i = 0; i < ss->count; i++)
-        for (int k = 0; k < ss->s[i].count; k++) logy &= ss->s[i].y[k] > 0;
-    const char *ylabel = !strcmp(c->metric, "time") ? "time (s)" : c->metric;
-    fprintf(g, "set terminal pngcairo size 900,600 noenhanced\nset output '%s'\nset grid\nset key left top\n", path);
-    fprintf(g, "set logscale x\nset format y '%%g'\n%s\nset xlabel '%s'\nset ylabel '%s'\nset title '%s: %s'\n", logy ? "set logscale y" : "",
-            c->x, ylabel, c->id, mb_claim_assert_names[c->assertion]);
-    fprintf(g, "plot ");
-    for (int i = 0; i < ss->count; i++)
-        fprintf(g, "%s'-' using 1:2 with linespoints title '%s %s'", i ? ", " : "", ss->s[i].kernel, ss->s[i].key);
-    fprintf(g, "\n");
-    for (int i = 0; i < ss->count; i++) {
-        for (int k = 0; k < ss->s[i].count; k++) fprintf(g, "%.9g %.9g\n", ss->s[i].x[k], ss->s[i].y[k]);
-        fprintf(g, "e\n");
+    static const struct mb_gnuplot_canvas canvas = {.width = 900, .height = 600};
+    char path[1024], title[160], why[512];
+    snprintf(path, sizeof path, "%s/%s", dir, c->id);
+    struct mb_gnuplot g;
+    if (mb_gnuplot_begin(&g, why, sizeof why)) {
+        note(o, MB_CLAIM_NOTE_WARNING, "%s: plot: %s", c->id, why);
+        return;
     }
-    if (pclose(g) == 0) snprintf(plot, len, "%s", path);
+    FILE *f = g.script;
+    int logy = 1;
+    for (int i = 0; i < ss->count; i++) {
+        char block[16];
+        snprintf(block, sizeof block, "c%d", i);
+        mb_gnuplot_data_begin(&g, block);
+        for (int k = 0; k < ss->s[i].count; k++) {
+            fprintf(f, "%.9g %.9g\n", ss->s[i].x[k], ss->s[i].y[k]);
+            logy &= ss->s[i].y[k] > 0;
+        }
+        mb_gnuplot_data_end(&g);
+    }
+    const char *ylabel = !strcmp(c->metric, "time") ? "time (s)" : c->metric;
+    fprintf(f, "set grid\nset key left top\nset logscale x\nset format y '%%g'\n%s\nset xlabel ", logy ? "set logscale y" : "");
+    mb_gnuplot_quote(f, c->x);
+    fputs("\nset ylabel ", f);
+    mb_gnuplot_quote(f, ylabel);
+    snprintf(title, sizeof title, "%s: %s", c->id, mb_claim_assert_names[c->assertion]);
+    fputs("\nset title ", f);
+    mb_gnuplot_quote(f, title);
+    fputc('\n', f);
+    if (mb_gnuplot_figure_begin(&g, path, &canvas, why, sizeof why) == 0) {
+        fputs("plot ", f);
+        for (int i = 0; i < ss->count; i++) {
+            char label[sizeof ss->s[i].kernel + sizeof ss->s[i].key + 1];
+            snprintf(label, sizeof label, "%s %s", ss->s[i].kernel, ss->s[i].key);
+            fprintf(f, "%s$c%d using 1:2 with linespoints title ", i ? ", " : "", i);
+            mb_gnuplot_quote(f, label);
+        }
+        fputc('\n', f);
+        mb_gnuplot_figure_end(&g);
+        if (mb_gnuplot_run(&g, why, sizeof why) == 0) snprintf(plot, len, "%s", mb_gnuplot_output(&g, 0, 0));
+        else note(o, MB_CLAIM_NOTE_WARNING, "%s: plot: %s", c->id, why);
+    } else {
+        note(o, MB_CLAIM_NOTE_WARNING, "%s: plot: %s", c->id, why);
+    }
+    mb_gnuplot_free(&g);
 }
 
 static void write_data(const struct mb_claim *c, const struct series_set *ss, FILE *f) {
@@ -792,7 +830,7 @@ static void write_data(const struct mb_claim *c, const struct series_set *ss, FI
 /* ---------------------------------------------------------------------------------------------- run */
 /* results/claims/<id>.h5 is a cache of measurements: one that cannot be appended to (written by an older
  * mechbench, another schema) is moved aside to <path>.old and measured afresh, instead of failing the claim. */
-static int resumable(const char *path, const char *id) {
+static int resumable(const char *path, const struct mb_claim *c, const struct mb_claim_opts *o) {
     if (access(path, F_OK) != 0) return 0;
     struct mb_store *s;
     char why[512], old[4200];
@@ -802,30 +840,17 @@ static int resumable(const char *path, const char *id) {
     }
     snprintf(old, sizeof old, "%s.old", path);
     if (rename(path, old) == 0)
-        fprintf(stderr, "claim %s: %s; moved to %s, measuring afresh\n", id, why, old);
+        note(o, MB_CLAIM_NOTE_WARNING, "%s: %s; moved to %s, measuring afresh", c->id, why, old);
     return 0;
 }
 
+/* The claim's sweep into path: its events go to o->on_sweep (no summary table: the numbers are in the report). */
 static int run_sweep(const struct mb_claim *c, const struct mb_experiment *e, const struct mb_claim_opts *o,
                      const char *path, char *err, size_t errlen) {
-    struct mb_sweep_opts so = {.out = path, .resume = !o->force && resumable(path, c->id), .force = o->force,
-                               .budget = o->budget > 0 ? o->budget : -1, .quiet = o->quiet};
-    /* the sweep prints its summary table on stdout, which is the claims table's: discard it (the progress lines
-       stay on stderr; the numbers are in the report) */
-    fflush(stdout);
-    int saved = dup(STDOUT_FILENO), null_fd = open("/dev/null", O_WRONLY);
-    if (saved >= 0 && null_fd >= 0) dup2(null_fd, STDOUT_FILENO);
-    if (null_fd >= 0) close(null_fd);
-    if (!o->quiet) fprintf(stderr, "claim %s: sweep -> %s\n", c->id, path);
-    int rc = mb_sweep_run(e, &so, err, errlen);
-    fflush(stdout);
-    if (saved >= 0) {
-        int cur = dup(STDOUT_FILENO);
-        dup2(saved, STDOUT_FILENO);
-        close(saved);
-        if (cur >= 0) close(cur);
-    }
-    return rc;
+    struct mb_sweep_opts so = {.out = path, .resume = !o->force && resumable(path, c, o), .force = o->force,
+                               .budget = o->budget > 0 ? o->budget : -1, .on_event = o->on_sweep, .ctx = o->ctx};
+    note(o, MB_CLAIM_NOTE_PROGRESS, "claim %s: sweep -> %s", c->id, path);
+    return mb_sweep_run(e, &so, err, errlen);
 }
 
 int mb_claim_run(const struct mb_claim *c, const struct mb_claim_opts *o, struct mb_claim_result **res, int *n_res,
@@ -852,7 +877,7 @@ int mb_claim_run(const struct mb_claim *c, const struct mb_claim_opts *o, struct
                 if (sw->axes[a].count && a != x_axis) mb_point_set(&base, (enum mb_axis)a, sw->axes[a].values[0]);
             snprintf(base.params, sizeof base.params, "%s", c->variants[v]);
             struct mb_probe_series ps;
-            if (!o->quiet) fprintf(stderr, "claim %s: probe %s %s\n", c->id, c->probe, c->variants[v]);
+            note(o, MB_CLAIM_NOTE_PROGRESS, "claim %s: probe %s %s", c->id, c->probe, c->variants[v]);
             if (mb_probe_run(c->probe, &base, sw->axes[x_axis].values, sw->axes[x_axis].count, e.seed, &ps, err, errlen)) {
                 status = -1;
                 break;
@@ -902,7 +927,7 @@ int mb_claim_run(const struct mb_claim *c, const struct mb_claim_opts *o, struct
             goto done;
         }
         if (rc) { /* a failed sweep: judge what is stored, and say why */
-            fprintf(stderr, "mechbench claims: %s: %s\n", c->id, err);
+            note(o, MB_CLAIM_NOTE_WARNING, "%s: %s", c->id, err);
         }
         struct mb_results rs;
         if (access(path, F_OK) != 0 || mb_results_load(path, &rs, err, errlen)) {
@@ -931,7 +956,7 @@ int mb_claim_run(const struct mb_claim *c, const struct mb_claim_opts *o, struct
         struct mb_claim_result *r = add_result(res, n_res, c, NULL);
         if (r) snprintf(r->reason, sizeof r->reason, "no series of %s was measured", names[0]);
     }
-    plot_series(c, ss, o->plots_dir, plot, plot_len);
+    plot_series(c, o, ss, plot, plot_len);
     write_data(c, ss, o->data);
 done:
     series_set_free(ss);

@@ -113,14 +113,22 @@ struct mb_claim_result {
     struct mb_interval value;
 };
 
+/* What a claim reports while it runs (the library never prints). PROGRESS: "claim ID: sweep -> PATH", "claim ID:
+   probe P V"; WARNING: "ID: what went wrong" while the claim goes on (a failed sweep is judged on what it stored,
+   a results file that cannot be resumed is moved aside, a plot that could not be drawn). */
+enum mb_claim_note { MB_CLAIM_NOTE_PROGRESS, MB_CLAIM_NOTE_WARNING };
+struct mb_sweep_event;
+
 struct mb_claim_opts {
     const char *results_dir;  /* results/claims */
     const char *plots_dir;    /* plots/claims ("" or NULL: no plots) */
     int force;                /* re-measure everything */
     int replicates;           /* bootstrap replicates (default 1000) */
-    int quiet;                /* no sweep progress */
     double budget;            /* per-claim sweep budget in seconds (<= 0: the claim's) */
     FILE *data;               /* when set: the measured series are written there as Markdown tables */
+    void (*on_note)(void *ctx, enum mb_claim_note kind, const char *text);  /* NULL: no notes */
+    void (*on_sweep)(void *ctx, const struct mb_sweep_event *ev);          /* the claims' sweeps (run/runner.h) */
+    void *ctx;                /* passed to both */
 };
 
 /* Run one claim: sweep (or probe), evaluate. Appends results to *res (realloc'd, *n_res updated); plot: the

@@ -1,8 +1,10 @@
-/* mechbench claims [ID...]: reproduce paper claims (harness/claims.h), print the verdict table, write the report. */
+/* mechbench claims [ID...]: reproduce paper claims (harness/analysis/claims.h), print the verdict table and the
+ * claims' progress, write the report. */
 #include "analysis/claims.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/mechbench.h"
+#include "run/runner.h"
 
 #include <fnmatch.h>
 #include <math.h>
@@ -30,6 +32,23 @@ static int selected(const struct mb_claim *c, const struct mb_cli_parse *cli) {
     for (int i = 0; i < cli->n_positional; i++)
         if (!fnmatch(cli->positional[i], c->id, 0)) return 1;
     return 0;
+}
+
+/* Progress on stderr (not with --quiet); warnings always. */
+struct claims_report {
+    int quiet;
+    struct mb_cli_sweep_report sweep; /* progress lines and the final line, no summary table */
+};
+
+static void on_note(void *ctx, enum mb_claim_note kind, const char *text) {
+    const struct claims_report *r = ctx;
+    if (kind == MB_CLAIM_NOTE_WARNING) fprintf(stderr, "mechbench claims: %s\n", text);
+    else if (!r->quiet) fprintf(stderr, "%s\n", text);
+}
+
+static void on_sweep(void *ctx, const struct mb_sweep_event *ev) {
+    struct claims_report *r = ctx;
+    mb_cli_sweep_report(&r->sweep, ev);
 }
 
 static void md_escape(FILE *f, const char *s) {
@@ -78,8 +97,9 @@ int mb_cmd_claims(int argc, char **argv) {
         return 0;
     }
 
+    struct claims_report progress = {.quiet = quiet, .sweep = {.quiet = quiet, .table = 0}};
     struct mb_claim_opts o = {.results_dir = results, .plots_dir = plots, .force = force, .replicates = (int)replicates,
-                              .quiet = quiet, .budget = budget};
+                              .budget = budget, .on_note = on_note, .on_sweep = on_sweep, .ctx = &progress};
     mkdir("results", 0777);
     mkdir("plots", 0777);
     struct mb_claim_result *res = NULL;

@@ -13,4 +13,14 @@ int mb_cmd_compare(int argc, char **argv);  /* harness/cli_compare.c */
 int mb_cmd_fit(int argc, char **argv);      /* harness/cli_compare.c */
 int mb_cmd_machine(int argc, char **argv);  /* harness/cli_machine.c */
 
+/* A sweep's events as `mechbench sweep` shows them (harness/cli/sweep.c), for mb_sweep_opts.on_event with ctx a
+   struct mb_cli_sweep_report: progress lines on stderr (not when quiet), the summary table on stdout (when
+   table), the resume and final lines on stderr. */
+struct mb_sweep_event;
+struct mb_cli_sweep_report {
+    int quiet;
+    int table;
+};
+void mb_cli_sweep_report(void *ctx, const struct mb_sweep_event *ev);
+
 #endif

@@ -2,8 +2,20 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "core/mechbench.h"
+
+/* A contract violation (a bug) aborts in the library with its message kept; print it on the way out. */
+static void on_abort(int sig) {
+    (void)sig;
+    size_t len = strnlen(mb_contract_message, sizeof mb_contract_message);
+    if (len && write(STDERR_FILENO, "mechbench: ", 11) > 0 && write(STDERR_FILENO, mb_contract_message, len) > 0)
+        (void)!write(STDERR_FILENO, "\n", 1);
+}
 
 struct command {
     const char *name;
@@ -33,6 +45,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    signal(SIGABRT, on_abort);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -1,19 +1,77 @@
-/* mechbench sweep EXPERIMENT.ini: run an experiment into an HDF5 file (see harness/sweep.c). */
+/* mechbench sweep EXPERIMENT.ini: run an experiment into an HDF5 file (see harness/run/sweep.c); the summary
+ * table goes to stdout, progress to stderr. */
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "run/experiment.h"
 #include "run/runner.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+static void format_duration(double s, char *buf, size_t len) {
+    if (s < 60) snprintf(buf, len, "%.0fs", s);
+    else if (s < 3600) snprintf(buf, len, "%.0fm%02.0fs", floor(s / 60), fmod(s, 60));
+    else snprintf(buf, len, "%.0fh%02.0fm", floor(s / 3600), fmod(s / 60, 60));
+}
+
+static void print_summary_header(void) {
+    printf("%-28s %-40s %12s %10s %10s %10s %s\n", "kernel", "point", "median", "GFLOP/s", "err(own)", "err(exact)",
+           "verdict");
+}
+
+static void print_summary_row(const struct mb_row *r) {
+    char point[160];
+    mb_point_format(&r->point, ~UINT64_C(0), point, sizeof point);
+    if (r->verdict == MB_PASS || r->verdict == MB_FAIL)
+        printf("%-28s %-40s %10.4gms %10.2f %10.2e %10.2e %s\n", r->kernel, point, r->time_median * 1e3, r->gflops,
+               r->own.rel_l2, r->exact.rel_l2, mb_verdict_names[r->verdict]);
+    else
+        printf("%-28s %-40s %12s %10s %10s %10s %s: %s\n", r->kernel, point, "-", "-", "-", "-",
+               mb_verdict_names[r->verdict], r->message);
+}
+
+void mb_cli_sweep_report(void *ctx, const struct mb_sweep_event *ev) {
+    const struct mb_cli_sweep_report *o = ctx;
+    const struct mb_row *row = ev->row;
+    char point[160], eta[32];
+    switch (ev->kind) {
+    case MB_SWEEP_RESUMED:
+        fprintf(stderr, "resume: %lld of %lld points already in %s\n", (long long)ev->stored, (long long)ev->total,
+                ev->out);
+        break;
+    case MB_SWEEP_POINT:
+        if (o->quiet) break;
+        format_duration(ev->eta, eta, sizeof eta);
+        mb_point_format(&row->point, ~UINT64_C(0), point, sizeof point);
+        if (row->verdict <= MB_FAIL)
+            fprintf(stderr, "[%lld/%lld] %s %s: %.4g ms, %.2f GFLOP/s, err %.2e %s | ETA %s\n", (long long)ev->done,
+                    (long long)ev->todo, row->kernel, point, row->time_median * 1e3, row->gflops, row->own.rel_l2,
+                    mb_verdict_names[row->verdict], eta);
+        else
+            fprintf(stderr, "[%lld/%lld] %s %s: %s (%s) | ETA %s\n", (long long)ev->done, (long long)ev->todo,
+                    row->kernel, point, mb_verdict_names[row->verdict], row->message, eta);
+        break;
+    case MB_SWEEP_FINISHED:
+        if (o->table && ev->done) {
+            print_summary_header();
+            for (int64_t i = 0; i < ev->done; i++) print_summary_row(&ev->rows[i]);
+        }
+        if (ev->complete)
+            fprintf(stderr, "%lld points measured, %lld already present, in %.1f s -> %s\n", (long long)ev->done,
+                    (long long)ev->stored, ev->elapsed, ev->out);
+        break;
+    }
+}
+
 int mb_cmd_sweep(int argc, char **argv) {
     const char *out = NULL;
     struct mb_sweep_opts so = {.budget = -1};
+    struct mb_cli_sweep_report report = {.table = 1};
     const struct mb_opt opts[] = {
         MB_OPT("out", MB_OPT_STRING, &out),          MB_OPT("resume", MB_OPT_FLAG, &so.resume), MB_OPT("force", MB_OPT_FLAG, &so.force),
-        MB_OPT("max-mem", MB_OPT_BYTES, &so.max_mem), MB_OPT("budget", MB_OPT_REAL, &so.budget), MB_OPT("quiet", MB_OPT_FLAG, &so.quiet),
+        MB_OPT("max-mem", MB_OPT_BYTES, &so.max_mem), MB_OPT("budget", MB_OPT_REAL, &so.budget), MB_OPT("quiet", MB_OPT_FLAG, &report.quiet),
     };
     struct mb_cli_parse c = {.command = "sweep", .opts = opts, .n_opts = 6};
     int rc = mb_cli_parse(&c, argc, argv);
@@ -40,6 +98,8 @@ int mb_cmd_sweep(int argc, char **argv) {
     else if (e.out[0]) snprintf(path, sizeof path, "%s", e.out);
     else snprintf(path, sizeof path, "results/%s.h5", e.name);
     so.out = path;
+    so.on_event = mb_cli_sweep_report;
+    so.ctx = &report;
     rc = mb_sweep_run(&e, &so, err, sizeof err);
     mb_experiment_free(&e);
     if (rc) mb_cli_fail("sweep", rc, "%s", err);

@@ -341,5 +341,9 @@ uint64_t mb_splitmix64(uint64_t *state);
 double mb_now(void);                /* monotonic seconds */
 double mb_wall_clock(void);         /* unix time */
 int mb_errorf(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4))); /* returns -1 */
+/* A bug in the caller (ggml's GGML_ASSERT): keep the message in mb_contract_message and abort(); the library does
+   not print it, the CLI's SIGABRT handler does. */
+extern char mb_contract_message[512];
+void mb_contract_violation(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 #endif

@@ -267,9 +267,8 @@ static const struct mb_param_value *value_of(const struct mb_point *p, const cha
             if (p->values[i].type != type) break;
             return &p->values[i];
         }
-    fprintf(stderr, "%s:%d: contract violation: parameter '%s' of this type is not declared for the point "
-                    "(params '%s'; was it parsed?)\n", __FILE__, __LINE__, name, p->params);
-    abort();
+    mb_contract_violation("%s:%d: contract violation: parameter '%s' of this type is not declared for the point "
+                          "(params '%s'; was it parsed?)", __FILE__, __LINE__, name, p->params);
 }
 
 int64_t mb_param_int(const struct mb_point *p, const char *name) {

@@ -239,3 +239,13 @@ void mb_probe_series_free(struct mb_probe_series *s) {
     for (int i = 0; i < s->count; i++) free(s->samples[i]);
     memset(s, 0, sizeof *s);
 }
+
+char mb_contract_message[512];
+
+void mb_contract_violation(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(mb_contract_message, sizeof mb_contract_message, fmt, ap);
+    va_end(ap);
+    abort();
+}

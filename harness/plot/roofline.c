@@ -1,14 +1,15 @@
-/* mechbench plot --roofline / --scaling (called from harness/cli_plot.c).
+/* mechbench plot --roofline / --scaling (called from harness/cli/plot.c).
  *
  * Roofline: every measured point at (operational intensity = FLOP model / byte model, achieved GFLOP/s at the
  * median time), one series per kernel, under the roofs min(peak, bandwidth x intensity) of this machine
  * (results/machine.h5 from `mechbench machine`): one roof for one core and one for all cores.
  * Scaling: per kernel and combination of the axes other than threads, speedup t(1 thread) / t(T) and parallel
- * efficiency speedup / T over the threads axis, with the ideal line; the numbers are printed too.
- * Both draw one PNG and one SVG with gnuplot (data inline).
+ * efficiency speedup / T over the threads axis, with the ideal line; the numbers are returned as a table.
+ * Both draw one PNG and one SVG through plot/gnuplot.h (data inline).
  */
 #include "plot/roofline.h"
 
+#include "plot/gnuplot.h"
 #include "run/machine.h"
 #include "store/rows.h"
 
@@ -17,17 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int gnuplot_run(const char *script, const char *data, const char *out_prefix, char *err, size_t errlen) {
-    static const char *const terms[2][2] = {{"pngcairo size 1000,700 noenhanced", "png"},
-                                            {"svg size 1000,700 noenhanced", "svg"}};
-    for (int t = 0; t < 2; t++) {
-        FILE *g = popen("gnuplot 2>/dev/null", "w");
-        if (!g) return mb_errorf(err, errlen, "cannot run gnuplot");
-        fprintf(g, "set terminal %s\nset output '%s.%s'\n%s\n%s", terms[t][0], out_prefix, terms[t][1], script, data);
-        if (pclose(g)) return mb_errorf(err, errlen, "gnuplot failed drawing %s.%s", out_prefix, terms[t][1]);
-    }
-    return 0;
-}
+static const struct mb_gnuplot_canvas canvas = {.width = 1000, .height = 700};
 
 /* Kernels among the measured rows, in first-seen order. */
 static int kernel_list(const struct mb_results *r, char (*names)[MB_NAME_LEN], int max) {
@@ -52,9 +43,12 @@ int mb_plot_roofline(const char *file, const char *machine_path, const char *out
         mb_results_close(&r);
         return mb_errorf(err, errlen, "%s has no measured point", file);
     }
-    char *script = NULL, *data = NULL;
-    size_t ls = 0, ld = 0;
-    FILE *s = open_memstream(&script, &ls), *d = open_memstream(&data, &ld);
+    struct mb_gnuplot g;
+    if (mb_gnuplot_begin(&g, err, errlen)) {
+        mb_results_close(&r);
+        return -1;
+    }
+    FILE *s = g.script;
     double imin = INFINITY, imax = 0;
     for (int64_t i = 0; i < r.count; i++)
         if (mb_row_measured(&r.rows[i]) && r.rows[i].bytes > 0) {
@@ -62,34 +56,49 @@ int mb_plot_roofline(const char *file, const char *machine_path, const char *out
             imin = fmin(imin, in), imax = fmax(imax, in);
         }
     imin = fmin(imin, 0.1), imax = fmax(imax, 2 * m.gflops_all / m.triad_gbs);
+    for (int k = 0; k < nk; k++) {
+        char block[16];
+        snprintf(block, sizeof block, "k%d", k);
+        fprintf(s, "# %s\n", names[k]);
+        mb_gnuplot_data_begin(&g, block);
+        for (int64_t i = 0; i < r.count; i++) {
+            const struct mb_row *row = &r.rows[i];
+            if (mb_row_measured(row) && !strcmp(row->kernel, names[k]) && row->bytes > 0 && row->gflops > 0)
+                fprintf(s, "%g %g\n", row->flops / row->bytes, row->gflops);
+        }
+        mb_gnuplot_data_end(&g);
+    }
     fprintf(s, "set logscale xy\nset grid\nset key left top\nset xlabel 'operational intensity (FLOP/byte, from the models)'\n"
                "set ylabel 'GFLOP/s'\nset title 'roofline: sgemm %.0f GFLOP/s (1 core) / %.0f (%d cores), triad %.1f / %.1f GB/s'\n"
                "set xrange [%g:%g]\n",
             m.gflops_1, m.gflops_all, m.cores, m.triad_gbs_1, m.triad_gbs, imin / 2, imax * 2);
-    fprintf(s, "plot min(x) = x, roof1(x) = (%g * x < %g ? %g * x : %g), rooft(x) = (%g * x < %g ? %g * x : %g), "
-               "roof1(x) with lines dt 2 lc rgb 'gray' title '1 core roof', rooft(x) with lines lc rgb 'black' title 'all cores roof'",
-            m.triad_gbs_1, m.gflops_1, m.triad_gbs_1, m.gflops_1, m.triad_gbs, m.gflops_all, m.triad_gbs, m.gflops_all);
-    for (int k = 0; k < nk; k++) {
-        fprintf(s, ", '-' using 1:2 with points pt %d title '%s'", 4 + k % 10, names[k]);
-        for (int64_t i = 0; i < r.count; i++) {
-            const struct mb_row *row = &r.rows[i];
-            if (mb_row_measured(row) && !strcmp(row->kernel, names[k]) && row->bytes > 0 && row->gflops > 0)
-                fprintf(d, "%g %g\n", row->flops / row->bytes, row->gflops);
+    int rc = mb_gnuplot_figure_begin(&g, out_prefix, &canvas, err, errlen);
+    if (rc == 0) {
+        fprintf(s, "plot min(x) = x, roof1(x) = (%g * x < %g ? %g * x : %g), rooft(x) = (%g * x < %g ? %g * x : %g), "
+                   "roof1(x) with lines dt 2 lc rgb 'gray' title '1 core roof', rooft(x) with lines lc rgb 'black' title 'all cores roof'",
+                m.triad_gbs_1, m.gflops_1, m.triad_gbs_1, m.gflops_1, m.triad_gbs, m.gflops_all, m.triad_gbs, m.gflops_all);
+        for (int k = 0; k < nk; k++) {
+            fprintf(s, ", $k%d using 1:2 with points pt %d title ", k, 4 + k % 10);
+            mb_gnuplot_quote(s, names[k]);
         }
-        fprintf(d, "e\n");
+        fprintf(s, "\n");
+        mb_gnuplot_figure_end(&g);
+        rc = mb_gnuplot_run(&g, err, errlen);
     }
-    fprintf(s, "\n");
-    fclose(s);
-    fclose(d);
-    int rc = gnuplot_run(script, data, out_prefix, err, errlen);
-    free(script);
-    free(data);
+    mb_gnuplot_free(&g);
     mb_results_close(&r);
-    if (!rc) printf("%s.png %s.svg\n", out_prefix, out_prefix);
     return rc;
 }
 
-int mb_plot_scaling(const char *file, const char *out_prefix, char *err, size_t errlen) {
+/* A series with a 1-thread point first can be scaled. */
+static int scalable(const struct mb_series *sr) {
+    return sr->count >= 2 && mb_row_x(sr->rows[0], MB_AXIS_threads) == 1;
+}
+
+int mb_plot_scaling(const char *file, const char *out_prefix, struct mb_scaling_row **rows, int *n_rows, char *err,
+                    size_t errlen) {
+    *rows = NULL;
+    *n_rows = 0;
     struct mb_results r;
     if (mb_results_load(file, &r, err, errlen)) return -1;
     const struct mb_row **keep = malloc((size_t)(r.count ? r.count : 1) * sizeof *keep);
@@ -108,44 +117,69 @@ int mb_plot_scaling(const char *file, const char *out_prefix, char *err, size_t 
         mb_results_close(&r);
         return -1;
     }
-    char *script = NULL, *data = NULL;
-    size_t ls = 0, ld = 0;
-    FILE *s = open_memstream(&script, &ls), *d = open_memstream(&data, &ld);
+    int64_t capacity = 0;
+    for (int i = 0; i < set.count; i++)
+        if (scalable(&set.series[i])) capacity += set.series[i].count;
+    struct mb_gnuplot g;
+    int rc = 0, drawn = 0;
+    *rows = calloc((size_t)(capacity ? capacity : 1), sizeof **rows);
+    if (!*rows) rc = mb_errorf(err, errlen, "out of memory");
+    else if (mb_gnuplot_begin(&g, err, errlen)) rc = -1;
+    if (rc) {
+        free(*rows);
+        *rows = NULL;
+        mb_series_free(&set);
+        free(keep);
+        mb_results_close(&r);
+        return -1;
+    }
+    FILE *s = g.script;
     double tmax = 1;
-    printf("%-60s %8s %10s %8s %10s\n", "series", "threads", "median", "speedup", "efficiency");
-    int drawn = 0;
-    fprintf(s, "set grid\nset key left top\nset xlabel 'threads'\nset ylabel 'speedup over 1 thread'\n"
-               "set title 'thread scaling (%s)'\n", file);
     for (int i = 0; i < set.count; i++) {
         const struct mb_series *sr = &set.series[i];
-        if (sr->count < 2 || mb_row_x(sr->rows[0], MB_AXIS_threads) != 1) continue;
+        if (!scalable(sr)) continue;
+        char block[16];
+        snprintf(block, sizeof block, "s%d", drawn);
+        fprintf(s, "# %s\n", sr->label);
+        mb_gnuplot_data_begin(&g, block);
         double t1 = sr->rows[0]->time_median;
         for (int j = 0; j < sr->count; j++) {
             double th = mb_row_x(sr->rows[j], MB_AXIS_threads), sp = t1 / sr->rows[j]->time_median;
             tmax = fmax(tmax, th);
-            printf("%-60s %8g %8.4gms %8.2f %9.0f%%\n", sr->label, th, sr->rows[j]->time_median * 1e3, sp, 100 * sp / th);
-            fprintf(d, "%g %g\n", th, sp);
+            struct mb_scaling_row *row = &(*rows)[(*n_rows)++];
+            snprintf(row->series, sizeof row->series, "%s", sr->label);
+            row->threads = th;
+            row->median = sr->rows[j]->time_median;
+            row->speedup = sp;
+            row->efficiency = sp / th;
+            fprintf(s, "%g %g\n", th, sp);
         }
-        fprintf(d, "e\n");
+        mb_gnuplot_data_end(&g);
         drawn++;
     }
-    fprintf(s, "set xrange [1:%g]\nset yrange [0:%g]\nplot x with lines dt 2 lc rgb 'gray' title 'ideal'", tmax, tmax * 1.1);
-    int k = 0;
-    for (int i = 0; i < set.count; i++) {
-        const struct mb_series *sr = &set.series[i];
-        if (sr->count < 2 || mb_row_x(sr->rows[0], MB_AXIS_threads) != 1) continue;
-        fprintf(s, ", '-' using 1:2 with linespoints pt %d title '%s'", 4 + k++ % 10, sr->label);
+    fputs("set grid\nset key left top\nset xlabel 'threads'\nset ylabel 'speedup over 1 thread'\nset title ", s);
+    char title[4200];
+    snprintf(title, sizeof title, "thread scaling (%s)", file);
+    mb_gnuplot_quote(s, title);
+    fprintf(s, "\nset xrange [1:%g]\nset yrange [0:%g]\n", tmax, tmax * 1.1);
+    if (!drawn) rc = mb_errorf(err, errlen, "%s: no series has a 1-thread point to scale from", file);
+    else rc = mb_gnuplot_figure_begin(&g, out_prefix, &canvas, err, errlen);
+    if (rc == 0) {
+        fputs("plot x with lines dt 2 lc rgb 'gray' title 'ideal'", s);
+        for (int k = 0, i = 0; i < set.count; i++) {
+            const struct mb_series *sr = &set.series[i];
+            if (!scalable(sr)) continue;
+            fprintf(s, ", $s%d using 1:2 with linespoints pt %d title ", k, 4 + k % 10);
+            mb_gnuplot_quote(s, sr->label);
+            k++;
+        }
+        fputs("\n", s);
+        mb_gnuplot_figure_end(&g);
+        rc = mb_gnuplot_run(&g, err, errlen);
     }
-    fprintf(s, "\n");
-    fclose(s);
-    fclose(d);
-    int rc = drawn ? gnuplot_run(script, data, out_prefix, err, errlen)
-                   : mb_errorf(err, errlen, "%s: no series has a 1-thread point to scale from", file);
-    free(script);
-    free(data);
+    mb_gnuplot_free(&g);
     mb_series_free(&set);
     free(keep);
     mb_results_close(&r);
-    if (!rc) printf("%s.png %s.svg\n", out_prefix, out_prefix);
     return rc;
 }

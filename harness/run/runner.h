@@ -29,12 +29,33 @@ void mb_measure(struct mb_row *row, const struct mb_kernel *k, struct mb_workloa
 /* Run k once on w (no timing) and check it: used by eval. Returns 0 or -1. */
 int mb_run_once(const struct mb_kernel *k, struct mb_workload *w, char *err, size_t errlen);
 
+/* What a sweep reports while it runs (the library never prints: the caller decides what to show). */
+enum mb_sweep_event_kind {
+    MB_SWEEP_RESUMED,  /* before the first point: `stored` of `total` points are already in `out` */
+    MB_SWEEP_POINT,    /* a point finished and was stored: row, done of todo, eta */
+    MB_SWEEP_FINISHED, /* the end (not after a failure): rows[0..done) measured in this run, elapsed; complete = 0
+                          when interrupted or the file could not be closed */
+};
+struct mb_sweep_event {
+    enum mb_sweep_event_kind kind;
+    const char *out;           /* the results file */
+    int64_t total;             /* points of the experiment */
+    int64_t stored;            /* points already present (resume) */
+    int64_t todo;              /* points to measure in this run */
+    int64_t done;              /* points measured so far */
+    const struct mb_row *row;  /* POINT: the finished row */
+    double eta;                /* POINT: predicted seconds for the remaining points */
+    const struct mb_row *rows; /* FINISHED: the rows measured in this run, in order (samples not kept) */
+    double elapsed;            /* FINISHED: seconds */
+    int complete;              /* FINISHED: 1 = every point was done and the file closed */
+};
 struct mb_sweep_opts {
     const char *out;     /* output file */
     int resume, force;
     double max_mem;      /* 0 = the experiment's */
     double budget;       /* < 0 = the experiment's */
-    int quiet;           /* no progress line */
+    void (*on_event)(void *ctx, const struct mb_sweep_event *ev); /* NULL: report nothing */
+    void *ctx;           /* passed to on_event */
 };
 /* Run the experiment into opts->out. Returns 0, 1 (failure, message in err), 130 (interrupted). */
 int mb_sweep_run(const struct mb_experiment *e, const struct mb_sweep_opts *opts, char *err, size_t errlen);

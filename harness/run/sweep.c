@@ -131,28 +131,6 @@ static double predict_seconds(const struct history *h, int nh, const struct mb_k
     return o->repetitions * per_rep * 1.1 + per_run; /* + gbench's iteration estimate and the oracle check */
 }
 
-static void format_duration(double s, char *buf, size_t len) {
-    if (s < 60) snprintf(buf, len, "%.0fs", s);
-    else if (s < 3600) snprintf(buf, len, "%.0fm%02.0fs", floor(s / 60), fmod(s, 60));
-    else snprintf(buf, len, "%.0fh%02.0fm", floor(s / 3600), fmod(s / 60, 60));
-}
-
-static void print_summary_header(void) {
-    printf("%-28s %-40s %12s %10s %10s %10s %s\n", "kernel", "point", "median", "GFLOP/s", "err(own)", "err(exact)",
-           "verdict");
-}
-
-static void print_summary_row(const struct mb_row *r) {
-    char point[160];
-    mb_point_format(&r->point, ~UINT64_C(0), point, sizeof point);
-    if (r->verdict == MB_PASS || r->verdict == MB_FAIL)
-        printf("%-28s %-40s %10.4gms %10.2f %10.2e %10.2e %s\n", r->kernel, point, r->time_median * 1e3, r->gflops,
-               r->own.rel_l2, r->exact.rel_l2, mb_verdict_names[r->verdict]);
-    else
-        printf("%-28s %-40s %12s %10s %10s %10s %s: %s\n", r->kernel, point, "-", "-", "-", "-",
-               mb_verdict_names[r->verdict], r->message);
-}
-
 static int open_output(const struct mb_experiment *e, const struct mb_sweep_opts *so, struct mb_store **store,
                        struct mb_row **old_rows, int64_t *n_old, char *err, size_t errlen) {
     *old_rows = NULL;
@@ -203,9 +181,11 @@ int mb_sweep_run(const struct mb_experiment *e, const struct mb_sweep_opts *so, 
         todo += pending[i];
     }
     skipped_stored = items.count - todo;
-    if (skipped_stored)
-        fprintf(stderr, "resume: %lld of %lld points already in %s\n", (long long)skipped_stored,
-                (long long)items.count, so->out);
+    struct mb_sweep_event ev = {.out = so->out, .total = items.count, .stored = skipped_stored, .todo = todo};
+    if (skipped_stored && so->on_event) {
+        ev.kind = MB_SWEEP_RESUMED;
+        so->on_event(so->ctx, &ev);
+    }
 
     int nh = 0;
     for (int i = 0; i < mb_n_kernels; i++) hist[nh++].k = mb_kernels[i];
@@ -270,46 +250,44 @@ int mb_sweep_run(const struct mb_experiment *e, const struct mb_sweep_opts *so, 
         }
         row.samples = NULL;
         finished[done++] = row;
-        if (!so->quiet) {
-            char point[160], eta[32];
+        if (so->on_event) {
             double remaining = 0;
             for (int64_t j = i + 1; j < items.count; j++)
                 if (pending[j]) remaining += predict_seconds(hist, nh, items.items[j].k, mb_kernel_flops(items.items[j].k, &items.items[j].p), &o);
-            format_duration(remaining, eta, sizeof eta);
-            mb_point_format(&row.point, ~UINT64_C(0), point, sizeof point);
-            if (row.verdict <= MB_FAIL)
-                fprintf(stderr, "[%lld/%lld] %s %s: %.4g ms, %.2f GFLOP/s, err %.2e %s | ETA %s\n", (long long)done,
-                        (long long)todo, row.kernel, point, row.time_median * 1e3, row.gflops, row.own.rel_l2,
-                        mb_verdict_names[row.verdict], eta);
-            else
-                fprintf(stderr, "[%lld/%lld] %s %s: %s (%s) | ETA %s\n", (long long)done, (long long)todo, row.kernel,
-                        point, mb_verdict_names[row.verdict], row.message, eta);
+            ev.kind = MB_SWEEP_POINT;
+            ev.done = done;
+            ev.row = &finished[done - 1];
+            ev.eta = remaining;
+            so->on_event(so->ctx, &ev);
         }
     }
     if (have_workload) mb_workload_free(&w);
     signal(SIGINT, previous);
 
-    if (status != 1 && done) {
-        print_summary_header();
-        for (int64_t i = 0; i < done; i++) print_summary_row(&finished[i]);
-    }
-    free(finished);
     free(pending);
     free(hist);
     free(samples);
     free(old_rows);
     free(items.items);
     char close_err[256];
-    if (mb_store_close(store, close_err, sizeof close_err) && status == 0) {
+    int close_failed = mb_store_close(store, close_err, sizeof close_err) != 0;
+    if (status != 1 && so->on_event) { /* the summary: after an interruption too */
+        ev.kind = MB_SWEEP_FINISHED;
+        ev.done = done;
+        ev.row = NULL;
+        ev.rows = finished;
+        ev.elapsed = mb_now() - t0;
+        ev.complete = status == 0 && !close_failed;
+        so->on_event(so->ctx, &ev);
+    }
+    free(finished);
+    if (close_failed && status == 0) {
         snprintf(err, errlen, "%s", close_err);
         return 1;
     }
     if (status == 130)
         snprintf(err, errlen, "interrupted: %lld points stored in %s; rerun with --resume to finish",
                  (long long)(done + skipped_stored), so->out);
-    else if (status == 0)
-        fprintf(stderr, "%lld points measured, %lld already present, in %.1f s -> %s\n", (long long)done,
-                (long long)skipped_stored, mb_now() - t0, so->out);
     return status;
 
 fail_alloc:

@@ -92,6 +92,10 @@ def test_claims_table_report_plots_and_reuse(claims_dir):
     assert "| claim | paper says | measured | expected | verdict |" in report
     assert "## tiny_slope" in report and "tiny_slope.png" in report
     assert (claims_dir / "plots" / "tiny_slope.png").stat().st_size > 1000
+    assert (claims_dir / "plots" / "tiny_slope.svg").read_text().lstrip().startswith("<?xml")
+    # the claims' sweeps report progress on stderr; their summary tables stay out of the claims table
+    assert "err(own)" not in out and "claim tiny_slope: sweep ->" in proc.stderr
+    assert "[1/3] attention.softmax.naive" in proc.stderr
     with h5py.File(claims_dir / "res" / "tiny_slope.h5") as f:
         assert len(f["points"]) == 3
         assert len(f["samples"]) == 9

@@ -44,6 +44,13 @@ def tiny(tmp_path_factory):
 def test_sweep_writes_the_schema(tiny):
     tmp, ini, out, proc = tiny
     assert "attention.linear.elu" in proc.stdout  # summary table
+    assert proc.stdout.splitlines()[0].split() == ["kernel", "point", "median", "GFLOP/s", "err(own)", "err(exact)",
+                                                  "verdict"]
+    assert len(proc.stdout.splitlines()) == 1 + TINY_POINTS
+    progress = [l for l in proc.stderr.splitlines() if l.startswith("[")]
+    assert len(progress) == TINY_POINTS and progress[-1].startswith(f"[{TINY_POINTS}/{TINY_POINTS}] ")
+    assert "| ETA " in progress[0]
+    assert f"{TINY_POINTS} points measured, 0 already present" in proc.stderr
     with h5py.File(out, "r") as f:
         assert f.attrs["schema_version"] == 2
         for key in ("experiment", "ini", "created", "git_commit", "host", "cpu_model", "compiler", "cflags",
@@ -74,6 +81,20 @@ def test_h5dump_reads_the_header(tiny):
     assert proc.returncode == 0
     for name in ("points", "samples", "kernels", "schema_version", "time_median"):
         assert name in proc.stdout
+
+
+def test_sweep_quiet_and_resume_report(tmp_path):
+    ini = tmp_path / "q.ini"
+    ini.write_text(TINY_INI.replace("n = 16:64:x2", "n = 16").replace("threads = 1, 2", "threads = 1"))
+    out = tmp_path / "q.h5"
+    proc = mechbench("sweep", ini, "--out", out, "--quiet")
+    assert not [l for l in proc.stderr.splitlines() if l.startswith("[")]  # no progress lines
+    assert len(proc.stdout.splitlines()) == 1 + 2 and "err(own)" in proc.stdout  # the table stays
+    assert "2 points measured, 0 already present" in proc.stderr
+    proc = mechbench("sweep", ini, "--out", out, "--resume")
+    assert "resume: 2 of 2 points already in" in proc.stderr
+    assert "0 points measured, 2 already present" in proc.stderr
+    assert proc.stdout == ""  # nothing measured: no table
 
 
 def test_plot_writes_png_and_svg(tiny):

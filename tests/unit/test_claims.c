@@ -102,7 +102,7 @@ static void run_claim(const char *text, struct mb_claim_result **res, int *n) {
     char err[512], dir[] = "/tmp/mb-claims-test-XXXXXX", plot[256];
     cr_assert_eq(mb_claims_parse(text, "t.ini", &set, err, sizeof err), 0, "%s", err);
     cr_assert_not_null(mkdtemp(dir));
-    struct mb_claim_opts o = {.results_dir = dir, .plots_dir = "", .replicates = 200, .quiet = 1};
+    struct mb_claim_opts o = {.results_dir = dir, .plots_dir = "", .replicates = 200};
     *res = NULL;
     *n = 0;
     cr_assert_eq(mb_claim_run(&set.claims[0], &o, res, n, plot, sizeof plot, err, sizeof err), 0, "%s", err);

@@ -1,8 +1,12 @@
-/* Crossover of two timing curves on synthetic data with known answers. */
+/* Crossover of two timing curves on synthetic data with known answers, and the pairing of two kernels' series. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "analysis/crossover.h"
+#include "store/rows.h"
 
 #define N 8
 
@@ -103,4 +107,56 @@ Test(crossover, bad_input) {
     cr_assert_eq(mb_crossover_find(xd, t, t, 2, &c), -1);
     cr_assert_eq(mb_crossover_find(x, tz, t, 2, &c), -1);
     cr_assert_eq(mb_crossover_find(x, t, tn, 2, &c), -1);
+}
+
+/* ---------------------------------------------------------------------------------------------- series pairs */
+
+static struct mb_row pair_rows[32];
+static const struct mb_row *pair_ptrs[32];
+static int n_pair_rows;
+
+static void pair_row(const char *kernel, int64_t n, int64_t threads, double median) {
+    struct mb_row *r = &pair_rows[n_pair_rows];
+    memset(r, 0, sizeof *r);
+    r->point_id = n_pair_rows;
+    snprintf(r->kernel, sizeof r->kernel, "%s", kernel);
+    r->point.n = n;
+    r->point.d = 64;
+    r->point.threads = threads;
+    r->time_median = median;
+    r->verdict = MB_PASS;
+    pair_ptrs[n_pair_rows++] = r;
+}
+
+Test(crossover, pairs_of_series_match_on_the_other_axes) {
+    n_pair_rows = 0;
+    for (int threads = 1; threads <= 2; threads++)
+        for (int64_t n = 128; n <= 16384; n *= 2) {
+            pair_row("quad", n, threads, 1e-9 * (double)n * (double)n / threads);
+            pair_row("lin", n, threads, 1e-6 * (double)n); /* crossover at 1000 (1 thread), 2000 (2 threads) */
+        }
+    pair_row("lin", 1 << 20, 1, 1.0); /* an x the other kernel lacks: not part of the common range */
+    struct mb_crossover_pair *pairs;
+    int n_pairs;
+    char err[256];
+    cr_assert_eq(mb_crossover_pairs(pair_ptrs, n_pair_rows, MB_AXIS_n, "quad", "lin", &pairs, &n_pairs, err, sizeof err),
+                 0, "%s", err);
+    cr_assert_eq(n_pairs, 2);
+    cr_assert_str_eq(pairs[0].key, "threads=1");
+    cr_assert_str_eq(pairs[1].key, "threads=2");
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(pairs[i].common, 8);
+        cr_assert_eq(pairs[i].x_first, 128);
+        cr_assert_eq(pairs[i].x_last, 16384);
+        cr_assert_eq(pairs[i].status, 0);
+        cr_assert(pairs[i].c.found && pairs[i].c.b_faster_above);
+    }
+    cr_assert_float_eq(pairs[0].c.x, 1000.0, 1e-6);
+    cr_assert_float_eq(pairs[1].c.x, 2000.0, 1e-6);
+    free(pairs);
+
+    /* a kernel without rows: no pair, no error */
+    cr_assert_eq(mb_crossover_pairs(pair_ptrs, n_pair_rows, MB_AXIS_n, "quad", "none", &pairs, &n_pairs, err, sizeof err), 0);
+    cr_assert_eq(n_pairs, 0);
+    free(pairs);
 }
