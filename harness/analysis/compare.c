@@ -27,8 +27,34 @@ int mb_compare_samples(const double *a, int na, const double *b, int nb, const s
     return 0;
 }
 
-static int same_point(const struct mb_row *x, const struct mb_row *y) {
-    if (strcmp(x->kernel, y->kernel) || strcmp(x->point.params, y->point.params)) return 0;
+/* params text without the keys in `ignore` ("k1,k2"): the normalised text keeps its order */
+static void params_matched(const char *params, const char *ignore, char *out, size_t len) {
+    size_t used = 0;
+    out[0] = '\0';
+    for (const char *s = params; *s;) {
+        size_t n = strcspn(s, ";"), key = strcspn(s, "=;");
+        int skip = 0;
+        for (const char *g = ignore ? ignore : ""; *g && !skip;) {
+            g += strspn(g, ", ");
+            size_t gl = strcspn(g, ", ");
+            skip = gl && gl == key && !strncmp(g, s, key);
+            g += gl;
+        }
+        if (!skip && used + n + 2 < len) {
+            if (used) out[used++] = ';';
+            memcpy(out + used, s, n);
+            out[used += n] = '\0';
+        }
+        s += n;
+        if (*s == ';') s++;
+    }
+}
+
+static int same_point(const struct mb_row *x, const struct mb_row *y, const char *ignore) {
+    char px[MB_PARAMS_LEN], py[MB_PARAMS_LEN];
+    params_matched(x->point.params, ignore, px, sizeof px);
+    params_matched(y->point.params, ignore, py, sizeof py);
+    if (strcmp(x->kernel, y->kernel) || strcmp(px, py)) return 0;
     for (int a = 0; a < MB_AXIS_COUNT; a++)
         if (mb_point_get(&x->point, (enum mb_axis)a) != mb_point_get(&y->point, (enum mb_axis)a)) return 0;
     return 1;
@@ -66,11 +92,11 @@ int mb_compare_files(const char *path_a, const char *path_b, const struct mb_com
         const struct mb_row *a = &ra.rows[i];
         if (!mb_row_measured(a)) continue;
         int dup = 0;
-        for (int64_t k = i + 1; k < ra.count && !dup; k++) dup = mb_row_measured(&ra.rows[k]) && same_point(a, &ra.rows[k]);
+        for (int64_t k = i + 1; k < ra.count && !dup; k++) dup = mb_row_measured(&ra.rows[k]) && same_point(a, &ra.rows[k], o->ignore_params);
         if (dup) continue;
         int64_t j = rb.count - 1;
         for (; j >= 0; j--)
-            if (mb_row_measured(&rb.rows[j]) && same_point(a, &rb.rows[j])) break;
+            if (mb_row_measured(&rb.rows[j]) && same_point(a, &rb.rows[j], o->ignore_params)) break;
         if (j < 0) {
             out->only_a++;
             continue;

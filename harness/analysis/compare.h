@@ -1,7 +1,7 @@
 /* mechbench compare A.h5 B.h5: is B (the candidate) slower than A (the baseline)?
  *
  * Points are matched by kernel, every axis and params (the source hash may differ: that is the point of a
- * comparison). Per matched point: ratio = median(B) / median(A) of the per-repetition samples, a two-sided
+ * comparison); keys listed in ignore_params are left out of the match (compare one setting against another). Per matched point: ratio = median(B) / median(A) of the per-repetition samples, a two-sided
  * Mann-Whitney U test on those samples, and the verdict
  *   regression   ratio > 1 + threshold and p < alpha
  *   improvement  ratio < 1 / (1 + threshold) and p < alpha
@@ -22,6 +22,7 @@ extern const char *const mb_compare_verdict_names[3];
 struct mb_compare_opts {
     double threshold; /* relative slowdown that counts (default 0.05) */
     double alpha;     /* significance level (default 0.05) */
+    const char *ignore_params; /* comma-separated parameter keys not matched ("work"), or NULL */
 };
 
 struct mb_compare_point {

@@ -18,12 +18,15 @@ int mb_cmd_compare(int argc, char **argv) {
         MB_OPT("threshold", MB_OPT_REAL, &o.threshold),
         MB_OPT("alpha", MB_OPT_REAL, &o.alpha),
         MB_OPT("quiet", MB_OPT_FLAG, &quiet),
+        MB_OPT("ignore-params", MB_OPT_STRING, &o.ignore_params),
     };
-    struct mb_cli_parse cli = {.command = "compare", .opts = opts, .n_opts = 3};
+    struct mb_cli_parse cli = {.command = "compare", .opts = opts, .n_opts = 4};
     int rc = mb_cli_parse(&cli, argc, argv);
     if (rc == 3) {
         printf("usage: mechbench compare BASELINE.h5 CANDIDATE.h5 [--threshold 0.05] [--alpha 0.05] [--quiet]\n"
-               "  Per point measured in both files (same kernel, axes and params): time ratio candidate/baseline of\n"
+               "                         [--ignore-params KEY,...]\n"
+               "  Per point measured in both files (same kernel, axes and params; --ignore-params leaves those keys\n"
+               "  out of the match, to compare one setting against another): time ratio candidate/baseline of\n"
                "  the medians, two-sided Mann-Whitney U test on the raw repetition samples, verdict; then the\n"
                "  geometric mean of the ratios. Exit status 1 when a significant (p < alpha) slowdown exceeds the\n"
                "  threshold (5%%: ratio > 1.05) at any point, 0 otherwise, 2 on usage errors.\n");

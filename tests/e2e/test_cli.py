@@ -338,3 +338,22 @@ def test_plot_without_gnuplot(tiny, tmp_path):
     proc = mechbench("plot", tiny[2], "--out", tmp_path / "p", env=env, check=False)
     assert_clean_failure(proc, "gnuplot")
     assert not list(tmp_path.glob("p_*"))
+
+
+def test_params_are_declared_and_normalised(tmp_path):
+    """Two spellings of one point are one point: --resume finds them all (params stored sorted, defaults filled)."""
+    base = "[experiment]\nname = p\nkernels = attention.linear.elu\nrepetitions = 2\nmin_time = 0.001\n" \
+           "[axes]\nn = 16, 32\nd = 8\n"
+    first, second = tmp_path / "first.ini", tmp_path / "second.ini"
+    first.write_text(base + "params = qk_std=1.0\n")
+    second.write_text(base + "params = inputs=normal; qk_std=1\n")
+    out = tmp_path / "p.h5"
+    mechbench("sweep", first, "--out", out, "--quiet")
+    with h5py.File(out, "r") as f:
+        assert f["points"]["params"].tolist() == [b"inputs=normal;qk_std=1"] * 2
+    proc = mechbench("sweep", second, "--out", out, "--resume")
+    assert "2 of 2 points already" in proc.stderr, proc.stderr
+    with h5py.File(out, "r") as f:
+        assert len(f["points"]) == 2
+    described = mechbench("describe", "attention.performer").stdout
+    assert "features" in described and "one of orthogonal, iid (default orthogonal)" in described
