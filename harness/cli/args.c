@@ -85,7 +85,8 @@ int mb_cli_parse(struct mb_cli_parse *c, int argc, char **argv) {
         const char *arg = argv[i];
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) return 3;
         if (strncmp(arg, "--", 2) != 0 || !arg[2]) {
-            if (c->n_positional == 4) return mb_cli_fail(c->command, 2, "unexpected argument '%s'", arg);
+            if (c->n_positional == (int)(sizeof c->positional / sizeof c->positional[0]))
+                return mb_cli_fail(c->command, 2, "too many arguments (at most 64): '%s'", arg);
             c->positional[c->n_positional++] = arg;
             continue;
         }

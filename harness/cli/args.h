@@ -25,7 +25,7 @@ struct mb_cli_parse {
     const struct mb_opt *opts; int n_opts;
     struct mb_point *point;       /* NULL: no axis options */
     uint64_t axes_set;            /* out: axes given on the command line */
-    const char *positional[4]; int n_positional; /* out */
+    const char *positional[64]; int n_positional; /* out */
 };
 
 /* Returns 0, 2 on a usage error (message printed as "mechbench CMD: ..."), or 3 when --help was asked. */
