@@ -73,6 +73,9 @@ struct parse_state {
     struct mb_claim *cur;
     char axes[1536];    /* "key = value\n" lines of the sweep's [axes] */
     char settings[512]; /* sweep settings of [experiment] */
+    int params_line, variants_line; /* of the current claim, for messages */
+    char params[MB_PARAMS_LEN * 2];
+    int err_line;                   /* a message that finish_claim found on an earlier line */
 };
 
 static int finish_claim(struct parse_state *st);
@@ -139,7 +142,8 @@ static int handler(void *user, const char *section, const char *name, const char
         snprintf(st->cur->fit_range, sizeof st->cur->fit_range, "upper_half");
         st->cur->assertion = MB_CLAIM_ASSERT_COUNT;
         st->cur->tolerance = 1e-4;
-        st->axes[0] = st->settings[0] = 0;
+        st->axes[0] = st->settings[0] = st->params[0] = 0;
+        st->params_line = st->variants_line = 0;
     }
     struct mb_claim *c = st->cur;
 #define SET(field) snprintf(c->field, sizeof c->field, "%s", value)
@@ -184,6 +188,7 @@ static int handler(void *user, const char *section, const char *name, const char
         if (name[0] == 'a') c->has_at = 1, c->at = v;
         else c->tolerance = v;
     } else if (!strcmp(name, "variants")) {
+        st->variants_line = st->line;
         char buf[1024];
         snprintf(buf, sizeof buf, "%s", value);
         c->n_variants = 0;
@@ -198,6 +203,10 @@ static int handler(void *user, const char *section, const char *name, const char
                !strcmp(name, "check_rows") || !strcmp(name, "budget") || !strcmp(name, "max_mem")) {
         append(st->settings, sizeof st->settings, name, value);
     } else if (mb_axis_lookup(name) >= 0 || !strcmp(name, "params")) {
+        if (name[0] == 'p' && !strcmp(name, "params")) {
+            st->params_line = st->line;
+            snprintf(st->params, sizeof st->params, "%s", value);
+        }
         append(st->axes, sizeof st->axes, name, value);
     } else {
         return fail(st, "unknown key '%s' in [claim %s] (allowed: source, statement, paper, assert, kernels, probe, "
@@ -247,6 +256,19 @@ static int finish_claim(struct parse_state *st) {
     if (c->expect.kind == MB_EXPECT_EXISTS && c->assertion != MB_CLAIM_CROSSOVER)
         return mb_errorf(err, errlen, "claim %s: expect = exists is for crossover claims", c->id);
     if (c->probe[0] && c->n_variants == 0) c->n_variants = 1; /* one variant with no params */
+    /* parameters against their declarations (the kernels' or the probe's), reported at their own line */
+    const struct mb_probe *probe = c->probe[0] ? mb_probe_find(c->probe) : NULL;
+    for (int v = 0; probe && v < c->n_variants; v++) {
+        const struct mb_param_decl *lists[1] = {probe->params};
+        const int counts[1] = {probe->n_params};
+        struct mb_point scratch;
+        char owner[80];
+        snprintf(owner, sizeof owner, "probe %s", probe->name);
+        if (mb_params_parse_decls(lists, counts, 1, owner, c->variants[v], 0, &scratch, err, errlen))
+            return st->err_line = st->variants_line, -1;
+    }
+    if (c->kernels[0] && st->params[0] && mb_params_validate_for(c->kernels, st->params, err, errlen))
+        return st->err_line = st->params_line, -1;
     /* the sweep this claim needs, as an experiment file (validated by the experiment parser) */
     static const char *const defaults[][2] = {{"repetitions", "7"}, {"min_time", "0.02"}, {"check_rows", "64"}};
     for (int i = 0; i < 3; i++) {
@@ -286,6 +308,7 @@ int mb_claims_parse(const char *text, const char *name, struct mb_claim_set *set
     ini_stop_on_first_error = true;
     int line = ini_parse_stream(reader, st, handler, st);
     if (st->failed && line <= 0) line = st->line;
+    if (st->err_line > 0) line = st->err_line; /* finish_claim's message, found at the next section */
     int status = 0;
     if (line != 0 || st->failed) {
         char msg[512];
@@ -296,7 +319,8 @@ int mb_claims_parse(const char *text, const char *name, struct mb_claim_set *set
     } else if (st->cur && finish_claim(st)) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", err);
-        mb_errorf(err, errlen, "%s: %s", name, msg);
+        if (st->err_line > 0) mb_errorf(err, errlen, "%s:%d: %s", name, st->err_line, msg);
+        else mb_errorf(err, errlen, "%s: %s", name, msg);
         status = -1;
     }
     if (status) set->count = first;
