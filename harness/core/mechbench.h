@@ -201,10 +201,12 @@ struct mb_kernel {
 #define MB_KERNEL_SOURCE .source = __FILE__, .source_hash = MB_SOURCE_HASH
 
 /* ---------------------------------------------------------------------------------------------- registry */
-extern const struct mb_family *const mb_families[];
+/* The tables of the ISA chosen at start-up (core/isa.h: the best the CPU supports, capped by MB_ISA). */
+extern const struct mb_family *const *mb_families;
 extern const int mb_n_families;
-extern const struct mb_kernel *const mb_kernels[];
+extern const struct mb_kernel *const *mb_kernels;
 extern const int mb_n_kernels;
+const char *mb_isa_name(void); /* the chosen ISA: "portable", "avx2" or "avx512" */
 const struct mb_kernel *mb_kernel_find(const char *name);
 const struct mb_family *mb_family_find(const char *name);
 /* glob (fnmatch) or comma-separated globs: fills out[] with matching kernels in table order; returns count */
