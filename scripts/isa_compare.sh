@@ -4,7 +4,7 @@
 # `mechbench compare old.h5 new.h5` (ratio new/old per point, Mann-Whitney U; exit 1 on a significant slowdown).
 #
 #   scripts/isa_compare.sh [OLD_BINARY [NEW_BINARY]]   # defaults: /work/before/mechbench, ./mechbench
-#   INIS="experiments/ssm_targets.ini" OUT=results/isa_compare scripts/isa_compare.sh
+#   INIS="experiments/ssm_targets.ini" OUT=/tmp scripts/isa_compare.sh   # OUT: where isa_compare_{old,new}.h5 go
 #
 # Each experiment file is split into one file per [sweep] section, and the two binaries take turns part by part
 # (old, new, old, new, ...), each appending to its own results file (--resume), so slow drifts of the shared
@@ -14,10 +14,10 @@ cd "$(dirname "$0")/.."
 OLD=${1:-/work/before/mechbench}
 NEW=${2:-./mechbench}
 INIS=${INIS:-"experiments/attention_targets.ini experiments/ssm_targets.ini"}
-OUT=${OUT:-results/isa_compare}
+OUT=${OUT:-results}
 for b in "$OLD" "$NEW"; do [ -x "$b" ] || { echo "isa_compare.sh: $b is not an executable" >&2; exit 2; }; done
 mkdir -p "$OUT"
-rm -f "$OUT/old.h5" "$OUT/new.h5"
+rm -f "$OUT/isa_compare_old.h5" "$OUT/isa_compare_new.h5"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -35,8 +35,8 @@ echo "new: $NEW (MB_ISA=${MB_ISA:-unset}: $("$NEW" describe attention.softmax.na
 start=$(date +%s)
 for part in "$tmp"/*.ini; do
     echo "== $(basename "$part" .ini)" >&2
-    "$OLD" sweep "$part" --out "$OUT/old.h5" --resume --quiet >/dev/null
-    "$NEW" sweep "$part" --out "$OUT/new.h5" --resume --quiet >/dev/null
+    "$OLD" sweep "$part" --out "$OUT/isa_compare_old.h5" --resume --quiet >/dev/null
+    "$NEW" sweep "$part" --out "$OUT/isa_compare_new.h5" --resume --quiet >/dev/null
 done
-echo "measured in $(($(date +%s) - start)) s; $OUT/old.h5 vs $OUT/new.h5"
-"$NEW" compare "$OUT/old.h5" "$OUT/new.h5"
+echo "measured in $(($(date +%s) - start)) s; $OUT/isa_compare_old.h5 vs $OUT/isa_compare_new.h5"
+"$NEW" compare "$OUT/isa_compare_old.h5" "$OUT/isa_compare_new.h5"
