@@ -4,13 +4,24 @@
 CC      := gcc
 CXX     := g++
 PKGS    := hdf5 benchmark inih openblas lapacke fftw3f sleef
-OPTFLAGS := -O3 -march=native -fopenmp
+PKGS_LINKED_BY_NAME := gsl criterion # linked with -lgsl (its .pc adds gslcblas, which clashes with OpenBLAS), -lcriterion
+# The harness, the tests and the binary are portable (x86-64-v2). The kernel tree is compiled once per ISA below and
+# the best copy the CPU supports is chosen at run time (harness/core/isa.c; MB_ISA=portable|avx2|avx512 caps it).
+OPTFLAGS := -O3 -march=x86-64-v2 -mtune=native -fopenmp
 WARN    := -Wall -Wextra
+ISAS    := portable avx2 avx512
+ISA_ARCH_portable := -march=x86-64-v2
+ISA_ARCH_avx2     := -march=x86-64-v3
+ISA_ARCH_avx512   := -march=x86-64-v4
+KERNEL_OPTFLAGS = -O3 $(ISA_ARCH_$(1)) -mtune=native -fopenmp
+ISA_CFLAGS_NOTE := kernels per ISA (-O3 -mtune=native -fopenmp): portable $(ISA_ARCH_portable), \
+  avx2 $(ISA_ARCH_avx2), avx512 $(ISA_ARCH_avx512)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CPPFLAGS = -Iharness -Ikernels -Ibuild $(PKG_CFLAGS) -DMB_CFLAGS='"$(OPTFLAGS) $(WARN)"'
+CPPFLAGS = -Iharness -Ikernels $(PKG_CFLAGS) -DMB_CFLAGS='"$(OPTFLAGS) $(WARN); $(ISA_CFLAGS_NOTE)"'
 CPPFLAGS += -DMB_BENCHMARK_VERSION='"$(shell pkg-config --modversion benchmark 2>/dev/null)"'
 CFLAGS   = -std=c17 -D_GNU_SOURCE $(OPTFLAGS) $(WARN) -MMD -MP
+KERNEL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) -MMD -MP
 CXXFLAGS = -std=c++17 $(OPTFLAGS) $(WARN) -MMD -MP
 LDLIBS   = $(PKG_LIBS) -lhdf5_hl -lgsl -lpthread -lm
 PYTHON  := /usr/bin/python3
@@ -18,15 +29,22 @@ PYTHON  := /usr/bin/python3
 HARNESS_C  := $(filter-out harness/cli/main.c,$(wildcard harness/*/*.c))
 HARNESS_CC := $(wildcard harness/*/*.cc)
 KERNEL_C   := $(wildcard kernels/*/*.c)
-LIB_OBJS   := $(HARNESS_C:%.c=build/%.o) $(HARNESS_CC:%.cc=build/%.o) $(KERNEL_C:%.c=build/%.o)
+ISA_OBJS   := $(ISAS:%=build/isa/%.o)
+LIB_OBJS   := $(HARNESS_C:%.c=build/%.o) $(HARNESS_CC:%.cc=build/%.o) $(ISA_OBJS)
 TEST_C     := $(wildcard tests/unit/*.c)
 TEST_OBJS  := $(TEST_C:%.c=build/%.o)
 
 .PHONY: all deps demo test unit pytest e2e bench claims readme clean
-all: deps mechbench
+all: mechbench
 
+# Install missing Debian packages, then stop with their names if pkg-config still cannot find a library. Every
+# object depends on this order-only (| deps): it runs first, also under make -j, and never makes objects stale.
 deps:
 	@bash scripts/deps.sh
+	@missing=$$(for p in $(PKGS) $(PKGS_LINKED_BY_NAME); do pkg-config --exists $$p || printf '%s ' $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "mechbench: pkg-config cannot find: $$missing(their -dev packages are in scripts/deps.sh)" >&2; exit 1; \
+	fi
 
 mechbench: $(LIB_OBJS) build/harness/cli/main.o
 	$(CXX) $(OPTFLAGS) -o $@ $^ $(LDLIBS)
@@ -34,22 +52,47 @@ mechbench: $(LIB_OBJS) build/harness/cli/main.o
 build/unit_tests: $(LIB_OBJS) $(TEST_OBJS)
 	$(CXX) $(OPTFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
-build/harness/%.o: harness/%.c
+build/harness/%.o: harness/%.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-build/harness/%.o: harness/%.cc
+# MB_CFLAGS (provenance's cflags) comes from this file.
+build/harness/store/provenance.o: Makefile
+
+# Harness units that need AVX-512 (called only when the CPU has it): harness/**/*_avx512.c.
+build/harness/%_avx512.o: harness/%_avx512.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -march=x86-64-v4 -c $< -o $@
+
+build/harness/%.o: harness/%.cc | deps
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
 
-# A kernel's source hash covers its own file and its family's shared files (kernels/FAMILY/family*, *.def):
-# --resume re-measures a kernel whose code changed.
+# The kernel tree, once per ISA: kernels/F/x.c -> build/isa/ISA/kernels/F/x.o (-march of the ISA), then one
+# relocatable object per ISA (ld -r) build/isa/ISA.o. Every ISA but portable renames each global symbol it defines
+# to sym__ISA (mb_kernel_x -> mb_kernel_x__avx512), references inside the copy included; the portable copy keeps
+# the plain names, so tests and harness code that call family helpers directly link against it.
+# A kernel's source hash covers its own file and its family's shared files (kernels/FAMILY/family*, *.def), the same
+# for every ISA: --resume re-measures a kernel whose code changed.
+isa_of = $(firstword $(subst /, ,$(1)))
+src_of = $(patsubst $(call isa_of,$(1))/%,%,$(1))
+isa_kernel_objs = $(patsubst %.c,build/isa/$(1)/%.o,$(KERNEL_C))
 .SECONDEXPANSION:
-build/kernels/%.o: kernels/%.c $$(wildcard kernels/$$(dir $$*)family* kernels/$$(dir $$*)*.def)
+build/isa/%.o: $$(call src_of,$$*).c $$(wildcard $$(dir $$(call src_of,$$*))family* $$(dir $$(call src_of,$$*))*.def) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -DMB_SOURCE_HASH="\"$$(cat $(filter %.c %.h %.def,$^) | sha256sum | cut -c1-16)\"" -c $< -o $@
+	$(CC) $(CPPFLAGS) $(KERNEL_CFLAGS) $(call KERNEL_OPTFLAGS,$(call isa_of,$*)) \
+	  -DMB_SOURCE_HASH="\"$$(cat $(filter %.c %.h %.def,$^) | sha256sum | cut -c1-16)\"" -c $< -o $@
 
-build/tests/%.o: tests/%.c
+$(ISA_OBJS): build/isa/%.o: $$(call isa_kernel_objs,$$*)
+	@echo "ld -r -o $@ build/isa/$*/kernels/*/*.o"
+	@ld -r -o $@.tmp $^
+	@if [ "$*" != portable ]; then \
+	  nm -g --defined-only $@.tmp | awk 'NF == 3 { print $$3 " " $$3 "__$*" }' > $@.syms && \
+	  objcopy --redefine-syms=$@.syms $@.tmp && rm -f $@.syms; \
+	fi
+	@mv $@.tmp $@
+
+build/tests/%.o: tests/%.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
@@ -61,7 +104,14 @@ test: all build/unit_tests
 	@bash scripts/run_tests.sh
 
 unit: all build/unit_tests
-	build/unit_tests
+	build/unit_tests --jobs 2
+
+# The pytest suites on their own: source-tree and oracle tests (vs PyTorch), and the end-to-end CLI tests.
+pytest: all
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/tree tests/oracle
+
+e2e: all
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 bench: all
 	@bash scripts/bench.sh

@@ -105,7 +105,7 @@ static void benchmark_name(const struct mb_row *r, char *buf, size_t len) {
 static void json_context(FILE *f, struct mb_store *store) {
     static const char *const provenance[] = {
         "tool", "experiment", "created", "git_commit", "host", "cpu_model", "cores", "omp_max_threads",
-        "omp_num_threads", "omp_proc_bind", "omp_places", "compiler", "cflags", "hdf5_version",
+        "omp_num_threads", "omp_proc_bind", "omp_places", "compiler", "cflags", "isa", "isa_supported", "hdf5_version",
         "benchmark_version", "openblas_config", "openblas_coretype", "seed", "schema_version",
     };
     char value[4096];

@@ -143,7 +143,9 @@ int mb_cmd_describe(int argc, char **argv) {
     printf("complexity   %s\n", k->complexity);
     printf("tolerance    rel_l2 <= %g vs its own oracle\n", k->tolerance > 0 ? k->tolerance : (m ? m->tolerance : 0));
     printf("rank         %s\n", k->rank_meaning ? k->rank_meaning : "not read");
-    printf("source       %s (hash %s)\n\naxes (default, allowed range):\n", k->source, k->source_hash);
+    printf("source       %s (hash %s)\n", k->source, k->source_hash);
+    printf("isa          %s copy (the best this CPU runs; MB_ISA=portable|avx2|avx512 caps it)\n", mb_isa_name());
+    printf("\naxes (default, allowed range):\n");
     struct mb_point p;
     memset(&p, 0, sizeof p);
     for (int i = 0; i < f->n_axes; i++) {

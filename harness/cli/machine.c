@@ -1,6 +1,8 @@
 /* mechbench machine: measure and store this machine's roofs (harness/machine.h). */
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/isa.h"
+#include "core/mechbench.h"
 #include "run/machine.h"
 
 #include <stdio.h>
@@ -30,6 +32,9 @@ int mb_cmd_machine(int argc, char **argv) {
     mkdir("results", 0777);
     if (mb_machine_save(&m, out, err, sizeof err)) return mb_cli_fail("machine", 1, "%s", err);
     printf("cpu               %s (%d cores)\n", m.cpu_model, m.cores);
+    char isas[64];
+    mb_isa_supported_list(",", isas, sizeof isas);
+    printf("isa               %s (kernel copy in use; this CPU supports %s; MB_ISA caps it)\n", mb_isa_name(), isas);
     printf("OPENBLAS_CORETYPE %s\n", m.openblas_coretype[0] ? m.openblas_coretype : "(unset: OpenBLAS picks the kernel)");
     printf("sgemm peak        %.1f GFLOP/s on 1 core, %.1f GFLOP/s on %d cores\n", m.gflops_1, m.gflops_all, m.cores);
     printf("STREAM triad      %.1f GB/s on 1 core, %.1f GB/s on %d cores\n", m.triad_gbs_1, m.triad_gbs, m.cores);

@@ -293,10 +293,12 @@ void mb_params_allowed(const struct mb_kernel *k, char *buf, size_t len);
 #define MB_KERNEL_SOURCE .source = __FILE__, .source_hash = MB_SOURCE_HASH
 
 /* ---------------------------------------------------------------------------------------------- registry */
-extern const struct mb_family *const mb_families[];
+/* The tables of the ISA chosen at start-up (core/isa.h: the best the CPU supports, capped by MB_ISA). */
+extern const struct mb_family *const *mb_families;
 extern const int mb_n_families;
-extern const struct mb_kernel *const mb_kernels[];
+extern const struct mb_kernel *const *mb_kernels;
 extern const int mb_n_kernels;
+const char *mb_isa_name(void); /* the chosen ISA: "portable", "avx2" or "avx512" */
 const struct mb_kernel *mb_kernel_find(const char *name); /* by name or alias */
 const struct mb_family *mb_family_find(const char *name);
 /* glob (fnmatch) or comma-separated globs, matched against names and aliases: fills out[] with the matching

@@ -1,24 +1,57 @@
-/* The registry: kernels/kernels.def expanded into the family and kernel tables, plus lookups. */
+/* The registry: kernels/kernels.def expanded into the family and kernel tables (one pair per ISA), plus lookups. */
 #include "core/mechbench.h"
+#include "core/isa.h"
 
 #include <fnmatch.h>
 #include <string.h>
 
-#define MB_FAMILY(id) extern const struct mb_family mb_family_##id;
-#define MB_KERNEL(id) extern const struct mb_kernel mb_kernel_##id;
+/* One family table and one kernel table per ISA: the kernel tree is compiled once per ISA, and every copy but
+ * the portable one has its symbols renamed with a suffix by the build (mb_kernel_x__avx512; see isa.h). */
+#define MB_FAMILY(id) extern const struct mb_family mb_family_##id, mb_family_##id##__avx2, mb_family_##id##__avx512;
+#define MB_KERNEL(id) extern const struct mb_kernel mb_kernel_##id, mb_kernel_##id##__avx2, mb_kernel_##id##__avx512;
 #include "kernels.def"
 
-const struct mb_family *const mb_families[] = {
+static const struct mb_family *const families_portable[] = {
 #define MB_FAMILY(id) &mb_family_##id,
 #include "kernels.def"
 };
-const int mb_n_families = (int)(sizeof mb_families / sizeof mb_families[0]);
-
-const struct mb_kernel *const mb_kernels[] = {
+static const struct mb_family *const families_avx2[] = {
+#define MB_FAMILY(id) &mb_family_##id##__avx2,
+#include "kernels.def"
+};
+static const struct mb_family *const families_avx512[] = {
+#define MB_FAMILY(id) &mb_family_##id##__avx512,
+#include "kernels.def"
+};
+static const struct mb_kernel *const kernels_portable[] = {
 #define MB_KERNEL(id) &mb_kernel_##id,
 #include "kernels.def"
 };
-const int mb_n_kernels = (int)(sizeof mb_kernels / sizeof mb_kernels[0]);
+static const struct mb_kernel *const kernels_avx2[] = {
+#define MB_KERNEL(id) &mb_kernel_##id##__avx2,
+#include "kernels.def"
+};
+static const struct mb_kernel *const kernels_avx512[] = {
+#define MB_KERNEL(id) &mb_kernel_##id##__avx512,
+#include "kernels.def"
+};
+
+static const struct mb_family *const *const family_tables[MB_ISA_COUNT] = {families_portable, families_avx2,
+                                                                           families_avx512};
+static const struct mb_kernel *const *const kernel_tables[MB_ISA_COUNT] = {kernels_portable, kernels_avx2,
+                                                                           kernels_avx512};
+
+/* Portable until isa.c's constructor picks the ISA (so the tables are usable even before it runs). */
+const struct mb_family *const *mb_families = families_portable;
+const int mb_n_families = (int)(sizeof families_portable / sizeof families_portable[0]);
+const struct mb_kernel *const *mb_kernels = kernels_portable;
+const int mb_n_kernels = (int)(sizeof kernels_portable / sizeof kernels_portable[0]);
+
+void mb_registry_use_isa(enum mb_isa isa) {
+    if ((int)isa < 0 || isa >= MB_ISA_COUNT) return;
+    mb_families = family_tables[isa];
+    mb_kernels = kernel_tables[isa];
+}
 
 /* Is name one of the comma-separated names in list? */
 static int in_list(const char *list, const char *name) {

@@ -1,15 +1,14 @@
 /* Peak sgemm GFLOP/s and STREAM triad bandwidth (see machine.h). */
 #include "run/machine.h"
 
+#include "core/isa.h"
 #include "core/mechbench.h"
 
 #include <cblas.h>
 #include <hdf5.h>
 #include <hdf5_hl.h>
-#include <immintrin.h>
 #include <math.h>
 #include <omp.h>
-#include <sleef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,18 +98,10 @@ static double triad(int threads, int reps, double *a, double *b, double *c) {
 #define EXP_N 4096
 #define EXP_PASSES 4096 /* 2^24 exps per repetition */
 
-/* Sum of exp(x[i]) over EXP_PASSES passes of x[0..EXP_N) (the sum keeps the exps live). */
+/* Sum of exp(x[i]) over EXP_PASSES passes of x[0..EXP_N) (the sum keeps the exps live): SLEEF's AVX-512 expf
+ * (machine_exp_avx512.c) when the CPU has AVX-512, else scalar expf. */
 static double exp_loop(const float *x) {
-#if defined(__AVX512F__)
-    __m512 acc[8];
-    for (int k = 0; k < 8; k++) acc[k] = _mm512_setzero_ps();
-    for (int pass = 0; pass < EXP_PASSES; pass++)
-        for (int i = 0; i < EXP_N; i += 128)
-            for (int k = 0; k < 8; k++) acc[k] = _mm512_add_ps(acc[k], Sleef_expf16_u10(_mm512_load_ps(x + i + 16 * k)));
-    double s = 0;
-    for (int k = 0; k < 8; k++) s += _mm512_reduce_add_ps(acc[k]);
-    return s;
-#else
+    if (mb_isa_cpu_mask() & (1u << MB_ISA_AVX512)) return mb_machine_exp_loop_avx512(x, EXP_N, EXP_PASSES);
     double s = 0;
     for (int pass = 0; pass < EXP_PASSES; pass++) {
         float a = 0;
@@ -118,7 +109,6 @@ static double exp_loop(const float *x) {
         s += a;
     }
     return s;
-#endif
 }
 
 /* Best G exp/s of `threads` concurrent exp loops; -1 if a sum is wrong. */

@@ -35,5 +35,8 @@ int mb_machine_measure(struct mb_machine *m, int reps, char *err, size_t errlen)
 /* Save as root attributes of a small HDF5 file (atomically), and load them back. */
 int mb_machine_save(const struct mb_machine *m, const char *path, char *err, size_t errlen);
 int mb_machine_load(struct mb_machine *m, const char *path, char *err, size_t errlen);
+/* Internal: sum of SLEEF's AVX-512 expf over `passes` passes of x[0..n) (n a multiple of 128, x 64-byte aligned);
+ * machine_exp_avx512.c, built for x86-64-v4: call only when the CPU has AVX-512. */
+double mb_machine_exp_loop_avx512(const float *x, int n, int passes);
 
 #endif

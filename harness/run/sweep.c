@@ -138,6 +138,13 @@ static int open_output(const struct mb_experiment *e, const struct mb_sweep_opts
     int exists = access(so->out, F_OK) == 0;
     if (exists && so->resume) {
         if (mb_store_open(so->out, 1, store, err, errlen)) return -1;
+        char isa[32]; /* files written before the attribute existed are accepted */
+        if (mb_store_attr(*store, "isa", isa, sizeof isa) == 0 && isa[0] && strcmp(isa, mb_isa_name()) != 0) {
+            char ignored[64];
+            mb_store_close(*store, ignored, sizeof ignored);
+            return mb_errorf(err, errlen, "%s was measured with isa=%s but this run uses isa=%s (set MB_ISA=%s or use "
+                             "--force)", so->out, isa, mb_isa_name(), isa);
+        }
         return mb_store_read_rows(*store, old_rows, n_old, err, errlen);
     }
     if (exists && !so->force)

@@ -2,9 +2,13 @@
  *
  * Layout: small readers (command output, /proc/cpuinfo fields, environment), one collect function that fills
  * the key/value list in a fixed order, and two consumers (HDF5 attributes, text lines).
- * Build-time facts come from macros set by the Makefile: MB_CFLAGS, MB_BENCHMARK_VERSION.
+ * Build-time facts come from macros set by the Makefile: MB_CFLAGS, MB_BENCHMARK_VERSION. The ISA is the one
+ * chosen at start-up (core/isa.h).
  */
 #include "store/provenance.h"
+
+#include "core/isa.h"
+#include "core/mechbench.h"
 
 #include <cblas.h>
 #include <hdf5_hl.h>
@@ -154,6 +158,9 @@ void mb_provenance_collect(struct mb_provenance *p) {
     set_item(p, "compiler", 0, "%s", __VERSION__);
 #endif
     set_item(p, "cflags", 0, "%s", MB_CFLAGS);
+    set_item(p, "isa", 0, "%s", mb_isa_name()); /* the kernel copy that ran (MB_ISA caps it) */
+    mb_isa_supported_list(",", buf, sizeof buf);
+    set_item(p, "isa_supported", 0, "%s", buf);
     unsigned maj = 0, min = 0, rel = 0;
     H5get_libversion(&maj, &min, &rel);
     set_item(p, "hdf5_version", 0, "%u.%u.%u", maj, min, rel);

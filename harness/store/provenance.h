@@ -3,8 +3,9 @@
  * Collected once per process into a list of key/value pairs (keys below), written as root attributes of every
  * results file and printed by `mechbench machine` / `describe`:
  *   tool, created (UTC ISO-8601), git_commit, host, cpu_model, cpu_flags, cores, omp_max_threads,
- *   omp_num_threads, omp_proc_bind, omp_places, compiler, cflags, hdf5_version, benchmark_version,
- *   openblas_config, openblas_coretype
+ *   omp_num_threads, omp_proc_bind, omp_places, compiler, cflags, isa (the kernel copy chosen at run time:
+ *   portable, avx2 or avx512), isa_supported (what this CPU can run, e.g. "portable,avx2,avx512"), hdf5_version,
+ *   benchmark_version, openblas_config, openblas_coretype
  * "cores" and "omp_max_threads" are integers (integer attributes in HDF5); the rest are strings.
  */
 #ifndef MB_PROVENANCE_H
