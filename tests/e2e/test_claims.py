@@ -1,6 +1,5 @@
 """End-to-end tests of claims, compare, fit, machine and the roofline/scaling plots. No wall-clock assertions:
 timing verdicts are not checked, only that the machinery runs, reports and keeps its exit-status contract."""
-import os
 
 import h5py
 import pytest
