@@ -739,31 +739,19 @@ static int eval_equal_pair(const struct mb_claim *c, const struct mb_experiment 
     const struct mb_sweep *sw = &e->sweeps[0];
     int index[MB_AXIS_COUNT] = {0}, points = 0;
     double worst = 0;
-    for (;;) {
-        struct mb_point p;
-        memset(&p, 0, sizeof p);
-        snprintf(p.params, sizeof p.params, "%s", sw->params);
-        uint64_t given = 0;
-        for (int a = 0; a < MB_AXIS_COUNT; a++)
-            if (sw->axes[a].count) mb_point_set(&p, (enum mb_axis)a, sw->axes[a].values[index[a]]), given |= UINT64_C(1) << a;
-        struct mb_point pa = p;
+    do {
+        struct mb_point pa;
+        uint64_t given;
+        mb_sweep_point(sw, index, &pa, &given);
         if (mb_params_parse(ka, sw->params, MB_PARAMS_LENIENT, &pa, err, errlen)) return -1;
         mb_point_complete(ka, &pa, given);
         char why[MB_MESSAGE_LEN];
-        if (mb_kernel_supports(ka, &pa, why, sizeof why)) goto next;
-        if (mb_kernel_supports(kb, &pa, why, sizeof why)) goto next;
+        if (mb_kernel_supports(ka, &pa, why, sizeof why) || mb_kernel_supports(kb, &pa, why, sizeof why)) continue;
         double rel;
         if (output_rel_l2(ka, kb, &pa, e->seed, &rel, err, errlen)) return -1;
         worst = fmax(worst, rel);
         points++;
-    next:;
-        int a = MB_AXIS_COUNT - 1;
-        for (; a >= 0; a--) {
-            if (sw->axes[a].count && ++index[a] < sw->axes[a].count) break;
-            index[a] = 0;
-        }
-        if (a < 0) break;
-    }
+    } while (mb_sweep_next(sw, index));
     if (!points) {
         snprintf(r->reason, sizeof r->reason, "no point is supported by both %s and %s", ka->name, kb->name);
         return 0;

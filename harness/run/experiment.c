@@ -623,3 +623,22 @@ void mb_experiment_free(struct mb_experiment *e) {
     free(e->ini_text);
     e->ini_text = NULL;
 }
+
+void mb_sweep_point(const struct mb_sweep *s, const int *index, struct mb_point *p, uint64_t *given) {
+    memset(p, 0, sizeof *p);
+    snprintf(p->params, sizeof p->params, "%s", s->params);
+    *given = 0;
+    for (int a = 0; a < MB_AXIS_COUNT; a++)
+        if (s->axes[a].count) {
+            mb_point_set(p, (enum mb_axis)a, s->axes[a].values[index[a]]);
+            *given |= UINT64_C(1) << a;
+        }
+}
+
+int mb_sweep_next(const struct mb_sweep *s, int *index) {
+    for (int a = MB_AXIS_COUNT - 1; a >= 0; a--) {
+        if (s->axes[a].count && ++index[a] < s->axes[a].count) return 1;
+        index[a] = 0;
+    }
+    return 0;
+}

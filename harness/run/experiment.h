@@ -60,6 +60,12 @@ struct mb_experiment {
     char *ini_text;               /* the whole file, malloc'd */
 };
 
+/* The combinations of a sweep's axis values, as an odometer over index[MB_AXIS_COUNT] (start all zero; axes in
+   axes.def order, the last turning fastest). mb_sweep_point: the point at index (the given axes set, params text
+   copied, unparsed; *given = the mask of the axes with values). mb_sweep_next: advance; 0 when all were seen. */
+void mb_sweep_point(const struct mb_sweep *s, const int *index, struct mb_point *p, uint64_t *given);
+int mb_sweep_next(const struct mb_sweep *s, int *index);
+
 /* Parse path into e. On error: -1 and "FILE:LINE: what is wrong (what is allowed)" in err. */
 int mb_experiment_load(const char *path, struct mb_experiment *e, char *err, size_t errlen);
 /* Same, from a string (name is used in messages). */

@@ -68,16 +68,10 @@ static int expand_sweep(const struct mb_sweep *s, struct item_list *l, char *err
                                   s->name, s->kernels);
     if (nk > 512) return mb_errorf(err, errlen, "sweep '%s': more than 512 kernels match", s->name);
     int index[MB_AXIS_COUNT] = {0};
-    for (;;) {
+    do {
         struct mb_point base;
-        memset(&base, 0, sizeof base);
-        snprintf(base.params, sizeof base.params, "%s", s->params);
-        uint64_t given = 0;
-        for (int a = 0; a < MB_AXIS_COUNT; a++)
-            if (s->axes[a].count) {
-                mb_point_set(&base, (enum mb_axis)a, s->axes[a].values[index[a]]);
-                given |= UINT64_C(1) << a;
-            }
+        uint64_t given;
+        mb_sweep_point(s, index, &base, &given);
         for (int i = 0; i < nk; i++) {
             struct mb_point p = base;
             uint64_t declared = MB_AXIS_BIT(threads);
@@ -98,13 +92,7 @@ static int expand_sweep(const struct mb_sweep *s, struct item_list *l, char *err
             }
             if (list_add(l, kernels[i], &p)) return mb_errorf(err, errlen, "out of memory expanding the sweep");
         }
-        int a = MB_AXIS_COUNT - 1; /* odometer: the last axis turns fastest */
-        for (; a >= 0; a--) {
-            if (s->axes[a].count && ++index[a] < s->axes[a].count) break;
-            index[a] = 0;
-        }
-        if (a < 0) break;
-    }
+    } while (mb_sweep_next(s, index));
     return 0;
 }
 
