@@ -4,6 +4,7 @@
  * Transformer" (top-k).
  */
 #include "attention/family_sparse.h"
+#include "attention/family_softmax.h"
 
 #include <cblas.h>
 #include <immintrin.h>
@@ -274,33 +275,14 @@ struct panel_ws {
 /* In place softmax of x[0..len) (entries may be -inf); *mx, *sum: the max and the sum of e^{x - max}.
  * All -inf: zeros, sum = 0. */
 static void softmax_stats(float *x, int64_t len, float *mx, float *sum) {
-    float m = -INFINITY;
-    for (int64_t j = 0; j < len; j++) m = x[j] > m ? x[j] : m;
-    *mx = m;
-    if (m == -INFINITY) {
+    *mx = mb_attn_row_max(x, len);
+    if (*mx == -INFINITY) {
         memset(x, 0, (size_t)len * sizeof(float));
         *sum = 0.0f;
         return;
     }
-    float total = 0.0f;
-    int64_t j = 0;
-#if defined(__AVX512F__)
-    const __m512 vm = _mm512_set1_ps(m);
-    __m512 vs = _mm512_setzero_ps();
-    for (; j + 16 <= len; j += 16) {
-        const __m512 e = Sleef_expf16_u10(_mm512_sub_ps(_mm512_loadu_ps(x + j), vm));
-        _mm512_storeu_ps(x + j, e);
-        vs = _mm512_add_ps(vs, e);
-    }
-    total = _mm512_reduce_add_ps(vs);
-#endif
-    for (; j < len; j++) {
-        x[j] = expf(x[j] - m);
-        total += x[j];
-    }
-    *sum = total;
-    const float inv = 1.0f / total;
-    for (j = 0; j < len; j++) x[j] *= inv;
+    *sum = mb_attn_exp_sum(x, len, *mx);
+    mb_attn_scale(x, len, 1.0f / *sum);
 }
 
 static void panel_attend(const struct mb_attn *a, int64_t off, float scale, const struct panel *pn,
