@@ -10,6 +10,7 @@
  *               (Katharopoulos et al. 2020, "Transformers are RNNs", eq. 4-6)
  */
 #include "family.h"
+#include "family_softmax.h"
 
 #include "core/check.h"
 
@@ -151,25 +152,8 @@ double mb_attn_io_bytes(const struct mb_kernel *kernel MB_UNUSED, const struct m
 
 /* ------------------------------------------------------------------------------------------ helpers */
 void mb_attn_softmax_row(float *row, int64_t len) {
-    float m = -INFINITY;
-    for (int64_t j = 0; j < len; j++) m = row[j] > m ? row[j] : m;
-    float sum = 0.0f;
-    int64_t j = 0;
-#if defined(__AVX512F__)
-    __m512 vm = _mm512_set1_ps(m), vsum = _mm512_setzero_ps();
-    for (; j + 16 <= len; j += 16) {
-        __m512 e = Sleef_expf16_u10(_mm512_sub_ps(_mm512_loadu_ps(row + j), vm));
-        _mm512_storeu_ps(row + j, e);
-        vsum = _mm512_add_ps(vsum, e);
-    }
-    sum = _mm512_reduce_add_ps(vsum);
-#endif
-    for (; j < len; j++) {
-        row[j] = expf(row[j] - m);
-        sum += row[j];
-    }
-    float inv = 1.0f / sum;
-    for (j = 0; j < len; j++) row[j] *= inv;
+    const float sum = mb_attn_exp_sum(row, len, mb_attn_row_max(row, len));
+    mb_attn_scale(row, len, 1.0f / sum);
 }
 
 void mb_attn_elu1(const float *x, float *y, int64_t len) {

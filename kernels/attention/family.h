@@ -15,6 +15,9 @@
 
 extern const struct mb_family mb_family_attention;
 
+/* The axes every attention kernel reads (a kernel adds rank or block when it reads them). */
+#define MB_ATTN_AXES (MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(heads) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(causal))
+
 /* Shapes and pointers of an attention workload. Head (b, h) starts at offset (b * heads + h) * n * d. */
 struct mb_attn {
     int64_t batch, heads, n, d;

@@ -93,17 +93,28 @@ int64_t mb_lin_chunk_size(const struct mb_point *p) {
     return c > p->n ? (p->n > 0 ? p->n : 1) : c;
 }
 
-static void chunked_free(struct mb_lin_chunked *c) {
+struct chunked {
+    struct mb_attn a;
+    const struct mb_lin_feature *phi;
+    int64_t f, chunk, nchunks, team;
+    float *states;        /* (heads, nchunks + 1, f, d) */
+    float *zs;            /* (heads, nchunks + 1, f) */
+    float *scratch;       /* (team, chunk * chunk + chunk + 2 * chunk * f): masked block, row sums, phi(Q_c), phi(K_c) */
+};
+
+void mb_lin_chunked_teardown(void *state) {
+    struct chunked *c = state;
     mb_free(c->states);
     mb_free(c->zs);
     mb_free(c->scratch);
-    memset(c, 0, sizeof *c);
+    free(c);
 }
 
-static int chunked_setup(struct mb_lin_chunked *c, struct mb_workload *w, const struct mb_lin_feature *phi,
-                         char *err, size_t errlen) {
-    memset(c, 0, sizeof *c);
+int mb_lin_chunked_setup(const struct mb_kernel *k, void **state, struct mb_workload *w, char *err, size_t errlen) {
+    struct chunked *c = calloc(1, sizeof *c);
+    if (!c) return mb_errorf(err, errlen, "out of memory");
     mb_attn_bind(&c->a, w);
+    const struct mb_lin_feature *phi = k->variant;
     c->phi = phi;
     c->f = phi->dim(c->a.d);
     c->chunk = mb_lin_chunk_size(&w->point);
@@ -117,9 +128,10 @@ static int chunked_setup(struct mb_lin_chunked *c, struct mb_workload *w, const 
     c->zs = mb_alloc(heads * slots * f * sizeof(float));
     c->scratch = mb_alloc((size_t)c->team * (C * C + C + 2 * C * f) * sizeof(float));
     if (!c->states || !c->zs || !c->scratch) {
-        chunked_free(c);
+        mb_lin_chunked_teardown(c);
         return mb_errorf(err, errlen, "out of memory for the chunked linear-attention workspace");
     }
+    *state = c;
     return 0;
 }
 
@@ -141,25 +153,8 @@ static void exclusive_scan(float *x, int64_t nc, int64_t stride, int64_t count) 
     for (int64_t e = 0; e < count; e++) x[nc * stride + e] = acc[e];
 }
 
-int mb_lin_chunked_create(void **state, struct mb_workload *w, const struct mb_lin_feature *phi, char *err,
-                          size_t errlen) {
-    struct mb_lin_chunked *c = calloc(1, sizeof *c);
-    if (!c) return mb_errorf(err, errlen, "out of memory");
-    if (chunked_setup(c, w, phi, err, errlen)) {
-        free(c);
-        return -1;
-    }
-    *state = c;
-    return 0;
-}
-
-void mb_lin_chunked_destroy(void *state) {
-    chunked_free(state);
-    free(state);
-}
-
 void mb_lin_chunked_run(void *state) {
-    struct mb_lin_chunked *c = state;
+    struct chunked *c = state;
     const struct mb_attn *a = &c->a;
     const int64_t n = a->n, d = a->d, f = c->f, C = c->chunk, nc = c->nchunks, heads = mb_attn_head_count(a);
     const int64_t slot = f * d, tasks = heads * nc, eblocks = (slot + PREFIX_BLOCK - 1) / PREFIX_BLOCK;
@@ -239,13 +234,20 @@ void mb_lin_chunked_run(void *state) {
     }
 }
 
+/* f, the feature dimension of the kernel's feature map */
+static double feature_dim(const struct mb_kernel *k, const struct mb_point *p) {
+    const struct mb_lin_feature *phi = k->variant;
+    return (double)phi->dim(p->d);
+}
+
 /* sum over chunks of len^2 */
 static double sum_len_sq(const struct mb_point *p) {
     const int64_t C = mb_lin_chunk_size(p), full = p->n / C, rest = p->n % C;
     return (double)full * C * C + (double)rest * rest;
 }
 
-double mb_lin_chunked_flops(const struct mb_point *p, int64_t f) {
+double mb_lin_chunked_flops(const struct mb_kernel *k, const struct mb_point *p) {
+    const double f = feature_dim(k, p);
     const double n = (double)p->n, d = (double)p->d, nc = ceil(n / (double)mb_lin_chunk_size(p));
     double per_head = 2.0 * n * f * d + n * f        /* U_c, u_c */
                       + nc * (f * d + f)              /* prefix sums */
@@ -255,13 +257,15 @@ double mb_lin_chunked_flops(const struct mb_point *p, int64_t f) {
     return (double)p->batch * p->heads * per_head;
 }
 
-double mb_lin_chunked_bytes(const struct mb_point *p, int64_t f) {
+double mb_lin_chunked_bytes(const struct mb_kernel *k, const struct mb_point *p) {
+    const double f = feature_dim(k, p);
     const double n = (double)p->n, d = (double)p->d, nc = ceil(n / (double)mb_lin_chunk_size(p));
     /* io (K read twice), chunk states written, scanned (read + write) and read; phi(Q_c), phi(K_c) stay in cache */
-    return mb_attn_io_bytes(NULL, p) + 4.0 * p->batch * p->heads * (n * d + 4.0 * (nc + 1) * (f * d + f));
+    return mb_attn_io_bytes(k, p) + 4.0 * p->batch * p->heads * (n * d + 4.0 * (nc + 1) * (f * d + f));
 }
 
-double mb_lin_chunked_workspace(const struct mb_point *p, int64_t f) {
+double mb_lin_chunked_workspace(const struct mb_kernel *k, const struct mb_point *p) {
+    const double f = feature_dim(k, p);
     const double n = (double)p->n, d = (double)p->d, C = (double)mb_lin_chunk_size(p), nc = ceil(n / C);
     const double team = p->threads > 0 ? (double)p->threads : 1.0;
     return 4.0 * ((double)p->batch * p->heads * (nc + 1) * (f * d + f) + team * (C * C + C + 2.0 * C * f));

@@ -32,25 +32,23 @@ void mb_lin_rnn_step(const float *S_in, const float *z_in, float *S_out, float *
  *   2. per head: exclusive prefix sum over chunks, in place: S_c = sum_{c' < c} U_c' (slot nchunks = total)
  *   3. per chunk, causal:     O_c = tril(phi(Q_c) phi(K_c)^T) V_c + phi(Q_c) S_c        (sgemm x 3)
  *                 non-causal: O_c = phi(Q_c) S_total                                      (sgemm)
- *      then each row divided by its denominator (row sum of the masked block + phi(q_i).z + eps). */
-struct mb_lin_chunked {
-    struct mb_attn a;
-    const struct mb_lin_feature *phi;
-    int64_t f, chunk, nchunks, team;
-    float *states;        /* (heads, nchunks + 1, f, d) */
-    float *zs;            /* (heads, nchunks + 1, f) */
-    float *scratch;       /* (team, chunk * chunk + chunk + 2 * chunk * f): masked block, row sums, phi(Q_c), phi(K_c) */
-};
+ *      then each row divided by its denominator (row sum of the masked block + phi(q_i).z + eps).
+ * One implementation for several kernels: k->variant is the feature map (a struct mb_lin_feature). */
 #define MB_LIN_DEFAULT_CHUNK 64
 int64_t mb_lin_chunk_size(const struct mb_point *p); /* p->block, or the default; at most n */
-/* The kernel contract's setup / run / teardown of the chunked causal scheme with feature map phi: a kernel's
-   setup calls mb_lin_chunked_create with its phi; run and teardown are these functions directly. */
-int mb_lin_chunked_create(void **state, struct mb_workload *w, const struct mb_lin_feature *phi, char *err,
-                          size_t errlen);
+int mb_lin_chunked_setup(const struct mb_kernel *k, void **state, struct mb_workload *w, char *err, size_t errlen);
 void mb_lin_chunked_run(void *state);
-void mb_lin_chunked_destroy(void *state);
-double mb_lin_chunked_flops(const struct mb_point *p, int64_t f);
-double mb_lin_chunked_bytes(const struct mb_point *p, int64_t f);
-double mb_lin_chunked_workspace(const struct mb_point *p, int64_t f);
+void mb_lin_chunked_teardown(void *state);
+double mb_lin_chunked_flops(const struct mb_kernel *k, const struct mb_point *p);
+double mb_lin_chunked_bytes(const struct mb_kernel *k, const struct mb_point *p);
+double mb_lin_chunked_workspace(const struct mb_kernel *k, const struct mb_point *p);
+
+/* The descriptor fields the chunked kernels share; a kernel file adds name, mechanism, summary, complexity (and
+ * supports):  const struct mb_kernel mb_kernel_attention_linear_cos = { MB_LIN_CHUNKED_KERNEL(mb_lin_feature_cos), ... } */
+#define MB_LIN_CHUNKED_KERNEL(PHI)                                                                                  \
+    .family = &mb_family_attention, .approximates = "softmax", .axes = MB_ATTN_AXES | MB_AXIS_BIT(block),           \
+    .variant = &(PHI), MB_KERNEL_SOURCE, .setup = mb_lin_chunked_setup, .run = mb_lin_chunked_run,                  \
+    .teardown = mb_lin_chunked_teardown, .flops = mb_lin_chunked_flops, .bytes = mb_lin_chunked_bytes,              \
+    .workspace_bytes = mb_lin_chunked_workspace
 
 #endif

@@ -4,6 +4,7 @@
  * Transformer" (top-k).
  */
 #include "attention/family_sparse.h"
+#include "attention/family_softmax.h"
 
 #include <cblas.h>
 #include <immintrin.h>
@@ -24,26 +25,25 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 /* ------------------------------------------------------------------------------------------ patterns */
-int mb_sparse_resolve(struct mb_sparse *sp, enum mb_sparse_kind kind, const struct mb_point *p, char *err MB_UNUSED,
-                      size_t errlen MB_UNUSED) {
-    sp->kind = kind;
+const struct mb_sparse_pattern mb_sparse_patterns[] = {
+    [MB_SPARSE_LOCAL] = {MB_SPARSE_LOCAL, 64},    /* w */
+    [MB_SPARSE_ATROUS] = {MB_SPARSE_ATROUS, 8},   /* l */
+    [MB_SPARSE_STRIDED] = {MB_SPARSE_STRIDED, 0}, /* ceil(sqrt(n)) */
+    [MB_SPARSE_FIXED] = {MB_SPARSE_FIXED, 0},     /* ceil(sqrt(n)) */
+};
+_Static_assert(sizeof mb_sparse_patterns / sizeof mb_sparse_patterns[0] == MB_SPARSE_KIND_COUNT,
+               "one entry per enum mb_sparse_kind");
+
+void mb_sparse_resolve(struct mb_sparse *sp, const struct mb_sparse_pattern *pattern, const struct mb_point *p) {
+    sp->kind = pattern->kind;
     sp->n = p->n;
     sp->causal = (int)p->causal;
+    sp->l = p->rank > 0 ? p->rank : pattern->default_l > 0 ? pattern->default_l : ceil_sqrt(p->n);
     sp->c = 0;
-    sp->l = 1;
-    int64_t r = p->rank;
-    switch (kind) {
-    case MB_SPARSE_LOCAL: sp->l = r > 0 ? r : MB_SPARSE_LOCAL_DEFAULT_W; break;
-    case MB_SPARSE_ATROUS: sp->l = r > 0 ? r : MB_SPARSE_ATROUS_DEFAULT_L; break;
-    case MB_SPARSE_STRIDED:
-    case MB_SPARSE_FIXED: sp->l = r > 0 ? r : ceil_sqrt(p->n); break;
-    }
-    if (kind == MB_SPARSE_FIXED) {
+    if (sp->kind == MB_SPARSE_FIXED) { /* c = 0: max(1, l/8); at most l */
         const int64_t c = mb_param_int(p, "c");
-        sp->c = c > 0 ? c : max64(1, sp->l / 8);
-        sp->c = min64(sp->c, sp->l);
+        sp->c = min64(c > 0 ? c : max64(1, sp->l / 8), sp->l);
     }
-    return 0;
 }
 
 int mb_sparse_allowed(const struct mb_sparse *sp, int64_t i, int64_t j) {
@@ -152,36 +152,26 @@ void mb_sparse_oracle_masked(const struct mb_attn *a, int64_t head, int64_t i, m
 
 static int pattern_allowed(const void *ctx, int64_t i, int64_t j) { return mb_sparse_allowed(ctx, i, j); }
 
+/* The oracle of each pattern mechanism (mechanisms.def): the masked softmax over the resolved pattern. */
 static void oracle_pattern(enum mb_sparse_kind kind, const struct mb_attn *a, const struct mb_workload *w,
                            int64_t head, int64_t i, double *scratch, double *out) {
-    struct mb_sparse sp;
     struct mb_point p = w->point;
     p.n = a->n;
     p.causal = a->causal;
-    char err[MB_MESSAGE_LEN];
-    if (mb_sparse_resolve(&sp, kind, &p, err, sizeof err)) { /* refused by supports; never checked */
-        for (int64_t c = 0; c < a->d; c++) out[c] = NAN;
-        return;
-    }
+    struct mb_sparse sp;
+    mb_sparse_resolve(&sp, &mb_sparse_patterns[kind], &p);
     mb_sparse_oracle_masked(a, head, i, pattern_allowed, &sp, scratch, out);
 }
-
-void mb_attn_oracle_sparse_local(const struct mb_attn *a, const struct mb_workload *w, int64_t head, int64_t i,
-                                 double *scratch, double *out) {
-    oracle_pattern(MB_SPARSE_LOCAL, a, w, head, i, scratch, out);
-}
-void mb_attn_oracle_sparse_atrous(const struct mb_attn *a, const struct mb_workload *w, int64_t head, int64_t i,
-                                  double *scratch, double *out) {
-    oracle_pattern(MB_SPARSE_ATROUS, a, w, head, i, scratch, out);
-}
-void mb_attn_oracle_sparse_strided(const struct mb_attn *a, const struct mb_workload *w, int64_t head, int64_t i,
-                                   double *scratch, double *out) {
-    oracle_pattern(MB_SPARSE_STRIDED, a, w, head, i, scratch, out);
-}
-void mb_attn_oracle_sparse_fixed(const struct mb_attn *a, const struct mb_workload *w, int64_t head, int64_t i,
-                                 double *scratch, double *out) {
-    oracle_pattern(MB_SPARSE_FIXED, a, w, head, i, scratch, out);
-}
+#define PATTERN_ORACLE(fn, kind)                                                                                    \
+    void fn(const struct mb_attn *a, const struct mb_workload *w, int64_t head, int64_t i, double *scratch,        \
+            double *out) {                                                                                          \
+        oracle_pattern(kind, a, w, head, i, scratch, out);                                                          \
+    }
+PATTERN_ORACLE(mb_attn_oracle_sparse_local, MB_SPARSE_LOCAL)
+PATTERN_ORACLE(mb_attn_oracle_sparse_atrous, MB_SPARSE_ATROUS)
+PATTERN_ORACLE(mb_attn_oracle_sparse_strided, MB_SPARSE_STRIDED)
+PATTERN_ORACLE(mb_attn_oracle_sparse_fixed, MB_SPARSE_FIXED)
+#undef PATTERN_ORACLE
 
 /* ------------------------------------------------------------------------------------------ row engine */
 #if defined(__AVX512F__)
@@ -285,33 +275,14 @@ struct panel_ws {
 /* In place softmax of x[0..len) (entries may be -inf); *mx, *sum: the max and the sum of e^{x - max}.
  * All -inf: zeros, sum = 0. */
 static void softmax_stats(float *x, int64_t len, float *mx, float *sum) {
-    float m = -INFINITY;
-    for (int64_t j = 0; j < len; j++) m = x[j] > m ? x[j] : m;
-    *mx = m;
-    if (m == -INFINITY) {
+    *mx = mb_attn_row_max(x, len);
+    if (*mx == -INFINITY) {
         memset(x, 0, (size_t)len * sizeof(float));
         *sum = 0.0f;
         return;
     }
-    float total = 0.0f;
-    int64_t j = 0;
-#if defined(__AVX512F__)
-    const __m512 vm = _mm512_set1_ps(m);
-    __m512 vs = _mm512_setzero_ps();
-    for (; j + 16 <= len; j += 16) {
-        const __m512 e = Sleef_expf16_u10(_mm512_sub_ps(_mm512_loadu_ps(x + j), vm));
-        _mm512_storeu_ps(x + j, e);
-        vs = _mm512_add_ps(vs, e);
-    }
-    total = _mm512_reduce_add_ps(vs);
-#endif
-    for (; j < len; j++) {
-        x[j] = expf(x[j] - m);
-        total += x[j];
-    }
-    *sum = total;
-    const float inv = 1.0f / total;
-    for (j = 0; j < len; j++) x[j] *= inv;
+    *sum = mb_attn_exp_sum(x, len, *mx);
+    mb_attn_scale(x, len, 1.0f / *sum);
 }
 
 static void panel_attend(const struct mb_attn *a, int64_t off, float scale, const struct panel *pn,
@@ -400,11 +371,6 @@ struct sparse_state {
     float *stats;  /* (batch*heads, n, 2): strided band statistics (max, sum) */
 };
 
-int mb_sparse_supports(enum mb_sparse_kind kind, const struct mb_point *p, char *why, size_t len) {
-    struct mb_sparse sp;
-    return mb_sparse_resolve(&sp, kind, p, why, len) ? 1 : 0;
-}
-
 /* Whether the block engine pays: blocks of >= 8 rows sharing their keys. */
 static int use_blocks(const struct mb_sparse *sp) {
     const int64_t per_residue = (sp->n + sp->l - 1) / sp->l;
@@ -430,14 +396,11 @@ void mb_sparse_teardown(void *state) {
     free(s);
 }
 
-int mb_sparse_setup(void **state, struct mb_workload *w, enum mb_sparse_kind kind, char *err, size_t errlen) {
+int mb_sparse_setup(const struct mb_kernel *k, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct sparse_state *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_attn_bind(&s->a, w);
-    if (mb_sparse_resolve(&s->sp, kind, &w->point, err, errlen)) {
-        free(s);
-        return -1;
-    }
+    mb_sparse_resolve(&s->sp, k->variant, &w->point);
     s->threads = w->point.threads > 0 ? (int)w->point.threads : 1; /* the runner's team size */
     s->blocked = use_blocks(&s->sp);
     const size_t n = (size_t)s->a.n, t = (size_t)s->threads;
@@ -447,7 +410,7 @@ int mb_sparse_setup(void **state, struct mb_workload *w, enum mb_sparse_kind kin
         s->qidx = mb_alloc(t * PANEL_ROWS * sizeof(int64_t));
         s->ws = mb_alloc(t * ws_floats(s->a.n, s->a.d) * sizeof(float));
         ok = ok && s->qidx && s->ws;
-        if (kind == MB_SPARSE_STRIDED) {
+        if (s->sp.kind == MB_SPARSE_STRIDED) {
             s->stats = mb_alloc((size_t)mb_attn_head_count(&s->a) * n * 2 * sizeof(float));
             ok = ok && s->stats;
         }
@@ -595,20 +558,18 @@ void mb_sparse_run(void *state) {
     }
 }
 
-double mb_sparse_flops(enum mb_sparse_kind kind, const struct mb_point *p) {
+double mb_sparse_flops(const struct mb_kernel *k, const struct mb_point *p) {
     struct mb_sparse sp;
-    char err[MB_MESSAGE_LEN];
-    if (mb_sparse_resolve(&sp, kind, p, err, sizeof err)) return 0;
+    mb_sparse_resolve(&sp, k->variant, p);
     return (double)p->batch * (double)p->heads * (4.0 * (double)p->d + 3.0) * mb_sparse_total_count(&sp);
 }
 
-double mb_sparse_workspace(enum mb_sparse_kind kind, const struct mb_point *p) {
+double mb_sparse_workspace(const struct mb_kernel *k, const struct mb_point *p) {
     struct mb_sparse sp;
-    char err[MB_MESSAGE_LEN];
-    if (mb_sparse_resolve(&sp, kind, p, err, sizeof err)) return 0;
+    mb_sparse_resolve(&sp, k->variant, p);
     const double t = p->threads > 0 ? (double)p->threads : 1.0, n = (double)p->n;
     if (!use_blocks(&sp)) return t * n * (sizeof(float) + sizeof(int64_t));
     double bytes = t * (n * sizeof(int64_t) + PANEL_ROWS * sizeof(int64_t) + 4.0 * (double)ws_floats(p->n, p->d));
-    if (kind == MB_SPARSE_STRIDED) bytes += 8.0 * (double)p->batch * (double)p->heads * n;
+    if (sp.kind == MB_SPARSE_STRIDED) bytes += 8.0 * (double)p->batch * (double)p->heads * n;
     return bytes;
 }

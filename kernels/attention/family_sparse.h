@@ -16,12 +16,19 @@
 #include "attention/family.h"
 
 enum mb_sparse_kind { MB_SPARSE_LOCAL, MB_SPARSE_ATROUS, MB_SPARSE_STRIDED, MB_SPARSE_FIXED };
+#define MB_SPARSE_KIND_COUNT (MB_SPARSE_FIXED + 1)
 
-#define MB_SPARSE_LOCAL_DEFAULT_W 64
-#define MB_SPARSE_ATROUS_DEFAULT_L 8
+/* A pattern kernel's variant data (k->variant): which pattern, and what rank = 0 means. One entry per kind; the
+ * mechanism oracles (sparse.local ...) read the same table. */
+struct mb_sparse_pattern {
+    enum mb_sparse_kind kind;
+    int64_t default_l; /* l at rank = 0; 0: ceil(sqrt(n)) */
+};
+extern const struct mb_sparse_pattern mb_sparse_patterns[MB_SPARSE_KIND_COUNT]; /* indexed by kind */
+
 #define MB_SPARSE_TOPK_DEFAULT_K 32
 
-/* A resolved pattern of one point: defaults applied (rank = 0 -> the kernel's default). */
+/* A resolved pattern of one point: defaults applied (rank = 0 -> the pattern's default). */
 struct mb_sparse {
     enum mb_sparse_kind kind;
     int64_t n;
@@ -30,10 +37,8 @@ struct mb_sparse {
     int64_t c; /* FIXED: summary columns per block, 1 <= c <= l */
 };
 
-/* Resolve the pattern of point p (reads n, causal, rank and, for FIXED, the parameter c). 0, or -1 with a message
- * (a bad c=...). */
-int mb_sparse_resolve(struct mb_sparse *sp, enum mb_sparse_kind kind, const struct mb_point *p, char *err,
-                      size_t errlen);
+/* Resolve the pattern of point p (reads n, causal, rank and, for FIXED, the declared parameter c; p parsed). */
+void mb_sparse_resolve(struct mb_sparse *sp, const struct mb_sparse_pattern *pattern, const struct mb_point *p);
 /* The formula: is key j allowed for query i? (direct, used by the oracle and the tests) */
 int mb_sparse_allowed(const struct mb_sparse *sp, int64_t i, int64_t j);
 /* idx[0..count) <- the allowed keys of row i, ascending (idx: room for n); returns count. */
@@ -58,14 +63,22 @@ double mb_sparse_score_double(const float *q, const float *k, int64_t d);
 void mb_sparse_attend_row(const float *q, const float *k, const float *v, int64_t d, float scale, const int64_t *idx,
                           int64_t m, int compute_scores, float *scores, float *out);
 
-/* The pattern kernels' shared setup / run / teardown / models (one kernel = one kind). run uses the block engine
- * (sgemm on blocks of rows that share their keys, see family_sparse.c) when blocks hold >= 8 rows, else the row
- * engine above. */
-int mb_sparse_setup(void **state, struct mb_workload *w, enum mb_sparse_kind kind, char *err, size_t errlen);
+/* The pattern kernels' shared setup / run / teardown / models: one implementation, the pattern from
+ * k->variant (a struct mb_sparse_pattern). run uses the block engine (sgemm on blocks of rows that share their
+ * keys, see family_sparse.c) when blocks hold >= 8 rows, else the row engine above. Every point is supported. */
+int mb_sparse_setup(const struct mb_kernel *k, void **state, struct mb_workload *w, char *err, size_t errlen);
 void mb_sparse_run(void *state);
 void mb_sparse_teardown(void *state);
-double mb_sparse_flops(enum mb_sparse_kind kind, const struct mb_point *p); /* (4 d + 3) per allowed (i, j) */
-double mb_sparse_workspace(enum mb_sparse_kind kind, const struct mb_point *p); /* key lists, panels */
-int mb_sparse_supports(enum mb_sparse_kind kind, const struct mb_point *p, char *why, size_t len);
+double mb_sparse_flops(const struct mb_kernel *k, const struct mb_point *p);     /* (4 d + 3) per allowed (i, j) */
+double mb_sparse_workspace(const struct mb_kernel *k, const struct mb_point *p); /* key lists, panels */
+
+/* The descriptor fields every pattern kernel shares; its file adds name, mechanism, summary, complexity,
+ * rank_meaning (and params):
+ *   const struct mb_kernel mb_kernel_attention_sparse_local = { MB_SPARSE_PATTERN_KERNEL(MB_SPARSE_LOCAL), ... }; */
+#define MB_SPARSE_PATTERN_KERNEL(KIND)                                                                              \
+    .family = &mb_family_attention, .approximates = "softmax", .axes = MB_ATTN_AXES | MB_AXIS_BIT(rank),            \
+    .variant = &mb_sparse_patterns[KIND], MB_KERNEL_SOURCE, .setup = mb_sparse_setup, .run = mb_sparse_run,         \
+    .teardown = mb_sparse_teardown, .flops = mb_sparse_flops, .bytes = mb_attn_io_bytes,                            \
+    .workspace_bytes = mb_sparse_workspace
 
 #endif

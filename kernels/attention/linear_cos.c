@@ -15,30 +15,10 @@
  */
 #include "attention/family_linear.h"
 
-#include <stdlib.h>
-
-static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
-    return mb_lin_chunked_create(state, w, &mb_lin_feature_cos, err, errlen);
-}
-
-static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_lin_chunked_flops(p, p->d + 1); }
-static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_lin_chunked_bytes(p, p->d + 1); }
-static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_lin_chunked_workspace(p, p->d + 1); }
-
 const struct mb_kernel mb_kernel_attention_linear_cos = {
     .name = "attention.linear.cos",
-    .family = &mb_family_attention,
     .mechanism = "linear.cos",
-    .approximates = "softmax",
+    MB_LIN_CHUNKED_KERNEL(mb_lin_feature_cos),
     .summary = "linear attention, sim = 1 + cos(q, k) (= normalised Taylor 1 + q.k), phi = [1, x/|x|]; chunked causal",
     .complexity = "O(n d^2) time (+ O(n C d) causal), O((n/C) d^2 + threads C (C + d)) memory",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(heads) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(causal) |
-            MB_AXIS_BIT(block),
-    MB_KERNEL_SOURCE,
-    .setup = setup,
-    .run = mb_lin_chunked_run,
-    .teardown = mb_lin_chunked_destroy,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
 };

@@ -145,7 +145,7 @@ const struct mb_kernel mb_kernel_attention_linear_elu = {
     .approximates = "softmax",
     .summary = "linear attention, phi = elu + 1, non-causal: phi(Q) (phi(K)^T V), normalised (GEMM-shaped)",
     .complexity = "O(n d^2) time, O(n d + d^2) memory",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(heads) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(causal),
+    .axes = MB_ATTN_AXES,
     MB_KERNEL_SOURCE,
     .supports = supports,
     .setup = setup,

@@ -13,37 +13,17 @@
  */
 #include "attention/family_linear.h"
 
-#include <stdlib.h>
-
 static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) {
     if (p->causal) return 0;
     mb_errorf(why, len, "causal only (the chunked causal form; the non-causal kernel is attention.linear.elu)");
     return 1;
 }
 
-static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
-    return mb_lin_chunked_create(state, w, &mb_lin_feature_elu1, err, errlen);
-}
-
-static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_lin_chunked_flops(p, p->d); }
-static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_lin_chunked_bytes(p, p->d); }
-static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_lin_chunked_workspace(p, p->d); }
-
 const struct mb_kernel mb_kernel_attention_linear_elu_chunked = {
     .name = "attention.linear.elu_chunked",
-    .family = &mb_family_attention,
     .mechanism = "linear.elu",
-    .approximates = "softmax",
+    MB_LIN_CHUNKED_KERNEL(mb_lin_feature_elu1),
     .summary = "causal linear attention, phi = elu + 1, chunked: masked intra-chunk block + prefix of chunk states (sgemm)",
     .complexity = "O(n d^2 + n C d) time, O((n/C) d^2 + threads C (C + d)) memory",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(heads) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(causal) |
-            MB_AXIS_BIT(block),
-    MB_KERNEL_SOURCE,
     .supports = supports,
-    .setup = setup,
-    .run = mb_lin_chunked_run,
-    .teardown = mb_lin_chunked_destroy,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
 };

@@ -128,7 +128,7 @@ const struct mb_kernel mb_kernel_attention_linear_elu_decode = {
     .approximates = "softmax",
     .summary = "one causal decode step of linear attention (phi = elu + 1) from a prompt state: O(d^2), independent of n",
     .complexity = "O(d^2) time per token, O(d^2) state",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(heads) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(causal),
+    .axes = MB_ATTN_AXES,
     MB_KERNEL_SOURCE,
     .flags = MB_KERNEL_LAST_ROW,
     .supports = supports,

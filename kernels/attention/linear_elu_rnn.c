@@ -75,9 +75,6 @@ static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_po
     return (double)p->batch * p->heads * n * (4.0 * d * d + 5.0 * d + 4.0 * d); /* steps + features */
 }
 
-/* io once; the d x d state and the features of the current token stay in cache */
-static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_attn_io_bytes(kernel, p); }
-
 static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double d = (double)p->d;
     return 4.0 * (double)p->batch * p->heads * (d * d + 3.0 * d);
@@ -90,13 +87,13 @@ const struct mb_kernel mb_kernel_attention_linear_elu_rnn = {
     .approximates = "softmax",
     .summary = "causal linear attention, phi = elu + 1, recurrent form: S += phi(k) v^T, o = phi(q)^T S / phi(q)^T z",
     .complexity = "O(n d^2) time, O(d^2) state",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(heads) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(causal),
+    .axes = MB_ATTN_AXES,
     MB_KERNEL_SOURCE,
     .supports = supports,
     .setup = setup,
     .run = run,
     .teardown = teardown,
     .flops = flops,
-    .bytes = bytes,
+    .bytes = mb_attn_io_bytes, /* io once; the d x d state and the current token's features stay in cache */
     .workspace_bytes = workspace,
 };

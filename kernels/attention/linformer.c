@@ -194,8 +194,7 @@ const struct mb_kernel mb_kernel_attention_linformer = {
     .approximates = "softmax",
     .summary = "Linformer: softmax(Q (E K)^T / sqrt(d)) (F V) with seeded N(0, 1/k) projections E, F (sgemm)",
     .complexity = "O(n k d) time, O(n k) memory",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(heads) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank) |
-            MB_AXIS_BIT(causal),
+    .axes = MB_ATTN_AXES | MB_AXIS_BIT(rank),
     .rank_meaning = "k, the projected sequence length (0 = min(n, 256); k > n allowed)",
     MB_KERNEL_SOURCE,
     .supports = supports,

@@ -19,12 +19,11 @@
  * section 2.4 (orthogonal random features); kexue.fm/archives/7921.
  */
 #include "attention/family_lowrank.h"
+#include "attention/family_softmax.h"
 
 #include <cblas.h>
-#include <immintrin.h>
 #include <math.h>
 #include <omp.h>
-#include <sleef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,25 +38,10 @@ static const struct mb_param_decl performer_params[] = {
 };
 
 /* features=orthogonal (1) | iid (0) */
-static int performer_orthogonal(const struct mb_point *p, char *why MB_UNUSED, size_t len MB_UNUSED) {
-    return mb_param_enum(p, "features") == 0;
-}
+static int performer_orthogonal(const struct mb_point *p) { return mb_param_enum(p, "features") == 0; }
 
 /* x[0..len) <- exp(x - shift), vectorised */
-static void exp_shift(float *x, int64_t len, float shift) {
-    int64_t j = 0;
-#if defined(__AVX512F__)
-    const __m512 vs = _mm512_set1_ps(shift);
-    for (; j + 16 <= len; j += 16) _mm512_storeu_ps(x + j, Sleef_expf16_u10(_mm512_sub_ps(_mm512_loadu_ps(x + j), vs)));
-#endif
-    for (; j < len; j++) x[j] = expf(x[j] - shift);
-}
-
-static float row_max(const float *x, int64_t len) {
-    float m = -INFINITY;
-    for (int64_t j = 0; j < len; j++) m = x[j] > m ? x[j] : m;
-    return m;
-}
+static void exp_shift(float *x, int64_t len, float shift) { (void)mb_attn_exp_sum(x, len, shift); }
 
 static float half_sq_norm(const float *x, int64_t d, float scale2) {
     float s = 0;
@@ -78,10 +62,6 @@ struct performer {
     float *denom;    /* (threads, CHUNK) */
 };
 
-static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) {
-    return performer_orthogonal(p, why, len) < 0 ? 1 : 0;
-}
-
 static void release(struct performer *s) {
     mb_free(s->w);
     mb_free(s->phi_q);
@@ -95,8 +75,7 @@ static void release(struct performer *s) {
 }
 
 static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
-    int orthogonal = performer_orthogonal(&w->point, err, errlen);
-    if (orthogonal < 0) return -1;
+    const int orthogonal = performer_orthogonal(&w->point);
     struct performer *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_attn_bind(&s->a, w);
@@ -151,10 +130,10 @@ static void run(void *state) {
             float kmax = -INFINITY;
             for (int64_t r = 0; r < rows; r++) {
                 float *pq = s->phi_q + foff + r * m, *pk = s->phi_k + foff + r * m;
-                exp_shift(pq, m, row_max(pq, m) + half_sq_norm(a->q + xoff + r * d, d, scale2));
+                exp_shift(pq, m, mb_attn_row_max(pq, m) + half_sq_norm(a->q + xoff + r * d, d, scale2));
                 const float hk = half_sq_norm(a->k + xoff + r * d, d, scale2);
                 for (int64_t f = 0; f < m; f++) pk[f] -= hk;
-                const float rm = row_max(pk, m);
+                const float rm = mb_attn_row_max(pk, m);
                 kmax = rm > kmax ? rm : kmax;
             }
             s->kmax[item] = kmax;
@@ -164,7 +143,7 @@ static void run(void *state) {
         for (int64_t item = 0; item < items; item++) {
             const int64_t head = item / chunks, c = item % chunks, i0 = c * CHUNK, rows = n - i0 < CHUNK ? n - i0 : CHUNK;
             const int64_t foff = head * n * m + i0 * m;
-            const float gmax = row_max(s->kmax + head * chunks, chunks);
+            const float gmax = mb_attn_row_max(s->kmax + head * chunks, chunks);
             exp_shift(s->phi_k + foff, rows * m, gmax);
             float *sc = s->s + (head * (chunks + 1) + c) * md, *zc = s->z + (head * (chunks + 1) + c) * m;
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m, (int)d, (int)rows, 1.0f, s->phi_k + foff,
@@ -300,8 +279,7 @@ static void fill_phik(void *data, const void *ctx) {
 void mb_attn_oracle_performer(const struct mb_attn *a, const struct mb_workload *w, int64_t head, int64_t i,
                               double *scratch, double *out) {
     const int64_t n = a->n, d = a->d, m = performer_m(&w->point), off = head * n * d;
-    char why[MB_MESSAGE_LEN];
-    const int orthogonal = performer_orthogonal(&w->point, why, sizeof why) == 0 ? 0 : 1;
+    const int orthogonal = performer_orthogonal(&w->point);
     const struct w_ctx wc = {w->seed, d, m, orthogonal};
     const uint64_t wkey[8] = {MB_LOWRANK_TAG_PERFORMER_W, w->seed, (uint64_t)d, (uint64_t)m, (uint64_t)orthogonal};
     void *wh = NULL, *kh = NULL;
@@ -341,13 +319,11 @@ const struct mb_kernel mb_kernel_attention_performer = {
     .summary = "Performer FAVOR+: positive orthogonal random features, phi(Q) (phi(K)^T V) normalised; causal by "
                "chunked prefix sums (sgemm); params features=orthogonal|iid",
     .complexity = "O(n m d) time, O(n m) memory",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(heads) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank) |
-            MB_AXIS_BIT(causal),
+    .axes = MB_ATTN_AXES | MB_AXIS_BIT(rank),
     .rank_meaning = "m, the number of random features (0 = 256)",
     .params = performer_params,
     .n_params = (int)(sizeof performer_params / sizeof performer_params[0]),
     MB_KERNEL_SOURCE,
-    .supports = supports,
     .setup = setup,
     .run = run,
     .teardown = teardown,

@@ -19,12 +19,11 @@
  * Source: Kitaev, Kaiser, Levskaya 2020, "Reformer: The Efficient Transformer", sections 2-3 (eq. 2-4).
  */
 #include "attention/family_lowrank.h"
+#include "attention/family_softmax.h"
 
 #include <cblas.h>
 #include <math.h>
-#include <immintrin.h>
 #include <omp.h>
-#include <sleef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,24 +43,6 @@ static int lsh_config(const struct mb_point *p, struct lsh_cfg *c, char *why, si
     c->b = p->rank > 0 ? p->rank : 2 * ((p->n + c->chunk - 1) / c->chunk);
     if (c->b % 2) return mb_errorf(why, len, "rank (buckets) = %lld: must be even", (long long)c->b), 1;
     return 0;
-}
-
-/* row[0..len) <- exp(row - shift) (masked entries are -inf -> 0), vectorised; returns the sum */
-static float exp_sum(float *row, int64_t len, float shift) {
-    int64_t j = 0;
-    float sum = 0.0f;
-#if defined(__AVX512F__)
-    const __m512 vs = _mm512_set1_ps(shift);
-    __m512 acc = _mm512_setzero_ps();
-    for (; j + 16 <= len; j += 16) {
-        const __m512 e = Sleef_expf16_u10(_mm512_sub_ps(_mm512_loadu_ps(row + j), vs));
-        _mm512_storeu_ps(row + j, e);
-        acc = _mm512_add_ps(acc, e);
-    }
-    sum = _mm512_reduce_add_ps(acc);
-#endif
-    for (; j < len; j++) sum += (row[j] = expf(row[j] - shift));
-    return sum;
 }
 
 struct reformer {
@@ -176,7 +157,7 @@ static void run(void *state) {
                         (int)d, 0.0f, ss, (int)nk);
             for (int64_t t = 0; t < nq; t++) {
                 const int32_t i = ord[q0 + t];
-                float *row = ss + t * nk, m = -INFINITY;
+                float *row = ss + t * nk;
                 int64_t self = -1, kept = 0;
                 for (int64_t u = 0; u < nk; u++) {
                     const int32_t j = ord[k0 + u];
@@ -185,10 +166,8 @@ static void run(void *state) {
                     else kept++;
                 }
                 if (kept && self >= 0) row[self] = -INFINITY; /* self only when alone */
-                for (int64_t u = 0; u < nk; u++) m = row[u] > m ? row[u] : m;
-                const float z = exp_sum(row, nk, m);
-                const float inv = 1.0f / z;
-                for (int64_t u = 0; u < nk; u++) row[u] *= inv;
+                const float m = mb_attn_row_max(row, nk), z = mb_attn_exp_sum(row, nk, m); /* -inf -> 0 */
+                mb_attn_scale(row, nk, 1.0f / z);
                 s->lse[hr * n + i] = m + logf(z);
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)d, (int)nk, 1.0f, ss, (int)nk, vs,
@@ -345,8 +324,7 @@ const struct mb_kernel mb_kernel_attention_reformer_lsh = {
     .summary = "Reformer LSH attention: shared QK (keys = normalised q; k unused), angular LSH buckets, sorted "
                "chunks attend to themselves and the previous chunk; params rounds=R, chunk=C",
     .complexity = "O(R n (b d + C d)) time, O(R n d) memory",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(heads) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank) |
-            MB_AXIS_BIT(causal),
+    .axes = MB_ATTN_AXES | MB_AXIS_BIT(rank),
     .rank_meaning = "b, the number of hash buckets (even; 0 = 2 ceil(n / chunk))",
     .params = lsh_params,
     .n_params = (int)(sizeof lsh_params / sizeof lsh_params[0]),

@@ -16,7 +16,7 @@
  * "Flash-Decoding" (Dao et al. 2023).
  */
 #include "attention/family.h"
-#include "attention/family_exact.h"
+#include "attention/family_softmax.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -141,10 +141,10 @@ static void slice(const struct mb_attn *a, const float *q, const float *k, const
     for (int64_t c0 = j0; c0 < j1; c0 += CHUNK) {
         const int64_t len = j1 - c0 < CHUNK ? j1 - c0 : CHUNK;
         dots(q, k + c0 * d, len, d, scale, scores);
-        const float mx = mb_exact_row_max(scores, len), mnew = mx > m ? mx : m;
+        const float mx = mb_attn_row_max(scores, len), mnew = mx > m ? mx : m;
         const float alpha = expf(m - mnew);
-        l = l * alpha + mb_exact_exp_sum(scores, len, mnew);
-        if (alpha != 1.0f && c0 > j0) mb_exact_scale(acc, d, alpha);
+        l = l * alpha + mb_attn_exp_sum(scores, len, mnew);
+        if (alpha != 1.0f && c0 > j0) mb_attn_scale(acc, d, alpha);
         m = mnew;
         weighted_sum(scores, v + c0 * d, len, d, acc);
     }
@@ -178,7 +178,7 @@ static void run(void *state) {
                 l += w * p[1];
                 for (int64_t c = 0; c < d; c++) o[c] += w * p[2 + c];
             }
-            mb_exact_scale(o, d, 1.0f / l);
+            mb_attn_scale(o, d, 1.0f / l);
         }
     }
 }
@@ -203,7 +203,7 @@ const struct mb_kernel mb_kernel_attention_softmax_decode = {
     .mechanism = "softmax",
     .summary = "KV-cache decode step: the last query attends to all n cached keys (online softmax, split-K merge)",
     .complexity = "O(n d) time per head, O(threads + heads d) memory",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(heads) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(causal),
+    .axes = MB_ATTN_AXES,
     .flags = MB_KERNEL_LAST_ROW,
     MB_KERNEL_SOURCE,
     .setup = setup,

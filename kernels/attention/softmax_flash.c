@@ -20,7 +20,7 @@
  * Source: Dao et al. 2022, "FlashAttention", Algorithm 1; online softmax: Milakov & Gimelshein 2018.
  */
 #include "attention/family.h"
-#include "attention/family_exact.h"
+#include "attention/family_softmax.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -195,7 +195,7 @@ static void query_block(const struct softmax_flash *s, const float *q, const flo
         }
     }
     for (int t = 0; t < 4; t++) _mm512_store_ps(l + 16 * t, vl[t]);
-    for (int64_t r = 0; r < rows; r++) mb_exact_scale(o + r * d, d, 1.0f / l[r]);
+    for (int64_t r = 0; r < rows; r++) mb_attn_scale(o + r * d, d, 1.0f / l[r]);
 }
 #else
 /* Portable path: sgemm tiles and a row-wise online softmax. One block of query rows [i0, i0 + rows) of one head; O accumulates in o (rows x d, row stride d). */
@@ -221,16 +221,16 @@ static void query_block(const struct softmax_flash *s, const float *q, const flo
                 memset(row + len, 0, (size_t)(cols - len) * sizeof(float));
                 if (len == 0) continue; /* nothing new for this row; m, l, O unchanged */
             }
-            const float mx = mb_exact_row_max(row, len), mnew = mx > m[r] ? mx : m[r];
+            const float mx = mb_attn_row_max(row, len), mnew = mx > m[r] ? mx : m[r];
             const float alpha = expf(m[r] - mnew); /* 0 on the first block (m = -inf) */
-            l[r] = l[r] * alpha + mb_exact_exp_sum(row, len, mnew);
-            if (alpha != 1.0f && j0 > 0) mb_exact_scale(o + r * d, d, alpha);
+            l[r] = l[r] * alpha + mb_attn_exp_sum(row, len, mnew);
+            if (alpha != 1.0f && j0 > 0) mb_attn_scale(o + r * d, d, alpha);
             m[r] = mnew;
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)d, (int)cols, 1.0f, S, (int)cols,
                     v + j0 * d, (int)d, 1.0f, o, (int)d);
     }
-    for (int64_t r = 0; r < rows; r++) mb_exact_scale(o + r * d, d, 1.0f / l[r]);
+    for (int64_t r = 0; r < rows; r++) mb_attn_scale(o + r * d, d, 1.0f / l[r]);
 }
 
 #endif
@@ -275,9 +275,6 @@ static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_po
     return (double)p->batch * p->heads * 4.0 * (double)p->d * scores_per_head(p);
 }
 
-/* compulsory traffic: q, k, v read once, out written once (K, V re-reads per query block stay in cache) */
-static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_attn_io_bytes(kernel, p); }
-
 static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double threads = p->threads > 0 ? (double)p->threads : 1.0;
     return threads * 4.0 * (double)((slot_floats(key_block(p), p->d) + 15) & ~(size_t)15);
@@ -289,13 +286,12 @@ const struct mb_kernel mb_kernel_attention_softmax_flash = {
     .mechanism = "softmax",
     .summary = "exact softmax attention, fused tiles with an online softmax (FlashAttention-style, AVX-512 micro-kernels)",
     .complexity = "O(n^2 d) time, O(threads * 64 * (block + d)) memory",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(heads) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(causal) |
-            MB_AXIS_BIT(block),
+    .axes = MB_ATTN_AXES | MB_AXIS_BIT(block),
     MB_KERNEL_SOURCE,
     .setup = setup,
     .run = run,
     .teardown = teardown,
     .flops = flops,
-    .bytes = bytes,
+    .bytes = mb_attn_io_bytes, /* compulsory: q, k, v read once, out written once (K, V re-reads stay in cache) */
     .workspace_bytes = workspace,
 };

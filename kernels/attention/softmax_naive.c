@@ -86,7 +86,7 @@ const struct mb_kernel mb_kernel_attention_softmax_naive = {
     .mechanism = "softmax",
     .summary = "exact softmax attention; materialises the n x n scores of one head (sgemm, softmax, sgemm)",
     .complexity = "O(n^2 d) time, O(n^2) memory",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(heads) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(causal),
+    .axes = MB_ATTN_AXES,
     MB_KERNEL_SOURCE,
     .setup = setup,
     .run = run,

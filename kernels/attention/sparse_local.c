@@ -13,31 +13,11 @@
  */
 #include "attention/family_sparse.h"
 
-static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) {
-    return mb_sparse_supports(MB_SPARSE_LOCAL, p, why, len);
-}
-static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
-    return mb_sparse_setup(state, w, MB_SPARSE_LOCAL, err, errlen);
-}
-static double flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_sparse_flops(MB_SPARSE_LOCAL, p); }
-static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return mb_sparse_workspace(MB_SPARSE_LOCAL, p); }
-
 const struct mb_kernel mb_kernel_attention_sparse_local = {
     .name = "attention.sparse.local",
-    .family = &mb_family_attention,
     .mechanism = "sparse.local",
-    .approximates = "softmax",
+    MB_SPARSE_PATTERN_KERNEL(MB_SPARSE_LOCAL),
     .summary = "sliding-window softmax attention |i-j| <= w (causal i-w <= j <= i); only the window is computed",
     .complexity = "O(n w d) time, O(n d) workspace per thread",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(heads) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(causal) |
-            MB_AXIS_BIT(rank),
     .rank_meaning = "w, window half-width: |i-j| <= w (0 = 64)",
-    MB_KERNEL_SOURCE,
-    .supports = supports,
-    .setup = setup,
-    .run = mb_sparse_run,
-    .teardown = mb_sparse_teardown,
-    .flops = flops,
-    .bytes = mb_attn_io_bytes,
-    .workspace_bytes = workspace,
 };

@@ -338,8 +338,7 @@ const struct mb_kernel mb_kernel_attention_sparse_topk = {
     .approximates = "softmax",
     .summary = "explicit sparse: all scores (sgemm by row blocks), quickselect the k largest per row, softmax over them",
     .complexity = "O(n^2 d + n k d) time, O(n) memory per thread (64-row score blocks)",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(heads) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(causal) |
-            MB_AXIS_BIT(rank),
+    .axes = MB_ATTN_AXES | MB_AXIS_BIT(rank),
     .rank_meaning = "k, kept scores per row; ties keep the lowest index (0 = 32)",
     MB_KERNEL_SOURCE,
     .setup = setup,

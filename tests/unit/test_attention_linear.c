@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attention/family.h"
+#include "attention/family_linear.h"
 #include "run/runner.h"
 
 static struct mb_point make_point(const struct mb_kernel *k, int64_t batch, int64_t heads, int64_t n, int64_t d,
@@ -251,4 +251,23 @@ Test(attention_linear, cos_is_scale_invariant_and_matches_its_oracle_with_any_ch
             cr_assert_lt(e.rel_l2, 1e-5, "causal %d block %lld: %g", causal, (long long)blocks[i], e.rel_l2);
         }
     }
+}
+
+Test(attention_linear, chunked_kernels_are_one_implementation_with_their_feature_map_as_variant) {
+    const struct mb_kernel *elu = mb_kernel_find("attention.linear.elu_chunked");
+    const struct mb_kernel *cos = mb_kernel_find("attention.linear.cos");
+    cr_assert_eq(elu->variant, &mb_lin_feature_elu1);
+    cr_assert_eq(cos->variant, &mb_lin_feature_cos);
+    cr_assert(elu->setup == mb_lin_chunked_setup && cos->setup == mb_lin_chunked_setup);
+    cr_assert(elu->flops == mb_lin_chunked_flops && cos->flops == mb_lin_chunked_flops);
+    /* the models follow the feature dimension: f = d for elu + 1, f = d + 1 for [1, x/|x|] */
+    struct mb_point p = make_point(elu, 1, 2, 1024, 64, 1, 0, 1);
+    cr_assert_gt(mb_kernel_flops(cos, &p), mb_kernel_flops(elu, &p));
+    cr_assert_gt(mb_kernel_workspace(cos, &p), mb_kernel_workspace(elu, &p));
+    /* efficient and efficient_scaling: one implementation; the softmax normalisation costs the exp passes */
+    const struct mb_kernel *soft = mb_kernel_find("attention.efficient"), *scal = mb_kernel_find("attention.efficient_scaling");
+    cr_assert(soft->run == scal->run && soft->variant != scal->variant);
+    p.causal = 0;
+    cr_assert_gt(mb_kernel_flops(soft, &p), mb_kernel_flops(scal, &p));
+    cr_assert_gt(mb_kernel_workspace(soft, &p), mb_kernel_workspace(scal, &p));
 }

@@ -90,7 +90,7 @@ static struct mb_sparse pattern(enum mb_sparse_kind kind, int64_t n, int causal,
     struct mb_sparse sp;
     char err[128];
     cr_assert_eq(mb_params_parse(mb_kernel_find("attention.sparse.fixed"), params, 0, &p, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(mb_sparse_resolve(&sp, kind, &p, err, sizeof err), 0, "%s", err);
+    mb_sparse_resolve(&sp, &mb_sparse_patterns[kind], &p);
     return sp;
 }
 
@@ -192,12 +192,29 @@ Test(attention_sparse, fixed_summary_width_parameter) {
     cr_assert_lt(run_vs("attention.sparse.fixed", &p, "sparse.fixed").rel_l2, 1e-5);
     /* c changes the result */
     struct mb_point p1 = point_of(k, 100, 16, 1, 0, 10, "c=1", 1);
-    cr_assert_gt(mb_sparse_flops(MB_SPARSE_FIXED, &p), mb_sparse_flops(MB_SPARSE_FIXED, &p1));
+    cr_assert_gt(mb_sparse_flops(k, &p), mb_sparse_flops(k, &p1));
     char why[128] = "";
     cr_assert_eq(mb_params_parse(k, "c=-1", 0, &p, why, sizeof why), -1);
     cr_assert(strstr(why, "c=-1"), "%s", why);
     cr_assert_eq(mb_params_parse(k, "c=x", 0, &p, why, sizeof why), -1);
     cr_assert(strstr(why, "c=x") && strstr(why, "integer"), "%s", why);
+}
+
+Test(attention_sparse, pattern_kernels_are_one_implementation_with_their_pattern_as_variant) {
+    const char *names[MB_SPARSE_KIND_COUNT] = {[MB_SPARSE_LOCAL] = "attention.sparse.local",
+                                               [MB_SPARSE_ATROUS] = "attention.sparse.atrous",
+                                               [MB_SPARSE_STRIDED] = "attention.sparse.strided",
+                                               [MB_SPARSE_FIXED] = "attention.sparse.fixed"};
+    for (int kind = 0; kind < MB_SPARSE_KIND_COUNT; kind++) {
+        const struct mb_kernel *k = mb_kernel_find(names[kind]);
+        cr_assert_not_null(k, "%s", names[kind]);
+        const struct mb_sparse_pattern *pattern = k->variant;
+        cr_assert_eq(pattern, &mb_sparse_patterns[kind], "%s", names[kind]);
+        cr_assert_eq(pattern->kind, (enum mb_sparse_kind)kind);
+        cr_assert(k->setup == mb_sparse_setup && k->run == mb_sparse_run && k->flops == mb_sparse_flops &&
+                      k->workspace_bytes == mb_sparse_workspace,
+                  "%s: the shared functions, no wrappers", names[kind]);
+    }
 }
 
 static int nothing_allowed(const void *ctx, int64_t i, int64_t j) {

@@ -1,19 +1,19 @@
-/* Vectorised row helpers shared by the exact softmax kernels (softmax_flash.c, softmax_decode.c): the two passes
- * of an online softmax over a block of scores.
- *   mb_exact_row_max(x, len)             max_j x_j (-inf when len == 0)
- *   mb_exact_exp_sum(x, len, m)          x_j <- e^{x_j - m} in place, returns sum_j e^{x_j - m}
- *   mb_exact_scale(x, len, s)            x_j <- s x_j
+/* Vectorised row helpers of the softmax, shared by every attention kernel that exponentiates scores (the exact
+ * softmax kernels' online softmax, the row softmax of family.c, the sparse block engine, Reformer, Performer):
+ *   mb_attn_row_max(x, len)      max_j x_j (-inf when len == 0)
+ *   mb_attn_exp_sum(x, len, m)   x_j <- e^{x_j - m} in place (x_j = -inf gives 0), returns sum_j e^{x_j - m}
+ *   mb_attn_scale(x, len, s)     x_j <- s x_j
  * AVX-512 (SLEEF Sleef_expf16_u10) with masked tails; scalar fallback elsewhere.
  */
-#ifndef MB_ATTENTION_FAMILY_EXACT_H
-#define MB_ATTENTION_FAMILY_EXACT_H
+#ifndef MB_ATTENTION_FAMILY_SOFTMAX_H
+#define MB_ATTENTION_FAMILY_SOFTMAX_H
 
 #include <immintrin.h>
 #include <math.h>
 #include <sleef.h>
 #include <stdint.h>
 
-static inline float mb_exact_row_max(const float *x, int64_t len) {
+static inline float mb_attn_row_max(const float *x, int64_t len) {
     float m = -INFINITY;
     int64_t j = 0;
 #if defined(__AVX512F__)
@@ -27,7 +27,7 @@ static inline float mb_exact_row_max(const float *x, int64_t len) {
     return m;
 }
 
-static inline float mb_exact_exp_sum(float *x, int64_t len, float m) {
+static inline float mb_attn_exp_sum(float *x, int64_t len, float m) {
     int64_t j = 0;
     float sum = 0.0f;
 #if defined(__AVX512F__)
@@ -54,7 +54,7 @@ static inline float mb_exact_exp_sum(float *x, int64_t len, float m) {
     return sum;
 }
 
-static inline void mb_exact_scale(float *x, int64_t len, float s) {
+static inline void mb_attn_scale(float *x, int64_t len, float s) {
     int64_t j = 0;
 #if defined(__AVX512F__)
     const __m512 vs = _mm512_set1_ps(s);
