@@ -256,10 +256,13 @@ Test(attention_linear, cos_is_scale_invariant_and_matches_its_oracle_with_any_ch
 Test(attention_linear, chunked_kernels_are_one_implementation_with_their_feature_map_as_variant) {
     const struct mb_kernel *elu = mb_kernel_find("attention.linear.elu_chunked");
     const struct mb_kernel *cos = mb_kernel_find("attention.linear.cos");
-    cr_assert_eq(elu->variant, &mb_lin_feature_elu1);
-    cr_assert_eq(cos->variant, &mb_lin_feature_cos);
-    cr_assert(elu->setup == mb_lin_chunked_setup && cos->setup == mb_lin_chunked_setup);
-    cr_assert(elu->flops == mb_lin_chunked_flops && cos->flops == mb_lin_chunked_flops);
+    /* the registry hands out the chosen ISA's copy: compare the two kernels with each other */
+    cr_assert(elu->variant && cos->variant && elu->variant != cos->variant);
+    cr_assert(elu->setup == cos->setup && elu->flops == cos->flops && elu->run == cos->run);
+    if (!strcmp(mb_isa_name(), "portable")) {
+        cr_assert_eq(elu->variant, &mb_lin_feature_elu1);
+        cr_assert(elu->setup == mb_lin_chunked_setup && cos->flops == mb_lin_chunked_flops);
+    }
     /* the models follow the feature dimension: f = d for elu + 1, f = d + 1 for [1, x/|x|] */
     struct mb_point p = make_point(elu, 1, 2, 1024, 64, 1, 0, 1);
     cr_assert_gt(mb_kernel_flops(cos, &p), mb_kernel_flops(elu, &p));

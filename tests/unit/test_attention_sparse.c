@@ -205,16 +205,21 @@ Test(attention_sparse, pattern_kernels_are_one_implementation_with_their_pattern
                                                [MB_SPARSE_ATROUS] = "attention.sparse.atrous",
                                                [MB_SPARSE_STRIDED] = "attention.sparse.strided",
                                                [MB_SPARSE_FIXED] = "attention.sparse.fixed"};
+    /* mb_kernel_find returns the copy of the chosen ISA (core/isa.c), so compare the kernels with each other, not
+       with the (portable) symbols named in this file */
+    const struct mb_kernel *first = mb_kernel_find(names[0]);
     for (int kind = 0; kind < MB_SPARSE_KIND_COUNT; kind++) {
         const struct mb_kernel *k = mb_kernel_find(names[kind]);
         cr_assert_not_null(k, "%s", names[kind]);
         const struct mb_sparse_pattern *pattern = k->variant;
-        cr_assert_eq(pattern, &mb_sparse_patterns[kind], "%s", names[kind]);
         cr_assert_eq(pattern->kind, (enum mb_sparse_kind)kind);
-        cr_assert(k->setup == mb_sparse_setup && k->run == mb_sparse_run && k->flops == mb_sparse_flops &&
-                      k->workspace_bytes == mb_sparse_workspace,
+        cr_assert_eq(pattern->kind, mb_sparse_patterns[kind].kind);
+        cr_assert(k->setup == first->setup && k->run == first->run && k->flops == first->flops &&
+                      k->workspace_bytes == first->workspace_bytes,
                   "%s: the shared functions, no wrappers", names[kind]);
     }
+    if (!strcmp(mb_isa_name(), "portable"))
+        cr_assert(first->setup == mb_sparse_setup && first->flops == mb_sparse_flops);
 }
 
 static int nothing_allowed(const void *ctx, int64_t i, int64_t j) {
