@@ -271,33 +271,24 @@ static const struct mb_param_decl hippo_params[] = {
     {"theta", MB_PARAM_REAL, 1, 1e-6, 1e6, NULL, "window length of LegT, LMU and Fourier (time units)"},
 };
 
-int mb_hippo_parse(const struct mb_point *p, enum mb_hippo_disc *disc, double *theta, char *err MB_UNUSED,
-                   size_t errlen MB_UNUSED) {
-    *disc = (enum mb_hippo_disc)mb_param_enum(p, "disc");
-    *theta = mb_param_real(p, "theta");
-    return 0;
-}
-
-int mb_hippo_supports(const struct mb_point *p, int is_legs, char *why, size_t len) {
-    enum mb_hippo_disc disc;
-    double theta;
-    if (mb_hippo_parse(p, &disc, &theta, why, len)) return 1;
-    if (is_legs && disc == MB_DISC_ZOH) {
+int mb_hippo_supports(const struct mb_kernel *k, const struct mb_point *p, char *why, size_t len) {
+    if (mb_hippo_measure_of(k) == MB_HIPPO_LEGS && mb_param_enum(p, "disc") == MB_DISC_ZOH) {
         mb_errorf(why, len, "disc=zoh: LegS is time-varying (a matrix exponential per step); use bilinear");
         return 1;
     }
     return 0;
 }
 
-int mb_hippo_bind(struct mb_hippo *h, struct mb_workload *w, char *err, size_t errlen) {
+void mb_hippo_bind(struct mb_hippo *h, const struct mb_workload *w) {
     const struct mb_point *p = &w->point;
     h->batch = p->batch;
     h->n = p->n;
     h->N = p->rank;
     h->dt = p->eps > 0 ? p->eps : 1.0 / (double)p->n;
+    h->disc = (enum mb_hippo_disc)mb_param_enum(p, "disc");
+    h->theta = mb_param_real(p, "theta");
     h->f = w->inputs[0].data;
     h->c = w->outputs[0].data;
-    return mb_hippo_parse(p, &h->disc, &h->theta, err, errlen);
 }
 
 static int hippo_layout(struct mb_workload *w, char *err, size_t errlen) {
@@ -453,7 +444,7 @@ static int measure_of(const char *name, enum mb_hippo_measure *m) {
 static int hippo_check(const struct mb_kernel *k, const struct mb_workload *w, const char *mechanism,
                        const struct mb_check_opts *opts, struct mb_errors *out, char *err, size_t errlen) {
     struct mb_hippo h;
-    if (mb_hippo_bind(&h, (struct mb_workload *)w, err, errlen)) return -1;
+    mb_hippo_bind(&h, w);
     enum mb_hippo_measure km;
     if (measure_of(k->mechanism, &km)) return mb_errorf(err, errlen, "kernel %s: unknown HiPPO measure", k->name);
     const int signal = !strcmp(mechanism, "signal");
@@ -546,14 +537,11 @@ const struct mb_family mb_family_ssm_hippo = {
 };
 
 /* ------------------------------------------------------------------------------------------ LTI kernel helper */
-int mb_hippo_lti_setup(void **state, struct mb_workload *w, enum mb_hippo_measure m, char *err, size_t errlen) {
+int mb_hippo_lti_setup(const struct mb_kernel *k, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct mb_hippo_lti *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
-    if (mb_hippo_bind(&s->h, w, err, errlen)) {
-        free(s);
-        return -1;
-    }
-    s->measure = m;
+    mb_hippo_bind(&s->h, w);
+    const enum mb_hippo_measure m = mb_hippo_measure_of(k);
     const int64_t N = s->h.N;
     double *A = malloc((size_t)(N * N) * sizeof(double)), *B = malloc((size_t)N * sizeof(double));
     double *Ad = malloc((size_t)(N * N) * sizeof(double)), *Bd = malloc((size_t)N * sizeof(double));
@@ -623,12 +611,12 @@ void mb_hippo_lti_teardown(void *state) {
     free(s);
 }
 
-double mb_hippo_lti_flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
+double mb_hippo_lti_flops(const struct mb_kernel *k MB_UNUSED, const struct mb_point *p) {
     return 2.0 * (double)p->batch * (double)p->n * ((double)p->rank * p->rank + p->rank);
 }
 
-double mb_hippo_bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
+double mb_hippo_bytes(const struct mb_kernel *k MB_UNUSED, const struct mb_point *p) {
     return 4.0 * (double)p->batch * ((double)p->n + (double)p->rank);
 }
 
-double mb_hippo_lti_workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return 4.0 * ((double)p->rank * p->rank + p->rank); }
+double mb_hippo_lti_workspace(const struct mb_kernel *k MB_UNUSED, const struct mb_point *p) { return 4.0 * ((double)p->rank * p->rank + p->rank); }

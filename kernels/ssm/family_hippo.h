@@ -81,11 +81,17 @@ struct mb_hippo {
     const float *f;     /* (batch, n) */
     float *c;           /* (batch, N) */
 };
-/* Reads the point and its params; returns 0 or -1 with a message (bad disc or theta). */
-int mb_hippo_bind(struct mb_hippo *h, struct mb_workload *w, char *err, size_t errlen);
-int mb_hippo_parse(const struct mb_point *p, enum mb_hippo_disc *disc, double *theta, char *err, size_t errlen);
-/* supports() helper for every hippo kernel: valid params; zoh not for legs. */
-int mb_hippo_supports(const struct mb_point *p, int is_legs, char *why, size_t len);
+/* Reads the point (shapes, the typed params disc and theta) and the tensors. */
+void mb_hippo_bind(struct mb_hippo *h, const struct mb_workload *w);
+
+/* ---------------------------------------------------------------------------- kernels */
+/* A hippo kernel's variant data is its measure: .variant = &(const enum mb_hippo_measure){MB_HIPPO_LMU}. The
+ * family's shared functions (supports, the LTI setup, the check) read it from their descriptor. */
+static inline enum mb_hippo_measure mb_hippo_measure_of(const struct mb_kernel *k) {
+    return *(const enum mb_hippo_measure *)k->variant;
+}
+/* supports() of every hippo kernel: disc=zoh is refused for LegS (time-varying: a matrix exponential per step). */
+int mb_hippo_supports(const struct mb_kernel *k, const struct mb_point *p, char *why, size_t len);
 
 /* Double oracle: final coefficients of measure m for batch item b (N doubles). */
 int mb_hippo_oracle(enum mb_hippo_measure m, const struct mb_hippo *h, int64_t b, double *c, char *err,
@@ -100,15 +106,28 @@ void mb_hippo_reconstruct(enum mb_hippo_measure m, const struct mb_hippo *h, con
 /* LTI kernel helper shared by legt/lmu/lagt/fourier: Ad, Bd in float (setup) and the dense recurrence (run). */
 struct mb_hippo_lti {
     struct mb_hippo h;
-    enum mb_hippo_measure measure;
     float *Ad; /* (N, N) transposed: Ad^T, column j of Ad contiguous */
     float *Bd; /* (N) */
 };
-int mb_hippo_lti_setup(void **state, struct mb_workload *w, enum mb_hippo_measure m, char *err, size_t errlen);
+int mb_hippo_lti_setup(const struct mb_kernel *k, void **state, struct mb_workload *w, char *err, size_t errlen);
 void mb_hippo_lti_run(void *state);
 void mb_hippo_lti_teardown(void *state);
-double mb_hippo_lti_flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p);
-double mb_hippo_bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p);
-double mb_hippo_lti_workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p);
+double mb_hippo_lti_flops(const struct mb_kernel *k, const struct mb_point *p);
+double mb_hippo_bytes(const struct mb_kernel *k, const struct mb_point *p);
+double mb_hippo_lti_workspace(const struct mb_kernel *k, const struct mb_point *p);
+
+/* The descriptor fields every hippo kernel shares (designated initialisers), measure m:
+ *   MB_HIPPO_KERNEL(m, extra_axes)  family, the "signal" it approximates, the variant, axes n, batch, rank (+ extra),
+ *                                   supports, the byte model, the source
+ *   MB_HIPPO_LTI_KERNEL(m)          + axis eps and the dense LTI recurrence (setup, run, teardown, models) */
+#define MB_HIPPO_KERNEL(m, extra_axes)                                                                                 \
+    .family = &mb_family_ssm_hippo, .approximates = "signal", .variant = &(const enum mb_hippo_measure){m},           \
+    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank) | (extra_axes),                                   \
+    .rank_meaning = "N: state size (basis coefficients)", .supports = mb_hippo_supports, .bytes = mb_hippo_bytes,     \
+    MB_KERNEL_SOURCE
+#define MB_HIPPO_LTI_KERNEL(m)                                                                                         \
+    MB_HIPPO_KERNEL(m, MB_AXIS_BIT(eps)), .complexity = "O(L N^2) time, O(N^2) memory", .setup = mb_hippo_lti_setup, \
+    .run = mb_hippo_lti_run, .teardown = mb_hippo_lti_teardown, .flops = mb_hippo_lti_flops,                         \
+    .workspace_bytes = mb_hippo_lti_workspace
 
 #endif

@@ -54,4 +54,9 @@ void mb_lru_scan_range(const struct mb_lru *r, const struct mb_lru_work *k, int6
                        int64_t t1, float *x, int write);
 double mb_lru_flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p); /* input + output GEMMs + one scan */
 
+/* The descriptor fields every ssm.lru kernel shares (designated initialisers); extra_axes: 0 or e.g. block. */
+#define MB_LRU_KERNEL(extra_axes)                                                                                      \
+    .family = &mb_family_ssm_lru, .mechanism = "lru",                                                                 \
+    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank) | (extra_axes), MB_KERNEL_SOURCE
+
 #endif

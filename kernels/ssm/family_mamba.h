@@ -104,4 +104,9 @@ void mb_ssm_chunked_scan(const struct mb_ssm_chunk_ops *ops, float *work);
  * spread over the sequences. */
 int64_t mb_ssm_default_chunk(int64_t sequences, int64_t length, int threads);
 
+/* The descriptor fields every ssm.mamba kernel shares (designated initialisers); extra_axes: 0 or e.g. block. */
+#define MB_MAMBA_KERNEL(extra_axes)                                                                                    \
+    .family = &mb_family_ssm_mamba, .mechanism = "selective_scan",                                                    \
+    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank) | (extra_axes), MB_KERNEL_SOURCE
+
 #endif

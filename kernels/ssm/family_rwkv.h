@@ -28,4 +28,9 @@ static inline double mb_rwkv_io_bytes(const struct mb_point *p) {
     return 4.0 * (3.0 * (double)p->batch * p->n * p->d + 2.0 * p->d);
 }
 
+/* The descriptor fields every ssm.rwkv kernel shares (designated initialisers). */
+#define MB_RWKV_KERNEL                                                                                                 \
+    .family = &mb_family_ssm_rwkv, .mechanism = "wkv", .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch),  \
+    MB_KERNEL_SOURCE
+
 #endif

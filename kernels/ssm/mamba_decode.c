@@ -177,14 +177,11 @@ static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct m
 
 const struct mb_kernel mb_kernel_ssm_mamba_decode = {
     .name = "ssm.mamba.decode",
-    .family = &mb_family_ssm_mamba,
-    .mechanism = "selective_scan",
+    MB_MAMBA_KERNEL(0),
     .summary = "one decoding step from the SSM state of tokens 0..L-2 (built in setup); output y at t = L-1 only",
     .complexity = "O(batch D N) time per token, independent of L; O(batch D N) state",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank),
     .rank_meaning = "N, SSM state size per channel",
     .flags = MB_KERNEL_LAST_ROW,
-    MB_KERNEL_SOURCE,
     .setup = setup,
     .run = run,
     .teardown = teardown,

@@ -78,13 +78,10 @@ static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct m
 
 const struct mb_kernel mb_kernel_ssm_mamba_scan_seq = {
     .name = "ssm.mamba.scan_seq",
-    .family = &mb_family_ssm_mamba,
-    .mechanism = "selective_scan",
+    MB_MAMBA_KERNEL(0),
     .summary = "selective scan, sequential over L; OpenMP over batch x D, AVX-512 over N (SLEEF exp)",
     .complexity = "O(batch D L N) time, O(batch L N) workspace; parallel over channels only",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank),
     .rank_meaning = "N, SSM state size per channel",
-    MB_KERNEL_SOURCE,
     .setup = setup,
     .run = run,
     .teardown = teardown,
