@@ -21,6 +21,7 @@
 #define MB_SSM_FAMILY_HIPPO_H
 
 #include "core/mechbench.h"
+#include "ssm/family_ssm.h"
 
 extern const struct mb_family mb_family_ssm_hippo;
 extern const struct mb_probe mb_hippo_probes[1]; /* hippo_probes.c: legs_timescale */
@@ -93,9 +94,6 @@ static inline enum mb_hippo_measure mb_hippo_measure_of(const struct mb_kernel *
 /* supports() of every hippo kernel: disc=zoh is refused for LegS (time-varying: a matrix exponential per step). */
 int mb_hippo_supports(const struct mb_kernel *k, const struct mb_point *p, char *why, size_t len);
 
-/* Double oracle: final coefficients of measure m for batch item b (N doubles). */
-int mb_hippo_oracle(enum mb_hippo_measure m, const struct mb_hippo *h, int64_t b, double *c, char *err,
-                    size_t errlen);
 /* The reconstruction of the memory window from coefficients c at sample indices idx[0..count) (signal samples):
  * out[i] ~ f[idx[i]]. Window: the whole signal (legs, lagt: weight e^{-s/2} over s in [0, t]) or the last theta
  * (legt, lmu, fourier); first_index() gives the first sample of the window. */

@@ -15,13 +15,14 @@
  * Init ("ring init", sec. 3.2): |lambda| uniform on the ring [r_min, r_max] = [0.9, 0.999], phase uniform in
  * [0, max_phase], max_phase = 2 pi / 10 (the paper's setting for its long-range tasks; its code defaults to 2 pi);
  * B ~ N(0, 1 / (2 H)) per part, C ~ N(0, 1 / N) per part (the code's glorot-like init), D ~ N(0, 1), u ~ N(0, 1).
- * Channels (b, h) of y are independent given the states: the oracle computes the states of a batch in double and
- * checks a seeded sample of output channels, all L steps.
+ * The oracle recomputes a sequence's states and outputs in double; the check compares a seeded sample of
+ * sequences (batch items), every (t, h) of each.
  */
 #ifndef MB_SSM_FAMILY_LRU_H
 #define MB_SSM_FAMILY_LRU_H
 
 #include "core/mechbench.h"
+#include "ssm/family_ssm.h"
 
 extern const struct mb_family mb_family_ssm_lru;
 

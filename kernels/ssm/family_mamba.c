@@ -3,6 +3,8 @@
  * family_mamba.h for the math. */
 #include "ssm/family_mamba.h"
 
+#include "core/check.h"
+
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <float.h>
@@ -488,61 +490,49 @@ static void mamba_oracle(const struct mb_mamba *m, int64_t b, int64_t d, double 
 
 typedef void (*mamba_oracle_fn)(const struct mb_mamba *m, int64_t b, int64_t d, double *y, double *h);
 
+/* The check runs on the driver of core/check.h. Rows: channels (b, d), each a time series of L steps
+ * (groups = batch, D rows each); decode kernels (MB_KERNEL_LAST_ROW): the last step of each channel (groups =
+ * channels, L rows of one value each, the last one checked). */
+struct mamba_rows {
+    const struct mb_mamba *m;
+    mamba_oracle_fn oracle;
+};
+
+/* want = y[0..L) of channel row; scratch: N doubles */
+static void channel_row(const void *ctx, int64_t row, double *scratch, double *want) {
+    const struct mamba_rows *x = ctx;
+    x->oracle(x->m, row / x->m->D, row % x->m->D, want, scratch);
+}
+
+/* want = y[L-1] of channel row / L; scratch: L + N doubles */
+static void last_step_row(const void *ctx, int64_t row, double *scratch, double *want) {
+    const struct mamba_rows *x = ctx;
+    const int64_t ch = row / x->m->L;
+    x->oracle(x->m, ch / x->m->D, ch % x->m->D, scratch, scratch + x->m->L);
+    want[0] = scratch[x->m->L - 1];
+}
+
 static int mamba_check(const struct mb_kernel *k, const struct mb_workload *w, const char *mechanism,
                        const struct mb_check_opts *opts, struct mb_errors *out, char *err, size_t errlen) {
     const struct mb_mechanism *mech = mb_family_mechanism(&mb_family_ssm_mamba, mechanism);
     if (!mech || !mech->oracle) return mb_errorf(err, errlen, "ssm.mamba has no oracle for mechanism '%s'", mechanism);
-    const mamba_oracle_fn oracle = (mamba_oracle_fn)mech->oracle;
     struct mb_mamba m;
     mb_mamba_bind(&m, (struct mb_workload *)w);
-    const int last_only = (k->flags & MB_KERNEL_LAST_ROW) != 0;
-    const int64_t total = m.batch * m.D;
-    const int64_t count = (opts->sample_rows <= 0 || opts->sample_rows >= total) ? total : opts->sample_rows;
-    uint64_t state = opts->seed ^ UINT64_C(0x5ca11ab1e);
-    int64_t *chans = malloc((size_t)count * sizeof *chans);
-    if (!chans) return mb_errorf(err, errlen, "out of memory");
-    for (int64_t r = 0; r < count; r++)
-        chans[r] = count == total ? r : r == 0 ? 0 : r == 1 ? total - 1 : (int64_t)(mb_splitmix64(&state) % (uint64_t)total);
-    mb_errors_reset(out);
-    int failed = 0;
-#pragma omp parallel
-    {
-        struct mb_errors local;
-        mb_errors_reset(&local);
-        double *y = malloc((size_t)m.L * sizeof(double)), *h = malloc((size_t)m.N * sizeof(double));
-        if (!y || !h) {
-#pragma omp atomic write
-            failed = 1;
-        } else {
-#pragma omp for schedule(dynamic, 1)
-            for (int64_t r = 0; r < count; r++) {
-                const int64_t b = chans[r] / m.D, d = chans[r] % m.D;
-                oracle(&m, b, d, y, h);
-                const float *got = m.y + chans[r] * m.L;
-                if (last_only) mb_errors_add(&local, got + m.L - 1, y + m.L - 1, 1);
-                else mb_errors_add(&local, got, y, m.L);
-            }
-        }
-#pragma omp critical
-        mb_errors_merge(out, &local);
-        free(y);
-        free(h);
+    const struct mamba_rows x = {&m, (mamba_oracle_fn)mech->oracle};
+    if (k->flags & MB_KERNEL_LAST_ROW) {
+        const struct mb_row_check c = {.width = 1, .scratch = m.L + m.N, .got = m.y, .oracle = last_step_row, .ctx = &x};
+        return mb_check_sampled(&c, m.batch * m.D, m.L, 1, opts, out, err, errlen);
     }
-    free(chans);
-    if (failed) return mb_errorf(err, errlen, "out of memory in the ssm.mamba oracle");
-    mb_errors_finish(out);
-    return 0;
+    const struct mb_row_check c = {.width = m.L, .scratch = m.N, .got = m.y, .oracle = channel_row, .ctx = &x};
+    return mb_check_sampled(&c, m.batch, m.D, 0, opts, out, err, errlen);
 }
 
 const struct mb_family mb_family_ssm_mamba = {
     .name = "ssm.mamba",
     .summary = "selective scan: u, delta, z (batch, D, L), A_log (D, N), B, C (batch, N, L), D_skip, delta_bias (D) -> y (batch, D, L)",
-    .axes = mamba_axes,
-    .n_axes = (int)(sizeof mamba_axes / sizeof mamba_axes[0]),
-    .params = mamba_params,
-    .n_params = (int)(sizeof mamba_params / sizeof mamba_params[0]),
-    .mechanisms = mamba_mechanisms,
-    .n_mechanisms = (int)(sizeof mamba_mechanisms / sizeof mamba_mechanisms[0]),
+    MB_SSM_TABLE(axes, mamba_axes),
+    MB_SSM_TABLE(params, mamba_params),
+    MB_SSM_TABLE(mechanisms, mamba_mechanisms),
     .layout = mamba_layout,
     .fill = mamba_fill,
     .point_from_inputs = mamba_point_from_inputs,

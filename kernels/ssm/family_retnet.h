@@ -19,6 +19,7 @@
 #include <math.h>
 
 #include "core/mechbench.h"
+#include "ssm/family_ssm.h"
 
 extern const struct mb_family mb_family_ssm_retnet;
 

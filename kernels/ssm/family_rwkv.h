@@ -14,6 +14,7 @@
 #define MB_SSM_FAMILY_RWKV_H
 
 #include "core/mechbench.h"
+#include "ssm/family_ssm.h"
 
 extern const struct mb_family mb_family_ssm_rwkv;
 

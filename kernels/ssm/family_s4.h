@@ -25,6 +25,7 @@
 #include <fftw3.h>
 
 #include "core/mechbench.h"
+#include "ssm/family_ssm.h"
 
 extern const struct mb_family mb_family_ssm_s4;
 extern const struct mb_family mb_family_ssm_s4d;
