@@ -9,7 +9,8 @@
  *   legt     x' = A x + B f, sliding window theta (translated Legendre)
  *   lmu      LegT with the Legendre Memory Unit scaling (state d_n = sqrt(2n+1) c_n of LegT)
  *   lagt     x' = A x + B f, exponential measure e^{-(t-s)} (translated Laguerre)
- *   fourier  x' = A x + B f, sliding window theta (FouT: 1, sqrt2 cos 2 pi k x, sqrt2 sin 2 pi k x)
+ *   fourier  x' = A x + B f, sliding window theta (FouT: 1, sqrt2 cos 2 pi k x, sqrt2 sin 2 pi k x; an even N's last
+ *            slot is a dummy that stays 0)
  *   signal   the true signal on the memory window: the "exact" mechanism every measure approximates; the check
  *            reconstructs the signal from the coefficients (Legendre, Laguerre, Fourier) and compares.
  * Parameters (point params): disc=bilinear|zoh|euler|backward (default bilinear; LegS has no zoh), theta=W (window
@@ -37,10 +38,22 @@ enum mb_hippo_disc { MB_DISC_BILINEAR, MB_DISC_ZOH, MB_DISC_EULER, MB_DISC_BACKW
  *   LMU   A_nk = -(1/theta)(2n+1) (1 if k < n else (-1)^(n-k));  B_n = (2n+1)/theta  (MECHANISMS' form, not the
  *         reference code's D A D with D = diag((-1)^n): similar matrices)
  *   LagT  A = I/2 - tril(ones) (lower triangle incl. the diagonal);  B_n = 1  (beta = 1)
- *   FouT  A = -(1/theta)(e e^T + Omega), B = e/theta, e = (1, sqrt2, 0, sqrt2, 0, ...) (basis values at x = 0),
- *         Omega couples cos_k and sin_k: (Omega c)_{cos k} = -2 pi k c_{sin k}, (Omega c)_{sin k} = 2 pi k c_{cos k}.
- *         Order of the basis: 1, cos 2 pi x, sin 2 pi x, cos 4 pi x, ... (N odd or even). */
+ *   FouT  A = -(1/theta)(2 e e^T + Omega), B = 2 e/theta, on the basis phi = 1, sqrt2 cos 2 pi x, sqrt2 sin 2 pi x,
+ *         sqrt2 cos 4 pi x, ... of the window (x = (s - t + theta)/theta in [0, 1]); e = phi(0) = phi(1) =
+ *         (1, sqrt2, 0, sqrt2, 0, ...); Omega = the derivative on the basis: (Omega c)_{cos k} = -2 pi k c_{sin k},
+ *         (Omega c)_{sin k} = 2 pi k c_{cos k}. From c_n = (1/theta) int f phi_n: c' = (e f(t) - e f(t - theta) -
+ *         Omega c)/theta, and the value that leaves the window is read off the coefficients: at the window's edge a
+ *         Fourier series converges to the average of its two ends, e.c ~ (f(t) + f(t - theta))/2, so
+ *         f(t - theta) ~ 2 e.c - f(t): the factor 2 (as the HiPPO authors' reference code, transition('fourier');
+ *         e.c ~ f(t - theta) alone, factor 1, gives coefficients that do not reconstruct the window).
+ *         Even N: the last slot would be an unpaired cos_{N/2} (its derivative sin_{N/2} outside the basis: a
+ *         singular A with a non-decaying mode), so it is a dummy: zero row, column and B; its coefficient stays 0 and
+ *         the reconstruction uses the first N - 1 functions. (The reference code's dummy is a sin_0 in slot 1; here
+ *         it is last, so c_n means the same function for every N.) The reference code orders each pair (cos, sin)
+ *         the same way but measures x backwards from t: its sine coefficients are the negatives of these. */
 void mb_hippo_matrix(enum mb_hippo_measure m, int64_t N, double theta, double *A, double *B);
+/* FouT: the basis functions in use, N for an odd N, N - 1 for an even N (the last slot is a dummy). */
+static inline int64_t mb_hippo_fourier_used(int64_t N) { return N % 2 ? N : N - 1; }
 
 /* exp(A) of a dense n x n matrix (row-major), scaling and squaring with the [13/13] Pade approximant (Higham 2005,
  * "The scaling and squaring method for the matrix exponential revisited", theta_13 = 5.37): LAPACKE_dgesv for the
