@@ -81,14 +81,7 @@ static int lru_point_from_inputs(struct mb_workload *w, char *err, size_t errlen
     want.point.d = u->shape[2];
     want.point.rank = nu->shape[0];
     lru_tensors(&want);
-    for (int t = 0; t < w->n_inputs; t++) {
-        const struct mb_tensor *x = &w->inputs[t], *e = &want.inputs[t];
-        int same = x->ndim == e->ndim;
-        for (int i = 0; same && i < e->ndim; i++) same = x->shape[i] == e->shape[i];
-        if (!same)
-            return mb_errorf(err, errlen, "'%s' has the wrong shape; expected (%s) from u (batch, L, H) and nu_log (N)",
-                             x->name, e->dims);
-    }
+    if (mb_ssm_inputs_match(w, &want, "u (batch, L, H) and nu_log (N)", err, errlen)) return -1;
     w->point = want.point;
     w->n_outputs = 1;
     w->outputs[0] = want.outputs[0];
