@@ -227,7 +227,8 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
         const int64_t left = N - 16 * j;
         mask[j] = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
         A[j] = Aref ? _mm512_maskz_loadu_ps(mask[j], Aref + 16 * j)
-                    : _mm512_sub_ps(_mm512_setzero_ps(), Sleef_expf16_u10(_mm512_maskz_loadu_ps(mask[j], Alog + 16 * j)));
+                    : _mm512_sub_ps(_mm512_setzero_ps(),
+                                    Sleef_expf16_u10(_mm512_maskz_loadu_ps(mask[j], Alog + 16 * j)));
         hv[j] = _mm512_maskz_loadu_ps(mask[j], h + 16 * j);
         if (track) Pv[j] = _mm512_maskz_mov_ps(mask[j], _mm512_set1_ps(1.0f)); /* lanes >= N stay 0 */
     }
@@ -534,7 +535,8 @@ static int mamba_check(const struct mb_kernel *k, const struct mb_workload *w, c
     mb_mamba_bind(&m, (struct mb_workload *)w);
     const struct mamba_rows x = {&m, (mamba_oracle_fn)mech->oracle};
     if (k->flags & MB_KERNEL_LAST_ROW) {
-        const struct mb_row_check c = {.width = 1, .scratch = m.L + m.N, .got = m.y, .oracle = last_step_row, .ctx = &x};
+        const struct mb_row_check c = {.width = 1, .scratch = m.L + m.N, .got = m.y, .oracle = last_step_row,
+                                       .ctx = &x};
         return mb_check_sampled(&c, m.batch * m.D, m.L, 1, opts, out, err, errlen);
     }
     const struct mb_row_check c = {.width = m.L, .scratch = m.N, .got = m.y, .oracle = channel_row, .ctx = &x};

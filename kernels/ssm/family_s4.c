@@ -272,10 +272,10 @@ static int kernel_of(const struct mb_workload *w, const struct mb_s4 *s, int64_t
     return 0;
 }
 
-/* The check runs on the driver of core/check.h. Rows: channels (b, ch) (groups = batch, D rows each); each row is
- * `times` steps of the channel's output, evenly strided and ending at the last step (all L steps unless the check
- * samples and L > 4 sample_rows). The oracle: Kbar of the channel in double, then the direct causal convolution at
- * those steps. */
+/* The check runs on the driver of core/check.h. Rows: channels (b, ch), the first and the last always checked; each
+ * row is `times` steps of the channel's output, evenly strided and ending at the last step (all L steps unless the
+ * check samples and L > 4 sample_rows). The oracle: Kbar of the channel in double, then the direct causal
+ * convolution at those steps. */
 struct s4_rows {
     const struct mb_workload *w;
     struct mb_s4 s;
@@ -335,10 +335,10 @@ static int s4_check(const struct mb_kernel *k, const struct mb_workload *w, cons
     x.times = (opts->sample_rows > 0 && L > 4 * opts->sample_rows) ? opts->sample_rows : L;
     x.stride = x.times > 1 ? (L - 1) / (x.times - 1) : 1;
     x.first = L - 1 - (x.times - 1) * x.stride;
+    typedef void (*row_oracle)(const void *ctx, int64_t row, double *scratch, double *want);
     const struct mb_row_check c = {.width = x.times, .scratch = L, .got = x.s.y, .offset = s4_row_offset,
-                                   .stride = x.stride, .oracle = (void (*)(const void *, int64_t, double *, double *))m->oracle,
-                                   .ctx = &x};
-    const int rc = mb_check_sampled(&c, x.s.batch, x.s.D, 0, &o, out, err, errlen);
+                                   .stride = x.stride, .oracle = (row_oracle)m->oracle, .ctx = &x};
+    const int rc = mb_check_sampled(&c, 1, x.s.batch * x.s.D, 0, &o, out, err, errlen); /* first, last, sampled */
     if (!rc && failed)
         return mb_errorf(err, errlen, "%s oracle failed (out of memory or singular discretisation)", w->family->name);
     return rc;
