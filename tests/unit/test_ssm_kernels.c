@@ -13,7 +13,7 @@
 
 #include "run/runner.h"
 
-struct shape {
+struct shape { /* as test_ssm_rnn.c's */
     int64_t batch, d, n, rank, heads;
 };
 
@@ -39,20 +39,28 @@ static int ssm_families(struct family_param *out, int max) {
 
 #define MAX_FAMILIES 32
 
-static void make_point(const struct mb_kernel *k, const struct shape *s, int threads, const char *params,
-                       struct mb_point *p) {
+/* The point of k at shape s, chunk `block` (0 = auto), threads and params; the axes k does not read zeroed (its
+ * family refuses them). Shared with test_ssm_rnn.c (the unit tests link into one binary). */
+void ssm_test_point(const struct mb_kernel *k, const struct shape *s, int64_t block, int threads, const char *params,
+                    struct mb_point *p) {
     memset(p, 0, sizeof *p);
     p->batch = s->batch;
     p->d = s->d;
     p->n = s->n;
     p->rank = s->rank;
     p->heads = s->heads;
+    p->block = block;
     p->threads = threads;
     if (params) snprintf(p->params, sizeof p->params, "%.*s", (int)sizeof p->params - 1, params);
     mb_point_complete(k, p, MB_AXIS_BIT(batch) | MB_AXIS_BIT(d) | MB_AXIS_BIT(n) | MB_AXIS_BIT(rank) |
-                                MB_AXIS_BIT(heads));
-    for (int a = 0; a < MB_AXIS_COUNT; a++) /* the family rejects axes it does not read */
+                                MB_AXIS_BIT(heads) | MB_AXIS_BIT(block));
+    for (int a = 0; a < MB_AXIS_COUNT; a++)
         if (a != MB_AXIS_threads && !(k->axes & (UINT64_C(1) << a))) mb_point_set(p, (enum mb_axis)a, 0);
+}
+
+static void make_point(const struct mb_kernel *k, const struct shape *s, int threads, const char *params,
+                       struct mb_point *p) {
+    ssm_test_point(k, s, 0, threads, params, p);
 }
 
 /* The parameter variants of k: "key=value" for every value of every enum or bool parameter of its family and its

@@ -13,22 +13,9 @@ struct shape {
     int64_t batch, d, n, rank, heads;
 };
 
-static void make_point(const struct mb_kernel *k, const struct shape *s, int64_t block, int threads, const char *params,
-                       struct mb_point *p) {
-    memset(p, 0, sizeof *p);
-    p->batch = s->batch;
-    p->d = s->d;
-    p->n = s->n;
-    p->rank = s->rank;
-    p->heads = s->heads;
-    p->block = block;
-    p->threads = threads;
-    if (params) snprintf(p->params, sizeof p->params, "%s", params);
-    mb_point_complete(k, p, MB_AXIS_BIT(batch) | MB_AXIS_BIT(d) | MB_AXIS_BIT(n) | MB_AXIS_BIT(rank) |
-                                MB_AXIS_BIT(heads) | MB_AXIS_BIT(block));
-    for (int a = 0; a < MB_AXIS_COUNT; a++) /* the family rejects axes it does not read */
-        if (a != MB_AXIS_threads && !(k->axes & (UINT64_C(1) << a))) mb_point_set(p, (enum mb_axis)a, 0);
-}
+/* test_ssm_kernels.c: the point of k at shape s (the axes k does not read zeroed) */
+void ssm_test_point(const struct mb_kernel *k, const struct shape *s, int64_t block, int threads, const char *params,
+                    struct mb_point *p);
 
 /* Create the workload of k at p (seed 7) and run k once. Returns 0 when unsupported. */
 static int run_kernel(const struct mb_kernel *k, const struct mb_point *p, struct mb_workload *w) {
@@ -68,8 +55,8 @@ static void same_workload_twice(const char *ka, const char *kb, const struct sha
     const struct mb_kernel *a = mb_kernel_find(ka), *b = mb_kernel_find(kb);
     cr_assert(a && b, "%s or %s missing", ka, kb);
     struct mb_point pa, pb;
-    make_point(a, s, block_a, threads, params, &pa);
-    make_point(b, s, 0, threads, params, &pb);
+    ssm_test_point(a, s, block_a, threads, params, &pa);
+    ssm_test_point(b, s, 0, threads, params, &pb);
     cr_assert(run_kernel(a, &pa, wa));
     cr_assert(run_kernel(b, &pb, wb));
 }
@@ -147,8 +134,8 @@ Test(rnn_mamba, default_plan_is_the_balanced_uneven_split) {
         for (int64_t D = 1; D <= 2; D++) {
             const struct shape s = {1, D, 65536, 16, 0};
             struct mb_point pp, ps;
-            make_point(kp, &s, 0, threads, NULL, &pp);
-            make_point(ks, &s, 0, threads, NULL, &ps);
+            ssm_test_point(kp, &s, 0, threads, NULL, &pp);
+            ssm_test_point(ks, &s, 0, threads, NULL, &ps);
             const double later = (mb_kernel_flops(kp, &pp) - mb_kernel_flops(ks, &ps)) / (4.0 * 16 + 2.0);
             if (threads <= D) {
                 cr_assert_eq(later, 0.0, "threads %d D %lld: %g steps split", threads, (long long)D, later);
@@ -184,8 +171,8 @@ Test(rnn_mamba, without_gate_the_oracle_agrees_and_the_gate_matters) {
     const struct mb_kernel *k = mb_kernel_find("ssm.mamba.scan_seq");
     const struct shape s = {1, 4, 50, 8, 0};
     struct mb_point p0, p1;
-    make_point(k, &s, 0, 1, "gate=0", &p0);
-    make_point(k, &s, 0, 1, "gate=1", &p1);
+    ssm_test_point(k, &s, 0, 1, "gate=0", &p0);
+    ssm_test_point(k, &s, 0, 1, "gate=1", &p1);
     struct mb_workload w0, w1;
     cr_assert(run_kernel(k, &p0, &w0));
     cr_assert(run_kernel(k, &p1, &w1));
@@ -215,7 +202,7 @@ Test(rnn_lru, ring_init_has_the_papers_moduli_and_phases) {
     const struct mb_kernel *k = mb_kernel_find("ssm.lru.scan_seq");
     const struct shape s = {1, 4, 3, 256, 0};
     struct mb_point p;
-    make_point(k, &s, 0, 1, NULL, &p);
+    ssm_test_point(k, &s, 0, 1, NULL, &p);
     struct mb_workload w;
     char err[256];
     cr_assert_eq(mb_workload_create(&w, k->family, &p, 3, err, sizeof err), 0);
@@ -248,7 +235,7 @@ Test(rnn_retnet, decay_per_head_is_one_minus_two_to_minus_five_minus_h) {
     const struct mb_kernel *k = mb_kernel_find("ssm.retnet.recurrent");
     const struct shape s = {1, 1, 2, 0, 4};
     struct mb_point p;
-    make_point(k, &s, 0, 1, NULL, &p);
+    ssm_test_point(k, &s, 0, 1, NULL, &p);
     struct mb_workload w;
     char err[256];
     cr_assert_eq(mb_workload_create(&w, k->family, &p, 3, err, sizeof err), 0);
@@ -286,7 +273,7 @@ Test(rnn_rwkv, stable_stays_finite_where_the_direct_float_form_overflows) {
     for (int f = 0; f < 2; f++) {
         const struct mb_kernel *k = mb_kernel_find(names[f]);
         struct mb_point p;
-        make_point(k, &s, 0, 1, NULL, &p);
+        ssm_test_point(k, &s, 0, 1, NULL, &p);
         struct mb_workload w;
         char err[256];
         cr_assert_eq(mb_workload_create(&w, k->family, &p, 5, err, sizeof err), 0);
