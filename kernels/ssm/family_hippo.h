@@ -129,16 +129,15 @@ double mb_hippo_lti_workspace(const struct mb_kernel *k, const struct mb_point *
 
 /* The descriptor fields every hippo kernel shares (designated initialisers), measure m:
  *   MB_HIPPO_KERNEL(m, extra_axes)  family, the "signal" it approximates, the variant, axes n, batch, rank (+ extra),
- *                                   supports, the byte model, the source
+ *                                   supports, the source
  *   MB_HIPPO_LTI_KERNEL(m)          + axis eps and the dense LTI recurrence (setup, run, teardown, models) */
 #define MB_HIPPO_KERNEL(m, extra_axes)                                                                                 \
     .family = &mb_family_ssm_hippo, .approximates = "signal", .variant = &(const enum mb_hippo_measure){m},           \
     .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank) | (extra_axes),                                   \
-    .rank_meaning = "N: state size (basis coefficients)", .supports = mb_hippo_supports, .bytes = mb_hippo_bytes,     \
-    MB_KERNEL_SOURCE
+    .rank_meaning = "N: state size (basis coefficients)", .supports = mb_hippo_supports, MB_KERNEL_SOURCE
 #define MB_HIPPO_LTI_KERNEL(m)                                                                                         \
-    MB_HIPPO_KERNEL(m, MB_AXIS_BIT(eps)), .complexity = "O(L N^2) time, O(N^2) memory", .setup = mb_hippo_lti_setup, \
-    .run = mb_hippo_lti_run, .teardown = mb_hippo_lti_teardown, .flops = mb_hippo_lti_flops,                         \
-    .workspace_bytes = mb_hippo_lti_workspace
+    MB_HIPPO_KERNEL(m, MB_AXIS_BIT(eps)), .complexity = "O(L N^2) time, O(N^2) memory",                               \
+    MB_SSM_OPS(mb_hippo_lti_setup, mb_hippo_lti_run, mb_hippo_lti_teardown, mb_hippo_lti_flops, mb_hippo_bytes,      \
+               mb_hippo_lti_workspace)
 
 #endif

@@ -10,6 +10,12 @@
  * MB_SSM_TABLE(axes, hippo_axes) is `.axes = hippo_axes, .n_axes = 4`. */
 #define MB_SSM_TABLE(field, array) .field = (array), .n_##field = (int)(sizeof(array) / sizeof((array)[0]))
 
+/* A kernel descriptor's functions, in the order of struct mb_kernel: setup, run, teardown and the FLOP, byte and
+ * workspace models. */
+#define MB_SSM_OPS(setup_, run_, teardown_, flops_, bytes_, workspace_)                                                \
+    .setup = (setup_), .run = (run_), .teardown = (teardown_), .flops = (flops_), .bytes = (bytes_),                  \
+    .workspace_bytes = (workspace_)
+
 /* For `mechbench eval`: every input of w has the shape of the same input of `want`, the layout that the shapes of
  * the leading inputs imply (`from` names them). Returns 0, or -1 naming the first input that differs, its shape and
  * the expected one. */

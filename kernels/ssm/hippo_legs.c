@@ -112,9 +112,5 @@ const struct mb_kernel mb_kernel_ssm_hippo_legs = {
     .summary = "HiPPO-LegS online projection, step-free bilinear (disc=euler|backward), dense O(N^2) step",
     .complexity = "O(L N^2) time, O(N^2) memory",
     MB_HIPPO_KERNEL(MB_HIPPO_LEGS, 0),
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, mb_hippo_bytes, workspace),
 };

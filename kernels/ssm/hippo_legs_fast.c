@@ -61,9 +61,5 @@ const struct mb_kernel mb_kernel_ssm_hippo_legs_fast = {
     .summary = "HiPPO-LegS online projection with O(N) structured A products (prefix sums), step-free bilinear",
     .complexity = "O(L N) time, O(N) memory",
     MB_HIPPO_KERNEL(MB_HIPPO_LEGS, 0),
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, mb_hippo_bytes, workspace),
 };

@@ -118,10 +118,5 @@ const struct mb_kernel mb_kernel_ssm_lru_scan_parallel = {
     .summary = "LRU: sgemm in, chunked associative complex diagonal scan (shared driver with mamba), sgemm out",
     .complexity = "O(batch L N H) time (GEMMs) + O(batch L N) scan, O(batch L N) workspace",
     .rank_meaning = "N, number of complex states (block = chunk length in steps, 0 = auto)",
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

@@ -66,10 +66,5 @@ const struct mb_kernel mb_kernel_ssm_lru_scan_seq = {
     .summary = "LRU: sgemm (gamma B) u, sequential complex diagonal scan over L (AVX-512 over 16 states), sgemm Re(C x)",
     .complexity = "O(batch L N H) time (GEMMs) + O(batch L N) scan, O(batch L N) workspace",
     .rank_meaning = "N, number of complex states",
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = mb_lru_flops,
-    .bytes = bytes,
-    .workspace_bytes = mb_lru_work_bytes,
+    MB_SSM_OPS(setup, run, teardown, mb_lru_flops, bytes, mb_lru_work_bytes),
 };

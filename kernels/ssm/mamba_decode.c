@@ -185,10 +185,5 @@ const struct mb_kernel mb_kernel_ssm_mamba_decode = {
     .complexity = "O(batch D N) time per token, independent of L; O(batch D N) state",
     .rank_meaning = "N, SSM state size per channel",
     .flags = MB_KERNEL_LAST_ROW,
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

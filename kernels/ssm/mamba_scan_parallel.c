@@ -331,10 +331,5 @@ const struct mb_kernel mb_kernel_ssm_mamba_scan_parallel = {
     .complexity = "O(batch D L N) time (1 + r + r' of the sequential work on the split steps), O(batch D L N) workspace",
     .rank_meaning = "N, SSM state size per channel (block = chunk length in steps, 0 = balanced uneven split)",
     MB_SSM_TABLE(params, scan_params),
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

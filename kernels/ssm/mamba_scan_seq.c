@@ -83,10 +83,5 @@ const struct mb_kernel mb_kernel_ssm_mamba_scan_seq = {
     .summary = "selective scan, sequential over L; OpenMP over batch x D, AVX-512 over N (SLEEF exp)",
     .complexity = "O(batch D L N) time, O(batch L N) workspace; parallel over channels only",
     .rank_meaning = "N, SSM state size per channel",
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

@@ -145,10 +145,5 @@ const struct mb_kernel mb_kernel_ssm_retnet_chunkwise = {
     MB_RETNET_KERNEL(MB_AXIS_BIT(block)),
     .summary = "retention, chunkwise form: intra-chunk (Q K^T .* D) V + inter-chunk decayed state (sgemm); OpenMP over heads x chunks",
     .complexity = "O(n d^2 + n B d) time, O((n/B) d^2) memory per head",
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

@@ -75,10 +75,5 @@ const struct mb_kernel mb_kernel_ssm_retnet_decode = {
     .summary = "one retention decoding step from the d x d state of tokens 0..n-2 (built in setup); last row only",
     .complexity = "O(d^2) time per head per token, independent of n",
     .flags = MB_KERNEL_LAST_ROW,
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

@@ -97,10 +97,5 @@ const struct mb_kernel mb_kernel_ssm_retnet_parallel = {
     MB_RETNET_KERNEL(0),
     .summary = "retention, parallel form (Q K^T .* D) V per block of 64 rows, causal GEMMs (sgemm)",
     .complexity = "O(n^2 d) time, O(threads 64 n) memory",
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

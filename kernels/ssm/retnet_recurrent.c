@@ -68,10 +68,5 @@ const struct mb_kernel mb_kernel_ssm_retnet_recurrent = {
     MB_RETNET_KERNEL(0),
     .summary = "retention, recurrent form S = g S + k^T v, o = q S, token by token; OpenMP over heads",
     .complexity = "O(n d^2) time, O(d^2) state per head",
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

@@ -93,10 +93,5 @@ const struct mb_kernel mb_kernel_ssm_rwkv_wkv_direct = {
     .summary = "RWKV-4 WKV by the direct quadratic formula in float (no max shift: overflows for k > 88); T <= 4096",
     .complexity = "O(batch T^2 C) time, O(1) memory",
     .supports = supports,
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

@@ -85,10 +85,5 @@ const struct mb_kernel mb_kernel_ssm_rwkv_wkv_stable = {
     MB_RWKV_KERNEL,
     .summary = "RWKV-4 WKV, running-max recurrence of the official CUDA kernel; OpenMP over batch x 16-channel blocks, AVX-512 over channels",
     .complexity = "O(batch T C) time, O(C) state",
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

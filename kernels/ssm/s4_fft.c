@@ -92,10 +92,5 @@ const struct mb_kernel mb_kernel_ssm_s4_fft = {
     MB_S4_KERNEL,
     .summary = "S4 (LegS, bilinear) as an FFT convolution with Kbar (Kbar and its FFT in setup; timed: conv only)",
     .complexity = "O(L log L) time per channel (setup O(L N^2)), O(D L) memory",
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

@@ -248,10 +248,5 @@ const struct mb_kernel mb_kernel_ssm_s4_nplr = {
     MB_S4_KERNEL,
     .summary = "S4 kernel by generating function + NPLR Woodbury + Cauchy sums (timed), then FFT convolution",
     .complexity = "O(N L + L log L) time per channel (setup O(N^3 log L)), O(D N + L) memory",
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

@@ -99,10 +99,5 @@ const struct mb_kernel mb_kernel_ssm_s4_recurrent = {
     MB_S4_KERNEL,
     .summary = "S4 (LegS, bilinear) as a recurrence: x = Abar x + Bbar u, y = C x, dense N x N step per channel",
     .complexity = "O(L N^2) time per channel, O(D N^2) memory",
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

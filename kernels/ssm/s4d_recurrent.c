@@ -93,10 +93,5 @@ const struct mb_kernel mb_kernel_ssm_s4d_recurrent = {
     MB_S4D_KERNEL,
     .summary = "S4D (diagonal, ZOH) as a complex diagonal recurrence, SIMD over the N modes",
     .complexity = "O(L N) time per channel, O(D N) memory",
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

@@ -135,10 +135,5 @@ const struct mb_kernel mb_kernel_ssm_s4d_vandermonde = {
     MB_S4D_KERNEL,
     .summary = "S4D (diagonal, ZOH): Vandermonde kernel Re(sum C Bbar Abar^l) in the timed run + FFT convolution",
     .complexity = "O(N L + L log L) time per channel, O(L) memory per thread",
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };
