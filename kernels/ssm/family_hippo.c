@@ -2,13 +2,14 @@
  * and the reconstruction check. See family_hippo.h for the conventions. */
 #include "ssm/family_hippo.h"
 
+#include "core/check.h"
+
 #include <cblas.h>
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_sf_laguerre.h>
 #include <gsl/gsl_sf_legendre.h>
 #include <lapacke.h>
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,16 +39,18 @@ void mb_hippo_matrix(enum mb_hippo_measure m, int64_t N, double theta, double *A
         }
     }
     if (m == MB_HIPPO_FOURIER) {
-        /* basis order 1, cos_1, sin_1, cos_2, sin_2, ...: index 2k-1 = cos_k, 2k = sin_k */
-        for (int64_t n = 0; n < N; n++) B[n] = (n == 0 ? 1.0 : (n % 2 == 1 ? sqrt(2.0) : 0.0));
+        /* basis order 1, cos_1, sin_1, cos_2, sin_2, ...: index 2k-1 = cos_k, 2k = sin_k; e (in B) = the basis at
+           x = 0, zero on the sines and on an even N's dummy last slot (mb_hippo_fourier_used) */
+        const int64_t used = mb_hippo_fourier_used(N);
+        for (int64_t n = 0; n < N; n++) B[n] = n == 0 ? 1.0 : (n < used && n % 2 == 1 ? sqrt(2.0) : 0.0);
         for (int64_t n = 0; n < N; n++)
-            for (int64_t k = 0; k < N; k++) A[n * N + k] = -B[n] * B[k] / theta;
-        for (int64_t n = 1; n < N; n++) {
+            for (int64_t k = 0; k < N; k++) A[n * N + k] = -2.0 * B[n] * B[k] / theta;
+        for (int64_t n = 1; n + 1 < used; n += 2) {
             const double w = 2.0 * M_PI * (double)((n + 1) / 2) / theta;
-            if (n % 2 == 1 && n + 1 < N) A[n * N + n + 1] += w;  /* cos_k' = ... - (-2 pi k) c_sin */
-            if (n % 2 == 0) A[n * N + n - 1] -= w;                /* sin_k' = ... - (2 pi k) c_cos */
+            A[n * N + n + 1] += w;  /* cos_k' = ... + 2 pi k c_sin_k / theta */
+            A[(n + 1) * N + n] -= w; /* sin_k' = ... - 2 pi k c_cos_k / theta */
         }
-        for (int64_t n = 0; n < N; n++) B[n] /= theta;
+        for (int64_t n = 0; n < N; n++) B[n] *= 2.0 / theta;
     }
 }
 
@@ -271,33 +274,24 @@ static const struct mb_param_decl hippo_params[] = {
     {"theta", MB_PARAM_REAL, 1, 1e-6, 1e6, NULL, "window length of LegT, LMU and Fourier (time units)"},
 };
 
-int mb_hippo_parse(const struct mb_point *p, enum mb_hippo_disc *disc, double *theta, char *err MB_UNUSED,
-                   size_t errlen MB_UNUSED) {
-    *disc = (enum mb_hippo_disc)mb_param_enum(p, "disc");
-    *theta = mb_param_real(p, "theta");
-    return 0;
-}
-
-int mb_hippo_supports(const struct mb_point *p, int is_legs, char *why, size_t len) {
-    enum mb_hippo_disc disc;
-    double theta;
-    if (mb_hippo_parse(p, &disc, &theta, why, len)) return 1;
-    if (is_legs && disc == MB_DISC_ZOH) {
+int mb_hippo_supports(const struct mb_kernel *k, const struct mb_point *p, char *why, size_t len) {
+    if (mb_hippo_measure_of(k) == MB_HIPPO_LEGS && mb_param_enum(p, "disc") == MB_DISC_ZOH) {
         mb_errorf(why, len, "disc=zoh: LegS is time-varying (a matrix exponential per step); use bilinear");
         return 1;
     }
     return 0;
 }
 
-int mb_hippo_bind(struct mb_hippo *h, struct mb_workload *w, char *err, size_t errlen) {
+void mb_hippo_bind(struct mb_hippo *h, const struct mb_workload *w) {
     const struct mb_point *p = &w->point;
     h->batch = p->batch;
     h->n = p->n;
     h->N = p->rank;
     h->dt = p->eps > 0 ? p->eps : 1.0 / (double)p->n;
+    h->disc = (enum mb_hippo_disc)mb_param_enum(p, "disc");
+    h->theta = mb_param_real(p, "theta");
     h->f = w->inputs[0].data;
     h->c = w->outputs[0].data;
-    return mb_hippo_parse(p, &h->disc, &h->theta, err, errlen);
 }
 
 static int hippo_layout(struct mb_workload *w, char *err, size_t errlen) {
@@ -346,44 +340,50 @@ static int hippo_point_from_inputs(struct mb_workload *w, char *err, size_t errl
 }
 
 /* ------------------------------------------------------------------------------------------ oracles */
-int mb_hippo_oracle(enum mb_hippo_measure m, const struct mb_hippo *h, int64_t b, double *c, char *err,
-                    size_t errlen) {
+/* The check runs on the driver of core/check.h. A row is one signal (batch item):
+ *   the measure's own oracle  row b = the final coefficients c (N) of signal b by the float64 recurrence (LegS: the
+ *                             step-free step; LTI measures: Ad, Bd discretised once per check, in float64);
+ *   "signal"                  row = the samples of signal b's memory window (at most MB_HIPPO_RECON_POINTS, spread
+ *                             evenly, first and last included) against their reconstruction from the kernel's c. */
+#define MB_HIPPO_RECON_POINTS 2048
+
+struct hippo_rows {
+    struct mb_hippo h;
+    enum mb_hippo_measure m;
+    double *Ad, *Bd;       /* LTI measures: the float64 discretisation (N x N, N) */
+    int64_t first, span, points; /* "signal": the window [first, n), span = n - first samples, points compared */
+    const int64_t *items;  /* "signal": the signal of each compared row */
+};
+
+/* want = c (N) of signal b; tmp: N doubles */
+static void measure_row(const void *ctx, int64_t b, double *tmp, double *c) {
+    const struct hippo_rows *x = ctx;
+    const struct mb_hippo *h = &x->h;
     const int64_t N = h->N, L = h->n;
     const float *f = h->f + b * L;
-    if (m == MB_HIPPO_LEGS) {
-        double *tmp = malloc((size_t)N * sizeof(double));
-        if (!tmp) return mb_errorf(err, errlen, "out of memory");
+    if (x->m == MB_HIPPO_LEGS) {
         for (int64_t k = 0; k < L; k++) mb_legs_step_d(N, h->disc, k, f[k], c, tmp);
-        free(tmp);
-        return 0;
-    }
-    double *A = malloc((size_t)(N * N) * sizeof(double)), *Bv = malloc((size_t)N * sizeof(double));
-    double *Ad = malloc((size_t)(N * N) * sizeof(double)), *Bd = malloc((size_t)N * sizeof(double));
-    double *y = malloc((size_t)N * sizeof(double));
-    int rc = -1;
-    if (!A || !Bv || !Ad || !Bd || !y) {
-        mb_errorf(err, errlen, "out of memory");
-        goto out;
-    }
-    mb_hippo_matrix(m, N, h->theta, A, Bv);
-    if (mb_hippo_discretize(N, A, Bv, h->dt, h->disc, Ad, Bd)) {
-        mb_errorf(err, errlen, "discretisation failed (singular system)");
-        goto out;
+        return;
     }
     memset(c, 0, (size_t)N * sizeof(double));
     for (int64_t k = 0; k < L; k++) {
-        memcpy(y, Bd, (size_t)N * sizeof(double));
-        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)N, 1.0, Ad, (int)N, c, 1, (double)f[k], y, 1);
-        memcpy(c, y, (size_t)N * sizeof(double));
+        memcpy(tmp, x->Bd, (size_t)N * sizeof(double));
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)N, 1.0, x->Ad, (int)N, c, 1, (double)f[k], tmp, 1);
+        memcpy(c, tmp, (size_t)N * sizeof(double));
     }
-    rc = 0;
-out:
-    free(A);
-    free(Bv);
-    free(Ad);
-    free(Bd);
-    free(y);
-    return rc;
+}
+
+/* sample p of the compared window samples: evenly spread over [first, n), both ends included */
+static int64_t window_sample(const struct hippo_rows *x, int64_t p) {
+    if (x->points == x->span) return x->first + p;
+    return x->first + (int64_t)((double)p * (double)(x->span - 1) / (double)(x->points - 1));
+}
+
+/* want = the window samples of the row's signal (the exact "mechanism": f itself) */
+static void signal_row(const void *ctx, int64_t r, double *scratch MB_UNUSED, double *want) {
+    const struct hippo_rows *x = ctx;
+    const float *f = x->h.f + x->items[r] * x->h.n;
+    for (int64_t p = 0; p < x->points; p++) want[p] = f[window_sample(x, p)];
 }
 
 int64_t mb_hippo_window_first(enum mb_hippo_measure m, const struct mb_hippo *h) {
@@ -411,7 +411,7 @@ void mb_hippo_reconstruct(enum mb_hippo_measure m, const struct mb_hippo *h, con
             for (int64_t n = 0; n < N; n++) acc += c[n] * gsl_sf_laguerre_n((int)n, 0.0, s) * e;
         } else {
             acc = c[0];
-            for (int64_t n = 1; n < N; n++) {
+            for (int64_t n = 1; n < mb_hippo_fourier_used(N); n++) {
                 const double k = (double)((n + 1) / 2);
                 acc += c[n] * sqrt(2.0) * (n % 2 ? cos(2 * M_PI * k * x) : sin(2 * M_PI * k * x));
             }
@@ -421,124 +421,117 @@ void mb_hippo_reconstruct(enum mb_hippo_measure m, const struct mb_hippo *h, con
     free(P);
 }
 
-/* The mechanism table's oracle pointers (the check dispatches on the mechanism name). */
-static void oracle_measure(void) {}
-static void oracle_signal(void) {}
-
+/* oracle: the row oracle of the driver (measure_row for the measures, signal_row for "signal") */
 static const struct mb_mechanism hippo_mechanisms[] = {
     {"legs", "x_{k+1} = LegS step-free step (disc: bilinear | euler | backward), float64, final c", 1e-4,
-     oracle_measure},
-    {"legt", "x_{k+1} = Ad x_k + Bd f_k, LegT (window theta), float64 discretisation (disc)", 1e-3, oracle_measure},
-    {"lmu", "x_{k+1} = Ad x_k + Bd f_k, LMU scaling of LegT, float64", 1e-3, oracle_measure},
-    {"lagt", "x_{k+1} = Ad x_k + Bd f_k, LagT (beta = 1), float64", 1e-3, oracle_measure},
+     (void (*)(void))measure_row},
+    {"legt", "x_{k+1} = Ad x_k + Bd f_k, LegT (window theta), float64 discretisation (disc)", 1e-3,
+     (void (*)(void))measure_row},
+    {"lmu", "x_{k+1} = Ad x_k + Bd f_k, LMU scaling of LegT, float64", 1e-3, (void (*)(void))measure_row},
+    {"lagt", "x_{k+1} = Ad x_k + Bd f_k, LagT (beta = 1), float64", 1e-3, (void (*)(void))measure_row},
     /* FouT's high-frequency modes are barely damped (|eig Ad| ~ 1): float32 rounding accumulates like sqrt(L)
-     * (measured rel_l2 up to 3e-3 at L = 16384, N = 256), hence the looser tolerance */
-    {"fourier", "x_{k+1} = Ad x_k + Bd f_k, FouT (window theta), float64", 1e-2, oracle_measure},
+     * (measured rel_l2 1.2e-3 (bilinear, zoh) to 2.5e-3 (backward) at L = 16384, N = 256), hence the looser
+     * tolerance */
+    {"fourier", "x_{k+1} = Ad x_k + Bd f_k, FouT (window theta), float64", 1e-2, (void (*)(void))measure_row},
     {"signal", "f itself on the memory window, vs the reconstruction from c (Legendre / Laguerre / Fourier basis)",
-     1.0, oracle_signal},
+     1.0, (void (*)(void))signal_row},
 };
 
-static int measure_of(const char *name, enum mb_hippo_measure *m) {
-    static const char *const names[] = {"legs", "legt", "lmu", "lagt", "fourier"};
-    for (int i = 0; i < 5; i++)
-        if (!strcmp(name, names[i])) {
-            *m = (enum mb_hippo_measure)i;
-            return 0;
-        }
-    return -1;
+/* The measure's own oracle: the final coefficients of a sample of signals (all when cheap), bounded by the
+ * oracle's cost (4e9 multiply-adds). */
+static int check_measure(struct hippo_rows *x, const struct mb_check_opts *opts, struct mb_errors *out, char *err,
+                         size_t errlen) {
+    const struct mb_hippo *h = &x->h;
+    const int64_t N = h->N;
+    const double cost = (double)h->n * (x->m == MB_HIPPO_LEGS ? (double)N : (double)N * N);
+    int64_t cap = (int64_t)(4e9 / (cost > 1 ? cost : 1));
+    struct mb_check_opts o = *opts;
+    if (o.sample_rows <= 0 || o.sample_rows > cap) o.sample_rows = cap < 1 ? 1 : cap;
+    if (x->m != MB_HIPPO_LEGS) {
+        double *A = malloc((size_t)(N * N) * sizeof(double)), *B = malloc((size_t)N * sizeof(double));
+        x->Ad = malloc((size_t)(N * N) * sizeof(double));
+        x->Bd = malloc((size_t)N * sizeof(double));
+        int rc = (A && B && x->Ad && x->Bd) ? 0 : mb_errorf(err, errlen, "out of memory in the hippo oracle");
+        if (!rc) mb_hippo_matrix(x->m, N, h->theta, A, B);
+        if (!rc && mb_hippo_discretize(N, A, B, h->dt, h->disc, x->Ad, x->Bd))
+            rc = mb_errorf(err, errlen, "hippo oracle: discretisation failed (singular system)");
+        free(A);
+        free(B);
+        if (rc) return -1;
+    }
+    const struct mb_row_check c = {.width = N, .scratch = N, .got = h->c, .oracle = measure_row, .ctx = x};
+    return mb_check_sampled(&c, 1, h->batch, 0, &o, out, err, errlen);
 }
 
-#define MB_HIPPO_RECON_POINTS 2048
+/* "signal": a sample of at most 64 signals (all when every row is asked for) reconstructed from the kernel's c */
+static int check_signal(struct hippo_rows *x, const struct mb_check_opts *opts, struct mb_errors *out, char *err,
+                        size_t errlen) {
+    const struct mb_hippo *h = &x->h;
+    x->first = mb_hippo_window_first(x->m, h);
+    x->span = h->n - x->first;
+    x->points = x->span < MB_HIPPO_RECON_POINTS ? x->span : MB_HIPPO_RECON_POINTS;
+    struct mb_check_opts o = *opts;
+    if (o.sample_rows > 64) o.sample_rows = 64;
+    int64_t *items = NULL, *rows = NULL;
+    const int64_t count = mb_pick_rows(1, h->batch, 0, &o, &items);
+    if (count < 0) return mb_errorf(err, errlen, "out of memory picking the oracle rows");
+    /* got: the reconstructions of the picked signals, row r of the driver = items[r] */
+    float *rec = malloc((size_t)(count * x->points) * sizeof(float));
+    rows = malloc((size_t)count * sizeof *rows);
+    int failed = !rec || !rows;
+#pragma omp parallel if (!failed)
+    {
+        double *cd = malloc((size_t)(h->N + x->points) * sizeof(double)), *val = cd ? cd + h->N : NULL;
+        int64_t *idx = malloc((size_t)x->points * sizeof(int64_t));
+        if (!cd || !idx) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t r = 0; r < count; r++) {
+            if (!cd || !idx) continue;
+            rows[r] = r;
+            for (int64_t n = 0; n < h->N; n++) cd[n] = h->c[items[r] * h->N + n];
+            for (int64_t p = 0; p < x->points; p++) idx[p] = window_sample(x, p);
+            mb_hippo_reconstruct(x->m, h, cd, idx, x->points, val);
+            for (int64_t p = 0; p < x->points; p++) rec[r * x->points + p] = (float)val[p];
+        }
+        free(cd);
+        free(idx);
+    }
+    int rc = -1;
+    if (failed) mb_errorf(err, errlen, "out of memory in the hippo reconstruction");
+    else {
+        x->items = items;
+        const struct mb_row_check c = {.width = x->points, .got = rec, .oracle = signal_row, .ctx = x};
+        rc = mb_check_rows(&c, rows, count, out, err, errlen);
+    }
+    free(items);
+    free(rows);
+    free(rec);
+    return rc;
+}
 
 static int hippo_check(const struct mb_kernel *k, const struct mb_workload *w, const char *mechanism,
                        const struct mb_check_opts *opts, struct mb_errors *out, char *err, size_t errlen) {
-    struct mb_hippo h;
-    if (mb_hippo_bind(&h, (struct mb_workload *)w, err, errlen)) return -1;
-    enum mb_hippo_measure km;
-    if (measure_of(k->mechanism, &km)) return mb_errorf(err, errlen, "kernel %s: unknown HiPPO measure", k->name);
+    struct hippo_rows x = {.m = mb_hippo_measure_of(k)};
+    mb_hippo_bind(&x.h, w);
     const int signal = !strcmp(mechanism, "signal");
-    if (!signal && (measure_of(mechanism, &km) || strcmp(mechanism, k->mechanism)))
+    if (!signal && strcmp(mechanism, k->mechanism))
         return mb_errorf(err, errlen, "ssm.hippo has no oracle for mechanism '%s' of %s", mechanism, k->name);
-    /* batch items to check: all, or a sample (first, last, seeded) bounded by the oracle's cost */
-    const double cost = (double)h.n * (km == MB_HIPPO_LEGS ? (double)h.N : (double)h.N * h.N);
-    int64_t count = signal ? h.batch : (int64_t)(4e9 / (cost > 1 ? cost : 1));
-    if (count < 1) count = 1;
-    if (opts->sample_rows > 0 && count > opts->sample_rows) count = opts->sample_rows;
-    if (signal && opts->sample_rows > 0 && count > 64) count = 64; /* reconstruction: O(points N) per item */
-    if (count > h.batch) count = h.batch;
-    int64_t *items = malloc((size_t)count * sizeof *items);
-    if (!items) return mb_errorf(err, errlen, "out of memory");
-    uint64_t state = opts->seed ^ UINT64_C(0x4177);
-    for (int64_t i = 0; i < count; i++)
-        items[i] = count == h.batch ? i
-                   : (i == 0 ? 0 : (i == 1 ? h.batch - 1 : (int64_t)(mb_splitmix64(&state) % (uint64_t)h.batch)));
-    mb_errors_reset(out);
-    int failed = 0;
-    char local_err[160] = "";
-#pragma omp parallel
-    {
-        struct mb_errors local;
-        mb_errors_reset(&local);
-        const int64_t first = mb_hippo_window_first(km, &h), span = h.n - first;
-        const int64_t points = span < MB_HIPPO_RECON_POINTS ? span : MB_HIPPO_RECON_POINTS;
-        double *want = malloc((size_t)(h.N + points) * sizeof(double) * 2);
-        float *got = malloc((size_t)(h.N + points) * sizeof(float));
-        int64_t *idx = malloc((size_t)points * sizeof(int64_t));
-        if (!want || !got || !idx) {
-#pragma omp atomic write
-            failed = 1;
-        } else {
-#pragma omp for schedule(dynamic, 1)
-            for (int64_t i = 0; i < count; i++) {
-                const int64_t b = items[i];
-                if (!signal) {
-                    char e[160];
-                    if (mb_hippo_oracle(km, &h, b, want, e, sizeof e)) {
-#pragma omp critical
-                        snprintf(local_err, sizeof local_err, "%s", e);
-#pragma omp atomic write
-                        failed = 1;
-                        continue;
-                    }
-                    mb_errors_add(&local, h.c + b * h.N, want, h.N);
-                } else {
-                    double *cd = want + points, *rec = want + points + h.N;
-                    for (int64_t n = 0; n < h.N; n++) cd[n] = h.c[b * h.N + n];
-                    for (int64_t p = 0; p < points; p++)
-                        idx[p] = first + (points == span ? p
-                                          : (int64_t)((double)p * (double)(span - 1) / (double)(points - 1)));
-                    mb_hippo_reconstruct(km, &h, cd, idx, points, rec);
-                    for (int64_t p = 0; p < points; p++) {
-                        got[p] = (float)rec[p];
-                        want[p] = h.f[b * h.n + idx[p]];
-                    }
-                    mb_errors_add(&local, got, want, points);
-                }
-            }
-        }
-#pragma omp critical
-        mb_errors_merge(out, &local);
-        free(want);
-        free(got);
-        free(idx);
-    }
-    free(items);
-    if (failed) return mb_errorf(err, errlen, "hippo oracle: %s", local_err[0] ? local_err : "out of memory");
-    mb_errors_finish(out);
-    return 0;
+    const int rc = signal ? check_signal(&x, opts, out, err, errlen) : check_measure(&x, opts, out, err, errlen);
+    free(x.Ad);
+    free(x.Bd);
+    return rc;
 }
 
 const struct mb_family mb_family_ssm_hippo = {
     .name = "ssm.hippo",
     .summary = "f (batch, n) signal -> c (batch, rank = N) HiPPO coefficients at the final time",
-    .axes = hippo_axes,
-    .n_axes = (int)(sizeof hippo_axes / sizeof hippo_axes[0]),
-    .params = hippo_params,
-    .n_params = (int)(sizeof hippo_params / sizeof hippo_params[0]),
-    .probes = mb_hippo_probes,
-    .n_probes = (int)(sizeof mb_hippo_probes / sizeof mb_hippo_probes[0]),
-    .mechanisms = hippo_mechanisms,
-    .n_mechanisms = (int)(sizeof hippo_mechanisms / sizeof hippo_mechanisms[0]),
+    MB_SSM_TABLE(axes, hippo_axes),
+    MB_SSM_TABLE(params, hippo_params),
+    MB_SSM_TABLE(probes, mb_hippo_probes),
+    MB_SSM_TABLE(mechanisms, hippo_mechanisms),
     .layout = hippo_layout,
     .fill = hippo_fill,
     .point_from_inputs = hippo_point_from_inputs,
@@ -546,14 +539,11 @@ const struct mb_family mb_family_ssm_hippo = {
 };
 
 /* ------------------------------------------------------------------------------------------ LTI kernel helper */
-int mb_hippo_lti_setup(void **state, struct mb_workload *w, enum mb_hippo_measure m, char *err, size_t errlen) {
+int mb_hippo_lti_setup(const struct mb_kernel *k, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct mb_hippo_lti *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
-    if (mb_hippo_bind(&s->h, w, err, errlen)) {
-        free(s);
-        return -1;
-    }
-    s->measure = m;
+    mb_hippo_bind(&s->h, w);
+    const enum mb_hippo_measure m = mb_hippo_measure_of(k);
     const int64_t N = s->h.N;
     double *A = malloc((size_t)(N * N) * sizeof(double)), *B = malloc((size_t)N * sizeof(double));
     double *Ad = malloc((size_t)(N * N) * sizeof(double)), *Bd = malloc((size_t)N * sizeof(double));
@@ -623,12 +613,12 @@ void mb_hippo_lti_teardown(void *state) {
     free(s);
 }
 
-double mb_hippo_lti_flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
+double mb_hippo_lti_flops(const struct mb_kernel *k MB_UNUSED, const struct mb_point *p) {
     return 2.0 * (double)p->batch * (double)p->n * ((double)p->rank * p->rank + p->rank);
 }
 
-double mb_hippo_bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
+double mb_hippo_bytes(const struct mb_kernel *k MB_UNUSED, const struct mb_point *p) {
     return 4.0 * (double)p->batch * ((double)p->n + (double)p->rank);
 }
 
-double mb_hippo_lti_workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return 4.0 * ((double)p->rank * p->rank + p->rank); }
+double mb_hippo_lti_workspace(const struct mb_kernel *k MB_UNUSED, const struct mb_point *p) { return 4.0 * ((double)p->rank * p->rank + p->rank); }

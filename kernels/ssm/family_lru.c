@@ -2,6 +2,8 @@
  * See family_lru.h for the math. */
 #include "ssm/family_lru.h"
 
+#include "core/check.h"
+
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <math.h>
@@ -17,7 +19,7 @@ static const struct mb_axis_rule lru_axes[] = {
     {MB_AXIS_rank, 64, 1, 256},    {MB_AXIS_block, 0, 0, 1 << 24},
 };
 
-static void lru_oracle(const struct mb_lru *r, int64_t b, double *xr, double *xi);
+static void lru_oracle(const void *ctx, int64_t b, double *scratch, double *want);
 
 static const struct mb_mechanism lru_mechanisms[] = {
     {"lru", "x_t = lambda x_{t-1} + gamma (B u_t), lambda = exp(-e^nu + i e^theta), gamma = sqrt(1 - |lambda|^2); y_t = Re(C x_t) + D u_t",
@@ -79,14 +81,7 @@ static int lru_point_from_inputs(struct mb_workload *w, char *err, size_t errlen
     want.point.d = u->shape[2];
     want.point.rank = nu->shape[0];
     lru_tensors(&want);
-    for (int t = 0; t < w->n_inputs; t++) {
-        const struct mb_tensor *x = &w->inputs[t], *e = &want.inputs[t];
-        int same = x->ndim == e->ndim;
-        for (int i = 0; same && i < e->ndim; i++) same = x->shape[i] == e->shape[i];
-        if (!same)
-            return mb_errorf(err, errlen, "'%s' has the wrong shape; expected (%s) from u (batch, L, H) and nu_log (N)",
-                             x->name, e->dims);
-    }
+    if (mb_ssm_inputs_match(w, &want, "u (batch, L, H) and nu_log (N)", err, errlen)) return -1;
     w->point = want.point;
     w->n_outputs = 1;
     w->outputs[0] = want.outputs[0];
@@ -110,108 +105,60 @@ void mb_lru_bind(struct mb_lru *r, struct mb_workload *w) {
 }
 
 /* ------------------------------------------------------------------------------------------ oracle */
-/* states of batch b in double: xr, xi (L, N) */
-static void lru_oracle(const struct mb_lru *r, int64_t b, double *xr, double *xi) {
+/* The check runs on the driver of core/check.h. A row is one sequence (batch item): its whole output y (L, H),
+ * recomputed in double by streaming the N complex states over time (every channel of y_t depends on all the
+ * states, so a sequence is the unit of the oracle's work). */
+
+/* want = y (L, H) of sequence b; scratch: 5 N doubles */
+static void lru_oracle(const void *ctx, int64_t b, double *scratch, double *want) {
+    const struct mb_lru *r = ctx;
     const int64_t L = r->L, H = r->H, N = r->N;
-#pragma omp parallel for schedule(dynamic, 1)
+    double *lr = scratch, *li = lr + N, *g = li + N, *sr = g + N, *si = sr + N;
     for (int64_t n = 0; n < N; n++) {
         const double mod = exp(-exp((double)r->nu_log[n])), phase = exp((double)r->theta_log[n]);
-        const double lr = mod * cos(phase), li = mod * sin(phase), g = sqrt(1.0 - mod * mod);
-        double sr = 0, si = 0;
-        for (int64_t t = 0; t < L; t++) {
-            const float *ut = r->u + (b * L + t) * H;
+        lr[n] = mod * cos(phase);
+        li[n] = mod * sin(phase);
+        g[n] = sqrt(1.0 - mod * mod);
+        sr[n] = si[n] = 0;
+    }
+    for (int64_t t = 0; t < L; t++) {
+        const float *ut = r->u + (b * L + t) * H;
+        for (int64_t n = 0; n < N; n++) {
             double br = 0, bi = 0;
             for (int64_t h = 0; h < H; h++) {
                 br += (double)r->B_re[n * H + h] * ut[h];
                 bi += (double)r->B_im[n * H + h] * ut[h];
             }
-            const double nr = lr * sr - li * si + g * br, ni = lr * si + li * sr + g * bi;
-            sr = nr;
-            si = ni;
-            xr[t * N + n] = sr;
-            xi[t * N + n] = si;
+            const double nr = lr[n] * sr[n] - li[n] * si[n] + g[n] * br, ni = lr[n] * si[n] + li[n] * sr[n] + g[n] * bi;
+            sr[n] = nr;
+            si[n] = ni;
+        }
+        for (int64_t h = 0; h < H; h++) {
+            double y = (double)r->D[h] * ut[h];
+            for (int64_t n = 0; n < N; n++) y += (double)r->C_re[h * N + n] * sr[n] - (double)r->C_im[h * N + n] * si[n];
+            want[t * H + h] = y;
         }
     }
 }
 
-typedef void (*lru_oracle_fn)(const struct mb_lru *r, int64_t b, double *xr, double *xi);
+typedef void (*lru_oracle_fn)(const void *ctx, int64_t b, double *scratch, double *want);
 
-static int lru_check(const struct mb_kernel *k, const struct mb_workload *w, const char *mechanism,
+static int lru_check(const struct mb_kernel *k MB_UNUSED, const struct mb_workload *w, const char *mechanism,
                      const struct mb_check_opts *opts, struct mb_errors *out, char *err, size_t errlen) {
-    (void)k;
     const struct mb_mechanism *m = mb_family_mechanism(&mb_family_ssm_lru, mechanism);
     if (!m || !m->oracle) return mb_errorf(err, errlen, "ssm.lru has no oracle for mechanism '%s'", mechanism);
-    const lru_oracle_fn oracle = (lru_oracle_fn)m->oracle;
     struct mb_lru r;
     mb_lru_bind(&r, (struct mb_workload *)w);
-    const int64_t L = r.L, H = r.H, N = r.N, total = r.batch * H;
-    const int64_t count = (opts->sample_rows <= 0 || opts->sample_rows >= total) ? total : opts->sample_rows;
-    /* chosen channels as a per-channel flag, so each batch's states are computed once */
-    unsigned char *pick = calloc((size_t)total, 1);
-    double *xr = malloc((size_t)(L * N) * sizeof(double)), *xi = malloc((size_t)(L * N) * sizeof(double));
-    if (!pick || !xr || !xi) {
-        free(pick);
-        free(xr);
-        free(xi);
-        return mb_errorf(err, errlen, "out of memory in the ssm.lru oracle (2 x %lld doubles)", (long long)(L * N));
-    }
-    uint64_t state = opts->seed ^ UINT64_C(0x1e0);
-    if (count == total) memset(pick, 1, (size_t)total);
-    else {
-        pick[0] = pick[total - 1] = 1;
-        for (int64_t x = 2; x < count; x++) pick[mb_splitmix64(&state) % (uint64_t)total] = 1;
-    }
-    mb_errors_reset(out);
-    int failed = 0;
-    for (int64_t b = 0; b < r.batch; b++) {
-        int any = 0;
-        for (int64_t h = 0; h < H; h++) any |= pick[b * H + h];
-        if (!any) continue;
-        oracle(&r, b, xr, xi);
-#pragma omp parallel
-        {
-            struct mb_errors local;
-            mb_errors_reset(&local);
-            double *want = malloc((size_t)L * sizeof(double));
-            float *got = malloc((size_t)L * sizeof(float));
-            if (!want || !got) {
-#pragma omp atomic write
-                failed = 1;
-            } else {
-#pragma omp for schedule(dynamic, 1)
-                for (int64_t h = 0; h < H; h++) {
-                    if (!pick[b * H + h]) continue;
-                    for (int64_t t = 0; t < L; t++) {
-                        double s = (double)r.D[h] * r.u[(b * L + t) * H + h];
-                        for (int64_t n = 0; n < N; n++)
-                            s += (double)r.C_re[h * N + n] * xr[t * N + n] - (double)r.C_im[h * N + n] * xi[t * N + n];
-                        want[t] = s;
-                        got[t] = r.y[(b * L + t) * H + h];
-                    }
-                    mb_errors_add(&local, got, want, L);
-                }
-            }
-#pragma omp critical
-            mb_errors_merge(out, &local);
-            free(want);
-            free(got);
-        }
-    }
-    free(pick);
-    free(xr);
-    free(xi);
-    if (failed) return mb_errorf(err, errlen, "out of memory in the ssm.lru oracle");
-    mb_errors_finish(out);
-    return 0;
+    const struct mb_row_check c = {.width = r.L * r.H, .scratch = 5 * r.N, .got = r.y,
+                                   .oracle = (lru_oracle_fn)m->oracle, .ctx = &r};
+    return mb_check_sampled(&c, 1, r.batch, 0, opts, out, err, errlen);
 }
 
 const struct mb_family mb_family_ssm_lru = {
     .name = "ssm.lru",
     .summary = "Linear Recurrent Unit: u (batch, L, H), lambda (N complex, nu_log/theta_log), B (N, H), C (H, N), D (H) -> y (batch, L, H)",
-    .axes = lru_axes,
-    .n_axes = (int)(sizeof lru_axes / sizeof lru_axes[0]),
-    .mechanisms = lru_mechanisms,
-    .n_mechanisms = (int)(sizeof lru_mechanisms / sizeof lru_mechanisms[0]),
+    MB_SSM_TABLE(axes, lru_axes),
+    MB_SSM_TABLE(mechanisms, lru_mechanisms),
     .layout = lru_layout,
     .fill = lru_fill,
     .point_from_inputs = lru_point_from_inputs,

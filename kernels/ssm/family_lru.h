@@ -15,13 +15,14 @@
  * Init ("ring init", sec. 3.2): |lambda| uniform on the ring [r_min, r_max] = [0.9, 0.999], phase uniform in
  * [0, max_phase], max_phase = 2 pi / 10 (the paper's setting for its long-range tasks; its code defaults to 2 pi);
  * B ~ N(0, 1 / (2 H)) per part, C ~ N(0, 1 / N) per part (the code's glorot-like init), D ~ N(0, 1), u ~ N(0, 1).
- * Channels (b, h) of y are independent given the states: the oracle computes the states of a batch in double and
- * checks a seeded sample of output channels, all L steps.
+ * The oracle recomputes a sequence's states and outputs in double; the check compares a seeded sample of
+ * sequences (batch items), every (t, h) of each.
  */
 #ifndef MB_SSM_FAMILY_LRU_H
 #define MB_SSM_FAMILY_LRU_H
 
 #include "core/mechbench.h"
+#include "ssm/family_ssm.h"
 
 extern const struct mb_family mb_family_ssm_lru;
 
@@ -53,5 +54,10 @@ void mb_lru_output(const struct mb_lru *r, const struct mb_lru_work *k);
 void mb_lru_scan_range(const struct mb_lru *r, const struct mb_lru_work *k, int64_t b, int64_t n0, int64_t t0,
                        int64_t t1, float *x, int write);
 double mb_lru_flops(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p); /* input + output GEMMs + one scan */
+
+/* The descriptor fields every ssm.lru kernel shares (designated initialisers); extra_axes: 0 or e.g. block. */
+#define MB_LRU_KERNEL(extra_axes)                                                                                      \
+    .family = &mb_family_ssm_lru, .mechanism = "lru",                                                                 \
+    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank) | (extra_axes), MB_KERNEL_SOURCE
 
 #endif

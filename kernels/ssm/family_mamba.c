@@ -3,6 +3,8 @@
  * family_mamba.h for the math. */
 #include "ssm/family_mamba.h"
 
+#include "core/check.h"
+
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <float.h>
@@ -22,31 +24,38 @@ static void mamba_oracle(const struct mb_mamba *m, int64_t b, int64_t d, double 
 
 static const struct mb_mechanism mamba_mechanisms[] = {
     {"selective_scan",
-     "dt = softplus(delta + bias); h_t = exp(dt A) h_{t-1} + dt B_t u_t; y_t = (C_t . h_t + D u_t) silu(z_t), A = -exp(A_log)",
+     "dt = softplus(delta + bias) (delta_softplus=0: delta + bias); h_t = exp(dt A) h_{t-1} + dt B_t u_t; "
+     "y_t = (C_t . h_t + D u_t) silu(z_t), A = -exp(A_log)",
      1e-4, (void (*)(void))mamba_oracle},
 };
 
+/* the order of enum mb_mamba_names */
 static const struct mb_param_decl mamba_params[] = {
     {"gate", MB_PARAM_BOOL, 1, 0, 1, NULL, "1: y *= silu(z) (the Mamba block's gate); 0: no z input"},
+    {"delta_softplus", MB_PARAM_BOOL, 1, 0, 1, NULL,
+     "1: dt = softplus(delta + delta_bias) (the Mamba block's call); 0: dt = delta + delta_bias (selective_scan_ref's "
+     "default)"},
+    {"names", MB_PARAM_ENUM, 0, 0, 0, "module|ref",
+     "input names: module = u, delta, A_log, B, C, D_skip, delta_bias[, z] (the Mamba block's parameters); "
+     "ref = u, delta, A, B, C, D, delta_bias[, z] (selective_scan_ref's arguments, A = -exp(A_log))"},
 };
 
-static int gate_of(const struct mb_point *p) { return mb_param_bool(p, "gate"); }
+/* inputs[] positions of the layout (either naming) */
+enum { IN_U, IN_DELTA, IN_A, IN_B, IN_C, IN_D, IN_DELTA_BIAS, IN_Z };
 
 static void mamba_tensors(struct mb_workload *w) {
     const struct mb_point *p = &w->point;
     const int64_t B = p->batch, D = p->d, L = p->n, N = p->rank;
-    mb_tensor_set(&w->inputs[0], "u", "batch,D,L", 3, B, D, L, 0);
-    mb_tensor_set(&w->inputs[1], "delta", "batch,D,L", 3, B, D, L, 0);
-    mb_tensor_set(&w->inputs[2], "A_log", "D,N", 2, D, N, 0, 0);
-    mb_tensor_set(&w->inputs[3], "B", "batch,N,L", 3, B, N, L, 0);
-    mb_tensor_set(&w->inputs[4], "C", "batch,N,L", 3, B, N, L, 0);
-    mb_tensor_set(&w->inputs[5], "D_skip", "D", 1, D, 0, 0, 0);
-    mb_tensor_set(&w->inputs[6], "delta_bias", "D", 1, D, 0, 0, 0);
-    w->n_inputs = 7;
-    if (gate_of(p)) {
-        mb_tensor_set(&w->inputs[7], "z", "batch,D,L", 3, B, D, L, 0);
-        w->n_inputs = 8;
-    }
+    const int ref = mb_param_enum(p, "names") == MB_MAMBA_NAMES_REF;
+    mb_tensor_set(&w->inputs[IN_U], "u", "batch,D,L", 3, B, D, L, 0);
+    mb_tensor_set(&w->inputs[IN_DELTA], "delta", "batch,D,L", 3, B, D, L, 0);
+    mb_tensor_set(&w->inputs[IN_A], ref ? "A" : "A_log", "D,N", 2, D, N, 0, 0);
+    mb_tensor_set(&w->inputs[IN_B], "B", "batch,N,L", 3, B, N, L, 0);
+    mb_tensor_set(&w->inputs[IN_C], "C", "batch,N,L", 3, B, N, L, 0);
+    mb_tensor_set(&w->inputs[IN_D], ref ? "D" : "D_skip", "D", 1, D, 0, 0, 0);
+    mb_tensor_set(&w->inputs[IN_DELTA_BIAS], "delta_bias", "D", 1, D, 0, 0, 0);
+    w->n_inputs = IN_Z;
+    if (mb_param_bool(p, "gate")) mb_tensor_set(&w->inputs[w->n_inputs++], "z", "batch,D,L", 3, B, D, L, 0);
     w->n_outputs = 1;
     mb_tensor_set(&w->outputs[0], "y", "batch,D,L", 3, B, D, L, 0);
 }
@@ -60,53 +69,53 @@ static int mamba_layout(struct mb_workload *w, char *err, size_t errlen) {
     return 0;
 }
 
+/* The reference's initialisation (mamba_simple.Mamba): A = -(n + 1) (S4D-real; A_log = log(n + 1)), D = 1,
+ * dt = softplus(delta + delta_bias) log-uniform in [1e-3, 1e-1] at delta = 0; delta ~ N(0, 1/4) (x_proj's output);
+ * u, B, C, z ~ N(0, 1). With delta_softplus=0 the inputs carry the same dt: delta <- softplus(delta + delta_bias),
+ * delta_bias <- 0. */
 static void mamba_fill(struct mb_workload *w) {
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    struct mb_mamba m;
-    mb_mamba_bind(&m, w);
+    const int64_t N = w->point.rank;
     for (int t = 0; t < w->n_inputs; t++) {
         gsl_rng_set(rng, (unsigned long)(w->seed * 1000003u + (uint64_t)t + 101));
         struct mb_tensor *x = &w->inputs[t];
         const int64_t count = mb_tensor_numel(x);
-        const char *name = x->name;
-        const int kind = !strcmp(name, "A_log") ? 1 : !strcmp(name, "D_skip") ? 2 : !strcmp(name, "delta_bias") ? 3
-                       : !strcmp(name, "delta") ? 4 : 0;
         for (int64_t i = 0; i < count; i++) {
             double v;
-            if (kind == 1) v = log((double)(i % m.N) + 1.0); /* S4D-real init: A = -(n + 1) */
-            else if (kind == 2) v = 1.0;                     /* reference init: ones */
-            else if (kind == 3) {
-                /* reference init: dt log-uniform in [1e-3, 1e-1], bias = softplus^-1(dt) = dt + log(-expm1(-dt)) */
+            if (t == IN_A) v = !strcmp(x->name, "A") ? -(double)(i % N + 1) : log((double)(i % N) + 1.0);
+            else if (t == IN_D) v = 1.0;
+            else if (t == IN_DELTA_BIAS) {
+                /* dt log-uniform in [1e-3, 1e-1], bias = softplus^-1(dt) = dt + log(-expm1(-dt)) */
                 double dt = exp(log(1e-3) + gsl_rng_uniform(rng) * (log(1e-1) - log(1e-3)));
                 v = dt + log(-expm1(-dt));
-            } else if (kind == 4) v = 0.5 * gsl_ran_gaussian_ziggurat(rng, 1.0); /* x_proj output */
+            } else if (t == IN_DELTA) v = 0.5 * gsl_ran_gaussian_ziggurat(rng, 1.0);
             else v = gsl_ran_gaussian_ziggurat(rng, 1.0); /* u, B, C, z */
             x->data[i] = (float)v;
         }
     }
     gsl_rng_free(rng);
+    if (!mb_param_bool(&w->point, "delta_softplus")) {
+        const int64_t D = w->point.d, L = w->point.n;
+        float *delta = w->inputs[IN_DELTA].data, *bias = w->inputs[IN_DELTA_BIAS].data;
+        for (int64_t i = 0; i < mb_tensor_numel(&w->inputs[IN_DELTA]); i++)
+            delta[i] = mb_mamba_softplus(delta[i] + bias[(i / L) % D]);
+        for (int64_t d = 0; d < D; d++) bias[d] = 0.0f;
+    }
 }
 
 static int mamba_point_from_inputs(struct mb_workload *w, char *err, size_t errlen) {
-    const struct mb_tensor *u = &w->inputs[0];
-    if (u->ndim != 3) return mb_errorf(err, errlen, "'u' has %d dimensions; ssm.mamba expects 3: (batch, D, L)", u->ndim);
+    const struct mb_tensor *u = &w->inputs[IN_U], *A = &w->inputs[IN_A];
+    if (u->ndim != 3) return mb_errorf(err, errlen, "'u' has %d dimensions; expected 3: (batch, D, L)", u->ndim);
+    if (A->ndim != 2) return mb_errorf(err, errlen, "'%s' has %d dimensions; expected 2: (D, N)", A->name, A->ndim);
     struct mb_workload want = {.family = w->family, .point = w->point};
     want.point.batch = u->shape[0];
     want.point.d = u->shape[1];
     want.point.n = u->shape[2];
-    const struct mb_tensor *A = &w->inputs[2];
-    if (A->ndim != 2) return mb_errorf(err, errlen, "'A_log' has %d dimensions; expected 2: (D, N)", A->ndim);
     want.point.rank = A->shape[1];
     mamba_tensors(&want);
-    for (int t = 0; t < w->n_inputs; t++) {
-        const struct mb_tensor *x = &w->inputs[t], *e = &want.inputs[t];
-        int same = x->ndim == e->ndim;
-        for (int i = 0; same && i < e->ndim; i++) same = x->shape[i] == e->shape[i];
-        if (!same)
-            return mb_errorf(err, errlen, "'%s' has the wrong shape; expected (%s) = (%lld, %lld, %lld)[:%d] from u "
-                             "(batch, D, L) and A_log (D, N)", x->name, e->dims, (long long)e->shape[0],
-                             (long long)e->shape[1], (long long)e->shape[2], e->ndim);
-    }
+    char from[64];
+    snprintf(from, sizeof from, "u (batch, D, L) and %s (D, N)", A->name);
+    if (mb_ssm_inputs_match(w, &want, from, err, errlen)) return -1;
     w->point = want.point;
     w->n_outputs = 1;
     w->outputs[0] = want.outputs[0];
@@ -119,15 +128,17 @@ void mb_mamba_bind(struct mb_mamba *m, struct mb_workload *w) {
     m->D = p->d;
     m->L = p->n;
     m->N = p->rank;
-    m->gate = w->n_inputs > 7;
-    m->u = w->inputs[0].data;
-    m->delta = w->inputs[1].data;
-    m->A_log = w->inputs[2].data;
-    m->B = w->inputs[3].data;
-    m->C = w->inputs[4].data;
-    m->D_skip = w->inputs[5].data;
-    m->delta_bias = w->inputs[6].data;
-    m->z = m->gate ? w->inputs[7].data : NULL;
+    m->softplus = mb_param_bool(p, "delta_softplus");
+    const int ref = !strcmp(w->inputs[IN_A].name, "A");
+    m->u = w->inputs[IN_U].data;
+    m->delta = w->inputs[IN_DELTA].data;
+    m->A = ref ? w->inputs[IN_A].data : NULL;
+    m->A_log = ref ? NULL : w->inputs[IN_A].data;
+    m->B = w->inputs[IN_B].data;
+    m->C = w->inputs[IN_C].data;
+    m->D_skip = w->inputs[IN_D].data;
+    m->delta_bias = w->inputs[IN_DELTA_BIAS].data;
+    m->z = w->n_inputs > IN_Z ? w->inputs[IN_Z].data : NULL;
     m->y = w->outputs[0].data;
 }
 
@@ -203,7 +214,7 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
           int64_t *live) {
     const int64_t L = m->L, N = m->N, ch = (b * m->D + d) * L;
     const float bias = m->delta_bias[d], Dd = m->D_skip[d];
-    const float *Alog = m->A_log + d * N;
+    const float *Aref = m->A ? m->A + d * N : NULL, *Alog = m->A ? NULL : m->A_log + d * N;
     double dtsum = 0;
     int alive = track;
     if (track) *live = t1;
@@ -215,11 +226,14 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
     for (int j = 0; j < nv; j++) {
         const int64_t left = N - 16 * j;
         mask[j] = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
-        A[j] = _mm512_sub_ps(_mm512_setzero_ps(), Sleef_expf16_u10(_mm512_maskz_loadu_ps(mask[j], Alog + 16 * j)));
+        A[j] = Aref ? _mm512_maskz_loadu_ps(mask[j], Aref + 16 * j)
+                    : _mm512_sub_ps(_mm512_setzero_ps(),
+                                    Sleef_expf16_u10(_mm512_maskz_loadu_ps(mask[j], Alog + 16 * j)));
         hv[j] = _mm512_maskz_loadu_ps(mask[j], h + 16 * j);
         if (track) Pv[j] = _mm512_maskz_mov_ps(mask[j], _mm512_set1_ps(1.0f)); /* lanes >= N stay 0 */
     }
-    /* steps in blocks of 16: dt = softplus(delta + bias), the skip and the gate vectorised over time */
+    /* steps in blocks of 16: dt = softplus(delta + bias) (or delta + bias), the skip and the gate vectorised over
+       time */
     float gB[16 * 256], gC[16 * 256]; /* gathered B_t, C_t when Bt == NULL */
     const __m512 vbias = _mm512_set1_ps(bias), twenty = _mm512_set1_ps(20.0f), one = _mm512_set1_ps(1.0f);
     const __m512 pmin = _mm512_set1_ps(MB_MAMBA_P_MIN);
@@ -228,8 +242,10 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
         const int64_t cnt = t1 - tb < 16 ? t1 - tb : 16;
         const __mmask16 tm = cnt == 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1);
         const __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(tm, m->delta + ch + tb), vbias);
-        __m512 dtv = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, twenty, _CMP_GT_OQ),
-                                          Sleef_log1pf16_u10(Sleef_expf16_u10(_mm512_min_ps(x, twenty))), x);
+        __m512 dtv = x;
+        if (m->softplus)
+            dtv = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, twenty, _CMP_GT_OQ),
+                                       Sleef_log1pf16_u10(Sleef_expf16_u10(_mm512_min_ps(x, twenty))), x);
         dtv = _mm512_maskz_mov_ps(tm, dtv);
         vdtsum = _mm512_add_ps(vdtsum, dtv);
         const __m512 uv = _mm512_maskz_loadu_ps(tm, m->u + ch + tb);
@@ -303,11 +319,11 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
 #else
     float A[256];
     for (int64_t n = 0; n < N; n++) {
-        A[n] = -expf(Alog[n]);
+        A[n] = Aref ? Aref[n] : -expf(Alog[n]);
         if (track) P[n] = 1.0f;
     }
     for (int64_t t = t0; t < t1; t++) {
-        const float dt = mb_mamba_softplus(m->delta[ch + t] + bias), ut = m->u[ch + t];
+        const float x = m->delta[ch + t] + bias, dt = m->softplus ? mb_mamba_softplus(x) : x, ut = m->u[ch + t];
         dtsum += dt;
         float Bg[256], Cg[256];
         const float *Bp = Bg, *Cp = Cg;
@@ -471,10 +487,11 @@ static void mamba_oracle(const struct mb_mamba *m, int64_t b, int64_t d, double 
     const float *Bs = m->B + b * N * L, *Cs = m->C + b * N * L;
     for (int64_t n = 0; n < N; n++) h[n] = 0;
     for (int64_t t = 0; t < L; t++) {
-        const double dt = softplus_d((double)m->delta[ch + t] + m->delta_bias[d]), ut = m->u[ch + t];
+        const double x = (double)m->delta[ch + t] + m->delta_bias[d], dt = m->softplus ? softplus_d(x) : x;
+        const double ut = m->u[ch + t];
         double acc = 0;
         for (int64_t n = 0; n < N; n++) {
-            const double A = -exp((double)m->A_log[d * N + n]);
+            const double A = m->A ? (double)m->A[d * N + n] : -exp((double)m->A_log[d * N + n]);
             h[n] = exp(dt * A) * h[n] + dt * Bs[n * L + t] * ut;
             acc += Cs[n * L + t] * h[n];
         }
@@ -488,61 +505,52 @@ static void mamba_oracle(const struct mb_mamba *m, int64_t b, int64_t d, double 
 
 typedef void (*mamba_oracle_fn)(const struct mb_mamba *m, int64_t b, int64_t d, double *y, double *h);
 
+/* The check runs on the driver of core/check.h. Rows: channels (b, d), each a time series of L steps
+ * (groups = batch, D rows each); decode kernels (MB_KERNEL_LAST_ROW): the last step of each channel (groups =
+ * channels, L rows of one value each, the last one checked). */
+struct mamba_rows {
+    const struct mb_mamba *m;
+    mamba_oracle_fn oracle;
+};
+
+/* want = y[0..L) of channel row; scratch: N doubles */
+static void channel_row(const void *ctx, int64_t row, double *scratch, double *want) {
+    const struct mamba_rows *x = ctx;
+    x->oracle(x->m, row / x->m->D, row % x->m->D, want, scratch);
+}
+
+/* want = y[L-1] of channel row / L; scratch: L + N doubles */
+static void last_step_row(const void *ctx, int64_t row, double *scratch, double *want) {
+    const struct mamba_rows *x = ctx;
+    const int64_t ch = row / x->m->L;
+    x->oracle(x->m, ch / x->m->D, ch % x->m->D, scratch, scratch + x->m->L);
+    want[0] = scratch[x->m->L - 1];
+}
+
 static int mamba_check(const struct mb_kernel *k, const struct mb_workload *w, const char *mechanism,
                        const struct mb_check_opts *opts, struct mb_errors *out, char *err, size_t errlen) {
     const struct mb_mechanism *mech = mb_family_mechanism(&mb_family_ssm_mamba, mechanism);
     if (!mech || !mech->oracle) return mb_errorf(err, errlen, "ssm.mamba has no oracle for mechanism '%s'", mechanism);
-    const mamba_oracle_fn oracle = (mamba_oracle_fn)mech->oracle;
     struct mb_mamba m;
     mb_mamba_bind(&m, (struct mb_workload *)w);
-    const int last_only = (k->flags & MB_KERNEL_LAST_ROW) != 0;
-    const int64_t total = m.batch * m.D;
-    const int64_t count = (opts->sample_rows <= 0 || opts->sample_rows >= total) ? total : opts->sample_rows;
-    uint64_t state = opts->seed ^ UINT64_C(0x5ca11ab1e);
-    int64_t *chans = malloc((size_t)count * sizeof *chans);
-    if (!chans) return mb_errorf(err, errlen, "out of memory");
-    for (int64_t r = 0; r < count; r++)
-        chans[r] = count == total ? r : r == 0 ? 0 : r == 1 ? total - 1 : (int64_t)(mb_splitmix64(&state) % (uint64_t)total);
-    mb_errors_reset(out);
-    int failed = 0;
-#pragma omp parallel
-    {
-        struct mb_errors local;
-        mb_errors_reset(&local);
-        double *y = malloc((size_t)m.L * sizeof(double)), *h = malloc((size_t)m.N * sizeof(double));
-        if (!y || !h) {
-#pragma omp atomic write
-            failed = 1;
-        } else {
-#pragma omp for schedule(dynamic, 1)
-            for (int64_t r = 0; r < count; r++) {
-                const int64_t b = chans[r] / m.D, d = chans[r] % m.D;
-                oracle(&m, b, d, y, h);
-                const float *got = m.y + chans[r] * m.L;
-                if (last_only) mb_errors_add(&local, got + m.L - 1, y + m.L - 1, 1);
-                else mb_errors_add(&local, got, y, m.L);
-            }
-        }
-#pragma omp critical
-        mb_errors_merge(out, &local);
-        free(y);
-        free(h);
+    const struct mamba_rows x = {&m, (mamba_oracle_fn)mech->oracle};
+    if (k->flags & MB_KERNEL_LAST_ROW) {
+        const struct mb_row_check c = {.width = 1, .scratch = m.L + m.N, .got = m.y, .oracle = last_step_row,
+                                       .ctx = &x};
+        return mb_check_sampled(&c, m.batch * m.D, m.L, 1, opts, out, err, errlen);
     }
-    free(chans);
-    if (failed) return mb_errorf(err, errlen, "out of memory in the ssm.mamba oracle");
-    mb_errors_finish(out);
-    return 0;
+    const struct mb_row_check c = {.width = m.L, .scratch = m.N, .got = m.y, .oracle = channel_row, .ctx = &x};
+    return mb_check_sampled(&c, m.batch, m.D, 0, opts, out, err, errlen);
 }
 
 const struct mb_family mb_family_ssm_mamba = {
     .name = "ssm.mamba",
-    .summary = "selective scan: u, delta, z (batch, D, L), A_log (D, N), B, C (batch, N, L), D_skip, delta_bias (D) -> y (batch, D, L)",
-    .axes = mamba_axes,
-    .n_axes = (int)(sizeof mamba_axes / sizeof mamba_axes[0]),
-    .params = mamba_params,
-    .n_params = (int)(sizeof mamba_params / sizeof mamba_params[0]),
-    .mechanisms = mamba_mechanisms,
-    .n_mechanisms = (int)(sizeof mamba_mechanisms / sizeof mamba_mechanisms[0]),
+    .summary = "selective scan: u, delta, z (batch, D, L), A_log (D, N), B, C (batch, N, L), D_skip, delta_bias (D) "
+               "-> y (batch, D, L); with params names=ref selective_scan_ref's names: A (D, N) = -exp(A_log), D (D) "
+               "for D_skip",
+    MB_SSM_TABLE(axes, mamba_axes),
+    MB_SSM_TABLE(params, mamba_params),
+    MB_SSM_TABLE(mechanisms, mamba_mechanisms),
     .layout = mamba_layout,
     .fill = mamba_fill,
     .point_from_inputs = mamba_point_from_inputs,

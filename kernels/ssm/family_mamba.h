@@ -1,17 +1,21 @@
 /* ssm.mamba family: the selective scan of Mamba (Gu & Dao 2023), semantics of the reference `selective_scan_ref`
- * (mamba_ssm/ops/selective_scan_interface.py) with delta_softplus=True.
+ * (mamba_ssm/ops/selective_scan_interface.py) with real A and variable B, C.
  *
- * Tensors (PyTorch layout, float32, row-major; names as the reference's arguments, A given as A_log):
- *   u, delta    (batch, D, L)   input and raw step (before bias and softplus)
- *   A_log       (D, N)          A = -exp(A_log)  (reference init: A_log[d, n] = log(n + 1), S4D-real)
- *   B, C        (batch, N, L)   input-dependent ("selective") B_t, C_t
- *   D_skip      (D)             skip connection (the reference's D)
- *   delta_bias  (D)
- *   z           (batch, D, L)   gate, present when params gate=1 (default)
- *   y           (batch, D, L)   output
- *   dt_t = softplus(delta_t + delta_bias)   (threshold 20, as torch.nn.functional.softplus)
+ * Tensors (PyTorch layout, float32, row-major). Two namings, chosen by params names=module|ref (default module):
+ *   module (the Mamba block's parameters)   ref (selective_scan_ref's arguments)
+ *   u, delta    (batch, D, L)               u, delta     input and step (before bias and softplus)
+ *   A_log       (D, N)                      A            A = -exp(A_log) (reference init: A_log[d, n] = log(n + 1))
+ *   B, C        (batch, N, L)               B, C         input-dependent ("selective") B_t, C_t
+ *   D_skip      (D)                         D            skip connection
+ *   delta_bias  (D)                         delta_bias
+ *   z           (batch, D, L)               z            gate, present when params gate=1 (default)
+ *   y           (batch, D, L)               y            output (selective_scan_ref's return value)
+ * (selective_scan_ref's optional D, delta_bias are required here: pass zeros for None; z is gate=1.)
+ *   dt_t = softplus(delta_t + delta_bias)   (params delta_softplus=1, the default and the block's call; threshold
+ *                                            20, as torch.nn.functional.softplus), or delta_t + delta_bias (=0,
+ *                                            selective_scan_ref's own default)
  *   h_t  = exp(dt_t A) * h_{t-1} + dt_t B_t u_t      (N states per channel, h_{-1} = 0)
- *   y_t  = C_t . h_t + D_skip u_t;  y_t *= silu(z_t)   (gate)
+ *   y_t  = C_t . h_t + D u_t;  y_t *= silu(z_t)      (gate)
  * Channels (b, d) are independent: the oracle checks a seeded sample of channels, all L steps of each (decode
  * kernels, MB_KERNEL_LAST_ROW: only the last step).
  */
@@ -21,16 +25,20 @@
 #include <math.h>
 
 #include "core/mechbench.h"
+#include "ssm/family_ssm.h"
 
 extern const struct mb_family mb_family_ssm_mamba;
 
+enum mb_mamba_names { MB_MAMBA_NAMES_MODULE, MB_MAMBA_NAMES_REF }; /* params names=module|ref */
+
 struct mb_mamba {
     int64_t batch, D, L, N;
-    int gate;
+    int softplus;               /* params delta_softplus */
     const float *u, *delta;     /* (batch, D, L) */
-    const float *A_log;         /* (D, N) */
+    const float *A_log;         /* (D, N), names=module (else NULL): A = -exp(A_log) */
+    const float *A;             /* (D, N), names=ref (else NULL) */
     const float *B, *C;         /* (batch, N, L) */
-    const float *D_skip, *delta_bias; /* (D) */
+    const float *D_skip, *delta_bias; /* (D): D_skip is the reference's D */
     const float *z;             /* (batch, D, L) or NULL */
     float *y;                   /* (batch, D, L) */
 };
@@ -72,6 +80,10 @@ void mb_mamba_correct(const struct mb_mamba *m, int64_t b, int64_t d, int64_t t0
 
 /* softplus with torch's threshold 20 */
 static inline float mb_mamba_softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+/* A of state n of channel d (either naming) */
+static inline float mb_mamba_A(const struct mb_mamba *m, int64_t d, int64_t n) {
+    return m->A ? m->A[d * m->N + n] : -expf(m->A_log[d * m->N + n]);
+}
 
 /* ---- Chunked scan driver (local scans, carries, rescans), used by ssm.lru.scan_parallel (ssm.mamba.scan_parallel
  * has its own uneven split with a no-rescan correction: mb_mamba_scan_local, mb_mamba_correct).
@@ -103,5 +115,10 @@ void mb_ssm_chunked_scan(const struct mb_ssm_chunk_ops *ops, float *work);
 /* Default chunk: one chunk per sequence when there are enough sequences for the team, else ~4 chunks per thread
  * spread over the sequences. */
 int64_t mb_ssm_default_chunk(int64_t sequences, int64_t length, int threads);
+
+/* The descriptor fields every ssm.mamba kernel shares (designated initialisers); extra_axes: 0 or e.g. block. */
+#define MB_MAMBA_KERNEL(extra_axes)                                                                                    \
+    .family = &mb_family_ssm_mamba, .mechanism = "selective_scan",                                                    \
+    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank) | (extra_axes), MB_KERNEL_SOURCE
 
 #endif

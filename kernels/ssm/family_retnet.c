@@ -122,23 +122,17 @@ static int retnet_check(const struct mb_kernel *k, const struct mb_workload *w, 
     if (!m || !m->oracle) return mb_errorf(err, errlen, "ssm.retnet has no oracle for mechanism '%s'", mechanism);
     struct mb_retnet r;
     mb_retnet_bind(&r, (struct mb_workload *)w);
-    int64_t *rows = NULL;
-    const int64_t count = mb_pick_rows(mb_retnet_head_count(&r), r.n, (k->flags & MB_KERNEL_LAST_ROW) != 0, opts, &rows);
-    if (count < 0) return mb_errorf(err, errlen, "out of memory picking oracle rows");
     const struct retnet_oracle_ctx ctx = {&r, (retnet_oracle_fn)m->oracle};
     const struct mb_row_check check = {.width = r.d, .got = r.out, .oracle = retnet_oracle_row, .ctx = &ctx};
-    const int rc = mb_check_rows(&check, rows, count, out, err, errlen);
-    free(rows);
-    return rc;
+    const int last_only = (k->flags & MB_KERNEL_LAST_ROW) != 0;
+    return mb_check_sampled(&check, mb_retnet_head_count(&r), r.n, last_only, opts, out, err, errlen);
 }
 
 const struct mb_family mb_family_ssm_retnet = {
     .name = "ssm.retnet",
     .summary = "retention: q, k, v (batch, heads, n, d) -> out (batch, heads, n, d), decay g_h = 1 - 2^(-5-h)",
-    .axes = retnet_axes,
-    .n_axes = (int)(sizeof retnet_axes / sizeof retnet_axes[0]),
-    .mechanisms = retnet_mechanisms,
-    .n_mechanisms = (int)(sizeof retnet_mechanisms / sizeof retnet_mechanisms[0]),
+    MB_SSM_TABLE(axes, retnet_axes),
+    MB_SSM_TABLE(mechanisms, retnet_mechanisms),
     .layout = retnet_layout,
     .fill = retnet_fill,
     .point_from_inputs = retnet_point_from_inputs,

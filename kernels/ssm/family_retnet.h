@@ -19,6 +19,7 @@
 #include <math.h>
 
 #include "core/mechbench.h"
+#include "ssm/family_ssm.h"
 
 extern const struct mb_family mb_family_ssm_retnet;
 
@@ -41,5 +42,10 @@ static inline float mb_retnet_pow(double g, int64_t e) {
 double mb_retnet_io_bytes(const struct mb_point *p);
 /* recurrent state update for one token: S (d x d) = g S + k^T v, then o = q S (o may be NULL) */
 void mb_retnet_step(int64_t d, float g, float *S, const float *q, const float *k, const float *v, float *o);
+
+/* The descriptor fields every ssm.retnet kernel shares (designated initialisers); extra_axes: 0 or e.g. block. */
+#define MB_RETNET_KERNEL(extra_axes)                                                                                   \
+    .family = &mb_family_ssm_retnet, .mechanism = "retention",                                                        \
+    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(heads) | MB_AXIS_BIT(batch) | (extra_axes), MB_KERNEL_SOURCE
 
 #endif

@@ -120,30 +120,22 @@ static void rwkv_oracle_row(const void *ctx, int64_t row, double *scratch, doubl
 }
 
 /* Rows are the (batch, t) output vectors of C channels; batches are the groups, time steps their rows. */
-static int rwkv_check(const struct mb_kernel *k, const struct mb_workload *w, const char *mechanism,
+static int rwkv_check(const struct mb_kernel *k MB_UNUSED, const struct mb_workload *w, const char *mechanism,
                       const struct mb_check_opts *opts, struct mb_errors *out, char *err, size_t errlen) {
-    (void)k;
     const struct mb_mechanism *m = mb_family_mechanism(&mb_family_ssm_rwkv, mechanism);
     if (!m || !m->oracle) return mb_errorf(err, errlen, "ssm.rwkv has no oracle for mechanism '%s'", mechanism);
     struct mb_rwkv r;
     mb_rwkv_bind(&r, (struct mb_workload *)w);
-    int64_t *rows = NULL;
-    const int64_t count = mb_pick_rows(r.batch, r.T, 0, opts, &rows);
-    if (count < 0) return mb_errorf(err, errlen, "out of memory picking oracle rows");
     const struct rwkv_oracle_ctx ctx = {&r, (rwkv_oracle_fn)m->oracle};
     const struct mb_row_check check = {.width = r.C, .got = r.y, .oracle = rwkv_oracle_row, .ctx = &ctx};
-    const int rc = mb_check_rows(&check, rows, count, out, err, errlen);
-    free(rows);
-    return rc;
+    return mb_check_sampled(&check, r.batch, r.T, 0, opts, out, err, errlen);
 }
 
 const struct mb_family mb_family_ssm_rwkv = {
     .name = "ssm.rwkv",
     .summary = "RWKV-4 WKV: w, u (C), k, v (batch, T, C) -> y (batch, T, C)",
-    .axes = rwkv_axes,
-    .n_axes = (int)(sizeof rwkv_axes / sizeof rwkv_axes[0]),
-    .mechanisms = rwkv_mechanisms,
-    .n_mechanisms = (int)(sizeof rwkv_mechanisms / sizeof rwkv_mechanisms[0]),
+    MB_SSM_TABLE(axes, rwkv_axes),
+    MB_SSM_TABLE(mechanisms, rwkv_mechanisms),
     .layout = rwkv_layout,
     .fill = rwkv_fill,
     .point_from_inputs = rwkv_point_from_inputs,

@@ -14,6 +14,7 @@
 #define MB_SSM_FAMILY_RWKV_H
 
 #include "core/mechbench.h"
+#include "ssm/family_ssm.h"
 
 extern const struct mb_family mb_family_ssm_rwkv;
 
@@ -27,5 +28,10 @@ void mb_rwkv_bind(struct mb_rwkv *r, struct mb_workload *w);
 static inline double mb_rwkv_io_bytes(const struct mb_point *p) {
     return 4.0 * (3.0 * (double)p->batch * p->n * p->d + 2.0 * p->d);
 }
+
+/* The descriptor fields every ssm.rwkv kernel shares (designated initialisers). */
+#define MB_RWKV_KERNEL                                                                                                 \
+    .family = &mb_family_ssm_rwkv, .mechanism = "wkv", .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch),  \
+    MB_KERNEL_SOURCE
 
 #endif

@@ -2,6 +2,8 @@
  * shared FFTW convolution. See family_s4.h for the math and the layouts. */
 #include "ssm/family_s4.h"
 
+#include "core/check.h"
+
 #include <cblas.h>
 #include <complex.h>
 #include <gsl/gsl_rng.h>
@@ -246,17 +248,6 @@ void mb_s4d_modes(const struct mb_s4 *s, int64_t ch, double *z_re, double *z_im,
 }
 
 /* ------------------------------------------------------------------------------------------ oracles */
-static void oracle_s4(void) {}
-static void oracle_s4d(void) {}
-
-static const struct mb_mechanism s4_mechanisms[] = {
-    {"s4", "y = Kbar * u, Kbar_j = C Abar^j Bbar, bilinear LegS (float64 kernel, direct convolution)", 1e-4, oracle_s4},
-};
-static const struct mb_mechanism s4d_mechanisms[] = {
-    {"s4d", "y = Kbar * u, Kbar_l = Re(sum_n C_n Bbar_n exp(l dt A_n)), ZOH diagonal (float64, direct convolution)",
-     1e-4, oracle_s4d},
-};
-
 /* Kernel of channel ch in double (L values). */
 static int kernel_of(const struct mb_workload *w, const struct mb_s4 *s, int64_t ch, double *K) {
     const int64_t N = s->N, L = s->L;
@@ -281,88 +272,83 @@ static int kernel_of(const struct mb_workload *w, const struct mb_s4 *s, int64_t
     return 0;
 }
 
+/* The check runs on the driver of core/check.h. Rows: channels (b, ch), the first and the last always checked; each
+ * row is `times` steps of the channel's output, evenly strided and ending at the last step (all L steps unless the
+ * check samples and L > 4 sample_rows). The oracle: Kbar of the channel in double, then the direct causal
+ * convolution at those steps. */
+struct s4_rows {
+    const struct mb_workload *w;
+    struct mb_s4 s;
+    int64_t times, first, stride; /* steps first + i stride, i < times */
+    int *failed;                  /* set when Kbar cannot be built (singular discretisation, out of memory) */
+};
+
+static int64_t s4_row_offset(const void *ctx, int64_t row) {
+    const struct s4_rows *x = ctx;
+    return row * x->s.L + x->first;
+}
+
+/* want[i] = y at step first + i stride of channel row; scratch: L doubles (Kbar) */
+static void s4_row(const void *ctx, int64_t row, double *K, double *want) {
+    const struct s4_rows *x = ctx;
+    const int64_t ch = row % x->s.D;
+    if (kernel_of(x->w, &x->s, ch, K)) {
+#pragma omp atomic write
+        *x->failed = 1;
+        for (int64_t i = 0; i < x->times; i++) want[i] = NAN;
+        return;
+    }
+    const float *u = x->s.u + row * x->s.L;
+    for (int64_t i = 0; i < x->times; i++) {
+        const int64_t t = x->first + i * x->stride;
+        double acc = 0;
+        for (int64_t j = 0; j <= t; j++) acc += K[j] * u[t - j];
+        want[i] = acc;
+    }
+}
+
+static const struct mb_mechanism s4_mechanisms[] = {
+    {"s4", "y = Kbar * u, Kbar_j = C Abar^j Bbar, bilinear LegS (float64 kernel, direct convolution)", 1e-4,
+     (void (*)(void))s4_row},
+};
+static const struct mb_mechanism s4d_mechanisms[] = {
+    {"s4d", "y = Kbar * u, Kbar_l = Re(sum_n C_n Bbar_n exp(l dt A_n)), ZOH diagonal (float64, direct convolution)",
+     1e-4, (void (*)(void))s4_row},
+};
+
 static int s4_check(const struct mb_kernel *k, const struct mb_workload *w, const char *mechanism,
                     const struct mb_check_opts *opts, struct mb_errors *out, char *err, size_t errlen) {
     const struct mb_mechanism *m = mb_family_mechanism(w->family, mechanism);
     if (!m)
         return mb_errorf(err, errlen, "%s has no oracle for mechanism '%s' of %s", w->family->name, mechanism, k->name);
-    struct mb_s4 s;
-    mb_s4_bind(&s, (struct mb_workload *)w);
-    const int64_t total = s.batch * s.D, L = s.L;
-    /* channels: all when cheap or when asked for all (sample_rows <= 0); else bounded by the oracle's cost */
-    const double per_channel = (double)L * s.N * s.N * 2.0 + 512.0 * L;
-    int64_t count = total;
-    if (opts->sample_rows > 0) {
-        int64_t cap = (int64_t)(2e10 / per_channel);
-        if (cap < 2) cap = 2;
-        if (cap > 16) cap = 16;
-        if (count > cap) count = cap;
-    }
-    int64_t times = (opts->sample_rows > 0 && L > 4 * opts->sample_rows) ? opts->sample_rows : L;
-    int64_t *pairs = malloc((size_t)count * sizeof *pairs), *ts = malloc((size_t)times * sizeof *ts);
-    if (!pairs || !ts) {
-        free(pairs);
-        free(ts);
-        return mb_errorf(err, errlen, "out of memory");
-    }
-    uint64_t st = opts->seed ^ UINT64_C(0x5454);
-    for (int64_t i = 0; i < count; i++)
-        pairs[i] = count == total ? i
-                   : (i == 0 ? 0 : (i == 1 ? total - 1 : (int64_t)(mb_splitmix64(&st) % (uint64_t)total)));
-    for (int64_t i = 0; i < times; i++)
-        ts[i] = times == L ? i : (i == 0 ? 0 : (i == 1 ? L - 1 : (int64_t)(mb_splitmix64(&st) % (uint64_t)L)));
-    mb_errors_reset(out);
     int failed = 0;
-#pragma omp parallel
-    {
-        struct mb_errors local;
-        mb_errors_reset(&local);
-        double *K = malloc((size_t)L * sizeof(double)), *want = malloc((size_t)times * sizeof(double));
-        float *got = malloc((size_t)times * sizeof(float));
-        if (!K || !want || !got) {
-#pragma omp atomic write
-            failed = 1;
-        } else {
-#pragma omp for schedule(dynamic, 1)
-            for (int64_t i = 0; i < count; i++) {
-                const int64_t b = pairs[i] / s.D, ch = pairs[i] % s.D;
-                if (kernel_of(w, &s, ch, K)) {
-#pragma omp atomic write
-                    failed = 1;
-                    continue;
-                }
-                const float *u = s.u + (b * s.D + ch) * L, *y = s.y + (b * s.D + ch) * L;
-                for (int64_t q = 0; q < times; q++) {
-                    const int64_t t = ts[q];
-                    double acc = 0;
-                    for (int64_t j = 0; j <= t; j++) acc += K[j] * u[t - j];
-                    want[q] = acc;
-                    got[q] = y[t];
-                }
-                mb_errors_add(&local, got, want, times);
-            }
-        }
-#pragma omp critical
-        mb_errors_merge(out, &local);
-        free(K);
-        free(want);
-        free(got);
+    struct s4_rows x = {.w = w, .failed = &failed};
+    mb_s4_bind(&x.s, (struct mb_workload *)w);
+    const int64_t L = x.s.L;
+    /* channels: all when asked for all (sample_rows <= 0); else 2..16, bounded by the oracle's cost */
+    struct mb_check_opts o = *opts;
+    if (o.sample_rows > 0) {
+        const double per_channel = (double)L * x.s.N * x.s.N * 2.0 + 512.0 * L;
+        int64_t cap = (int64_t)(2e10 / per_channel);
+        o.sample_rows = cap < 2 ? 2 : cap > 16 ? 16 : cap;
     }
-    free(pairs);
-    free(ts);
-    if (failed) return mb_errorf(err, errlen, "%s oracle failed (out of memory or singular discretisation)",
-                                 w->family->name);
-    mb_errors_finish(out);
-    return 0;
+    x.times = (opts->sample_rows > 0 && L > 4 * opts->sample_rows) ? opts->sample_rows : L;
+    x.stride = x.times > 1 ? (L - 1) / (x.times - 1) : 1;
+    x.first = L - 1 - (x.times - 1) * x.stride;
+    typedef void (*row_oracle)(const void *ctx, int64_t row, double *scratch, double *want);
+    const struct mb_row_check c = {.width = x.times, .scratch = L, .got = x.s.y, .offset = s4_row_offset,
+                                   .stride = x.stride, .oracle = (row_oracle)m->oracle, .ctx = &x};
+    const int rc = mb_check_sampled(&c, 1, x.s.batch * x.s.D, 0, &o, out, err, errlen); /* first, last, sampled */
+    if (!rc && failed)
+        return mb_errorf(err, errlen, "%s oracle failed (out of memory or singular discretisation)", w->family->name);
+    return rc;
 }
 
 const struct mb_family mb_family_ssm_s4 = {
     .name = "ssm.s4",
     .summary = "u (batch, d, n), B, C (d, rank), dt (d) -> y (batch, d, n): S4 with HiPPO-LegS A, bilinear",
-    .axes = s4_axes,
-    .n_axes = (int)(sizeof s4_axes / sizeof s4_axes[0]),
-    .mechanisms = s4_mechanisms,
-    .n_mechanisms = 1,
+    MB_SSM_TABLE(axes, s4_axes),
+    MB_SSM_TABLE(mechanisms, s4_mechanisms),
     .layout = s4_layout,
     .fill = s4_fill,
     .point_from_inputs = s4_point_from_inputs,
@@ -376,12 +362,9 @@ static const struct mb_param_decl s4d_params[] = {
 const struct mb_family mb_family_ssm_s4d = {
     .name = "ssm.s4d",
     .summary = "u (batch, d, n), dt (d), A_re/A_im/C_re/C_im (d, rank) -> y (batch, d, n): diagonal S4D, ZOH",
-    .axes = s4_axes,
-    .n_axes = (int)(sizeof s4_axes / sizeof s4_axes[0]),
-    .params = s4d_params,
-    .n_params = (int)(sizeof s4d_params / sizeof s4d_params[0]),
-    .mechanisms = s4d_mechanisms,
-    .n_mechanisms = 1,
+    MB_SSM_TABLE(axes, s4_axes),
+    MB_SSM_TABLE(params, s4d_params),
+    MB_SSM_TABLE(mechanisms, s4d_mechanisms),
     .layout = s4d_layout,
     .fill = s4d_fill,
     .point_from_inputs = s4_point_from_inputs,

@@ -25,6 +25,7 @@
 #include <fftw3.h>
 
 #include "core/mechbench.h"
+#include "ssm/family_ssm.h"
 
 extern const struct mb_family mb_family_ssm_s4;
 extern const struct mb_family mb_family_ssm_s4d;
@@ -67,5 +68,14 @@ double mb_s4_fftconv_flops(int64_t L);
 
 double mb_s4_io_bytes(const struct mb_point *p);
 /* supports() of the s4d kernels: params init=lin|real only. */
+
+/* The descriptor fields every ssm.s4 / ssm.s4d kernel shares (designated initialisers). */
+#define MB_S4_AXES (MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank))
+#define MB_S4_KERNEL                                                                                                   \
+    .family = &mb_family_ssm_s4, .mechanism = "s4", .axes = MB_S4_AXES,                                               \
+    .rank_meaning = "N: state size (HiPPO-LegS order)", MB_KERNEL_SOURCE
+#define MB_S4D_KERNEL                                                                                                  \
+    .family = &mb_family_ssm_s4d, .mechanism = "s4d", .axes = MB_S4_AXES,                                             \
+    .rank_meaning = "N: state size (complex diagonal modes)", MB_KERNEL_SOURCE
 
 #endif

@@ -1,38 +1,24 @@
-/* ssm.hippo.fourier: HiPPO-FouT online projection, LTI recurrence with a dense discretised transition.
+/* ssm.hippo.fourier: HiPPO-FouT, translated Fourier: the uniform measure on the sliding window [t - theta, t].
  *
- *   continuous  c'(t) = A c(t) + B f(t)
- *               translated Fourier, uniform measure on the window [t - theta, t]
- *               (A, B as in family_hippo.h / MECHANISMS.md section C)
- *   discrete    c_{k+1} = Ad c_k + Bd f_k,  Ad, Bd from disc=bilinear (default) | zoh | euler | backward with step
- *               dt = eps (0: 1/L, the signal spans one time unit); computed in float64 in setup (LAPACKE solves,
- *               Pade scaling-and-squaring exp for zoh), stored as float32 (transposed).
- * Shapes: f (batch, L) -> c (batch, N).  Cost: one dense N x N matrix-vector product per step (axpy form: N vector
- * FMAs over the columns), O(L N^2) per signal, O(N^2) memory; OpenMP over the batch.
- * Source: Gu et al. 2020 "HiPPO", Appendix D; kexue.fm 10114.
+ *   c'(t) = A c(t) + B f(t),  A = -(2 e e^T + Omega)/theta,  B = 2 e/theta
+ *   basis of the window, x = (s - t + theta)/theta in [0, 1]: phi = 1, sqrt2 cos 2 pi x, sqrt2 sin 2 pi x,
+ *   sqrt2 cos 4 pi x, ...; e = phi(0) = phi(1); Omega the derivative on the basis (cos_k' = -2 pi k sin_k,
+ *   sin_k' = 2 pi k cos_k); reconstruction f(t - theta + x theta) ~ sum_n c_n phi_n(x).
+ *   The factor 2: c_n = (1/theta) int f phi_n changes by e (f(t) - f(t - theta))/theta at the window's ends, and the
+ *   value leaving the window is read off the coefficients; a Fourier series at the edge converges to the average of
+ *   the two ends, e.c ~ (f(t) + f(t - theta))/2, so f(t - theta) ~ 2 e.c - f(t). An even N's last slot (an unpaired
+ *   cosine) is a dummy that stays 0 (family_hippo.h).
+ * Discrete: c_{k+1} = Ad c_k + Bd f_k, (Ad, Bd) by disc=bilinear|zoh|euler|backward with step dt = eps (0: 1/L),
+ * float64 in setup (family_hippo.h); the timed run is the dense recurrence. f (batch, L) -> c (batch, N);
+ * O(L N^2) per signal, O(N^2) memory.
+ * Source: Gu et al. 2020, "HiPPO", Appendix D (FouT); the reference code's transition('fourier') (HazyResearch
+ * state-spaces, src/models/hippo/hippo.py); kexue.fm 10114.
  */
 #include "ssm/family_hippo.h"
 
-static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) { return mb_hippo_supports(p, 0, why, len); }
-
-static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
-    return mb_hippo_lti_setup(state, w, MB_HIPPO_FOURIER, err, errlen);
-}
-
 const struct mb_kernel mb_kernel_ssm_hippo_fourier = {
     .name = "ssm.hippo.fourier",
-    .family = &mb_family_ssm_hippo,
     .mechanism = "fourier",
-    .approximates = "signal",
     .summary = "HiPPO-FouT online projection (window theta), dense discretised recurrence (disc=...)",
-    .complexity = "O(L N^2) time, O(N^2) memory",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank) | MB_AXIS_BIT(eps),
-    .rank_meaning = "N: state size (basis coefficients)",
-    MB_KERNEL_SOURCE,
-    .supports = supports,
-    .setup = setup,
-    .run = mb_hippo_lti_run,
-    .teardown = mb_hippo_lti_teardown,
-    .flops = mb_hippo_lti_flops,
-    .bytes = mb_hippo_bytes,
-    .workspace_bytes = mb_hippo_lti_workspace,
+    MB_HIPPO_LTI_KERNEL(MB_HIPPO_FOURIER),
 };

@@ -1,38 +1,18 @@
-/* ssm.hippo.lagt: HiPPO-LagT online projection, LTI recurrence with a dense discretised transition.
+/* ssm.hippo.lagt: HiPPO-LagT, translated Laguerre: the exponential measure e^{-(t-s)} on s <= t (beta = 1).
  *
- *   continuous  c'(t) = A c(t) + B f(t)
- *               translated Laguerre, measure e^{-(t-s)} on s <= t, beta = 1
- *               (A, B as in family_hippo.h / MECHANISMS.md section C)
- *   discrete    c_{k+1} = Ad c_k + Bd f_k,  Ad, Bd from disc=bilinear (default) | zoh | euler | backward with step
- *               dt = eps (0: 1/L, the signal spans one time unit); computed in float64 in setup (LAPACKE solves,
- *               Pade scaling-and-squaring exp for zoh), stored as float32 (transposed).
- * Shapes: f (batch, L) -> c (batch, N).  Cost: one dense N x N matrix-vector product per step (axpy form: N vector
- * FMAs over the columns), O(L N^2) per signal, O(N^2) memory; OpenMP over the batch.
- * Source: Gu et al. 2020 "HiPPO", Appendix D; kexue.fm 10114.
+ *   c'(t) = A c(t) + B f(t),  A = I/2 - tril(ones) (the lower triangle includes the diagonal),  B_n = 1
+ *   Reconstruction f(t - s) ~ sum_n c_n L_n(s) e^{-s/2}, s >= 0 the age in time units (L_n: Laguerre). No window:
+ *   theta is not read.
+ * Discrete: c_{k+1} = Ad c_k + Bd f_k, (Ad, Bd) by disc=bilinear|zoh|euler|backward with step dt = eps (0: 1/L),
+ * float64 in setup (family_hippo.h); the timed run is the dense recurrence. f (batch, L) -> c (batch, N);
+ * O(L N^2) per signal, O(N^2) memory.
+ * Source: Gu et al. 2020, "HiPPO", Appendix D (LagT); the reference code's transition('lagt').
  */
 #include "ssm/family_hippo.h"
 
-static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) { return mb_hippo_supports(p, 0, why, len); }
-
-static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
-    return mb_hippo_lti_setup(state, w, MB_HIPPO_LAGT, err, errlen);
-}
-
 const struct mb_kernel mb_kernel_ssm_hippo_lagt = {
     .name = "ssm.hippo.lagt",
-    .family = &mb_family_ssm_hippo,
     .mechanism = "lagt",
-    .approximates = "signal",
     .summary = "HiPPO-LagT online projection (e^{-(t-s)} measure), dense discretised recurrence (disc=...)",
-    .complexity = "O(L N^2) time, O(N^2) memory",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank) | MB_AXIS_BIT(eps),
-    .rank_meaning = "N: state size (basis coefficients)",
-    MB_KERNEL_SOURCE,
-    .supports = supports,
-    .setup = setup,
-    .run = mb_hippo_lti_run,
-    .teardown = mb_hippo_lti_teardown,
-    .flops = mb_hippo_lti_flops,
-    .bytes = mb_hippo_bytes,
-    .workspace_bytes = mb_hippo_lti_workspace,
+    MB_HIPPO_LTI_KERNEL(MB_HIPPO_LAGT),
 };

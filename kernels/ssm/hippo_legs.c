@@ -23,8 +23,6 @@ struct legs_dense {
     float *B;  /* (N) */
 };
 
-static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) { return mb_hippo_supports(p, 1, why, len); }
-
 static void teardown(void *state) {
     struct legs_dense *s = state;
     mb_free(s->A);
@@ -36,10 +34,7 @@ static void teardown(void *state) {
 static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct legs_dense *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
-    if (mb_hippo_bind(&s->h, w, err, errlen)) {
-        free(s);
-        return -1;
-    }
+    mb_hippo_bind(&s->h, w);
     const int64_t N = s->h.N;
     double *A = malloc((size_t)(N * N) * sizeof(double)), *B = malloc((size_t)N * sizeof(double));
     s->A = mb_alloc((size_t)(N * N) * sizeof(float));
@@ -113,19 +108,9 @@ static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct m
 
 const struct mb_kernel mb_kernel_ssm_hippo_legs = {
     .name = "ssm.hippo.legs",
-    .family = &mb_family_ssm_hippo,
     .mechanism = "legs",
-    .approximates = "signal",
     .summary = "HiPPO-LegS online projection, step-free bilinear (disc=euler|backward), dense O(N^2) step",
     .complexity = "O(L N^2) time, O(N^2) memory",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank),
-    .rank_meaning = "N: state size (Legendre coefficients)",
-    MB_KERNEL_SOURCE,
-    .supports = supports,
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = mb_hippo_bytes,
-    .workspace_bytes = workspace,
+    MB_HIPPO_KERNEL(MB_HIPPO_LEGS, 0),
+    MB_SSM_OPS(setup, run, teardown, flops, mb_hippo_bytes, workspace),
 };

@@ -18,8 +18,6 @@ struct legs_fast {
     float *sq; /* (N) sqrt(2n+1) */
 };
 
-static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) { return mb_hippo_supports(p, 1, why, len); }
-
 static void teardown(void *state) {
     struct legs_fast *s = state;
     mb_free(s->sq);
@@ -29,10 +27,7 @@ static void teardown(void *state) {
 static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
     struct legs_fast *s = calloc(1, sizeof *s);
     if (!s) return mb_errorf(err, errlen, "out of memory");
-    if (mb_hippo_bind(&s->h, w, err, errlen)) {
-        free(s);
-        return -1;
-    }
+    mb_hippo_bind(&s->h, w);
     s->sq = mb_alloc((size_t)s->h.N * sizeof(float));
     if (!s->sq) {
         teardown(s);
@@ -62,19 +57,9 @@ static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct m
 
 const struct mb_kernel mb_kernel_ssm_hippo_legs_fast = {
     .name = "ssm.hippo.legs_fast",
-    .family = &mb_family_ssm_hippo,
     .mechanism = "legs",
-    .approximates = "signal",
     .summary = "HiPPO-LegS online projection with O(N) structured A products (prefix sums), step-free bilinear",
     .complexity = "O(L N) time, O(N) memory",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank),
-    .rank_meaning = "N: state size (Legendre coefficients)",
-    MB_KERNEL_SOURCE,
-    .supports = supports,
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = mb_hippo_bytes,
-    .workspace_bytes = workspace,
+    MB_HIPPO_KERNEL(MB_HIPPO_LEGS, 0),
+    MB_SSM_OPS(setup, run, teardown, flops, mb_hippo_bytes, workspace),
 };

@@ -1,38 +1,19 @@
-/* ssm.hippo.legt: HiPPO-LegT online projection, LTI recurrence with a dense discretised transition.
+/* ssm.hippo.legt: HiPPO-LegT, translated Legendre: the uniform measure on the sliding window [t - theta, t].
  *
- *   continuous  c'(t) = A c(t) + B f(t)
- *               translated Legendre, uniform measure on the sliding window [t - theta, t] (theta=, default 1)
- *               (A, B as in family_hippo.h / MECHANISMS.md section C)
- *   discrete    c_{k+1} = Ad c_k + Bd f_k,  Ad, Bd from disc=bilinear (default) | zoh | euler | backward with step
- *               dt = eps (0: 1/L, the signal spans one time unit); computed in float64 in setup (LAPACKE solves,
- *               Pade scaling-and-squaring exp for zoh), stored as float32 (transposed).
- * Shapes: f (batch, L) -> c (batch, N).  Cost: one dense N x N matrix-vector product per step (axpy form: N vector
- * FMAs over the columns), O(L N^2) per signal, O(N^2) memory; OpenMP over the batch.
- * Source: Gu et al. 2020 "HiPPO", Appendix D; kexue.fm 10114.
+ *   c'(t) = A c(t) + B f(t),  A_nk = -(1/theta) sqrt((2n+1)(2k+1)) (1 if k < n else (-1)^(n-k)),
+ *                             B_n = sqrt(2n+1)/theta          (theta=, default 1: the whole signal)
+ *   c_n(t) = (1/theta) int_{t-theta}^t f(s) sqrt(2n+1) P_n(2 (s - t + theta)/theta - 1) ds  (the HiPPO paper's
+ *   scaling; S4's repository halves A and B), so f(t - theta + x theta) ~ sum_n c_n sqrt(2n+1) P_n(2x - 1).
+ * Discrete: c_{k+1} = Ad c_k + Bd f_k, (Ad, Bd) by disc=bilinear|zoh|euler|backward with step dt = eps (0: 1/L),
+ * computed in float64 in setup (family_hippo.h); the timed run is the dense recurrence, one N x N matrix-vector
+ * product per step in axpy form. f (batch, L) -> c (batch, N); O(L N^2) per signal, O(N^2) memory.
+ * Source: Gu et al. 2020, "HiPPO", Appendix D (LegT); kexue.fm 10114.
  */
 #include "ssm/family_hippo.h"
 
-static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) { return mb_hippo_supports(p, 0, why, len); }
-
-static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
-    return mb_hippo_lti_setup(state, w, MB_HIPPO_LEGT, err, errlen);
-}
-
 const struct mb_kernel mb_kernel_ssm_hippo_legt = {
     .name = "ssm.hippo.legt",
-    .family = &mb_family_ssm_hippo,
     .mechanism = "legt",
-    .approximates = "signal",
     .summary = "HiPPO-LegT online projection (window theta), dense discretised recurrence (disc=...)",
-    .complexity = "O(L N^2) time, O(N^2) memory",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank) | MB_AXIS_BIT(eps),
-    .rank_meaning = "N: state size (basis coefficients)",
-    MB_KERNEL_SOURCE,
-    .supports = supports,
-    .setup = setup,
-    .run = mb_hippo_lti_run,
-    .teardown = mb_hippo_lti_teardown,
-    .flops = mb_hippo_lti_flops,
-    .bytes = mb_hippo_bytes,
-    .workspace_bytes = mb_hippo_lti_workspace,
+    MB_HIPPO_LTI_KERNEL(MB_HIPPO_LEGT),
 };

@@ -1,38 +1,18 @@
-/* ssm.hippo.lmu: HiPPO-LMU online projection, LTI recurrence with a dense discretised transition.
+/* ssm.hippo.lmu: the Legendre Memory Unit, LegT with the state scaled by sqrt(2n+1) (d_n = sqrt(2n+1) c_n of LegT).
  *
- *   continuous  c'(t) = A c(t) + B f(t)
- *               Legendre Memory Unit scaling of LegT (state sqrt(2n+1) c_n), window theta
- *               (A, B as in family_hippo.h / MECHANISMS.md section C)
- *   discrete    c_{k+1} = Ad c_k + Bd f_k,  Ad, Bd from disc=bilinear (default) | zoh | euler | backward with step
- *               dt = eps (0: 1/L, the signal spans one time unit); computed in float64 in setup (LAPACKE solves,
- *               Pade scaling-and-squaring exp for zoh), stored as float32 (transposed).
- * Shapes: f (batch, L) -> c (batch, N).  Cost: one dense N x N matrix-vector product per step (axpy form: N vector
- * FMAs over the columns), O(L N^2) per signal, O(N^2) memory; OpenMP over the batch.
- * Source: Gu et al. 2020 "HiPPO", Appendix D; kexue.fm 10114.
+ *   c'(t) = A c(t) + B f(t),  A_nk = -(1/theta)(2n+1) (1 if k < n else (-1)^(n-k)),  B_n = (2n+1)/theta
+ *   (MECHANISMS.md's form; the reference code's is D A D, D = diag((-1)^n): a similar matrix, the state of the
+ *   window read backwards). Reconstruction f(t - theta + x theta) ~ sum_n c_n P_n(2x - 1).
+ * Discrete: c_{k+1} = Ad c_k + Bd f_k, (Ad, Bd) by disc=bilinear|zoh|euler|backward with step dt = eps (0: 1/L),
+ * float64 in setup (family_hippo.h); the timed run is the dense recurrence. f (batch, L) -> c (batch, N);
+ * O(L N^2) per signal, O(N^2) memory.
+ * Source: Voelker, Kajic & Eliasmith 2019, "Legendre Memory Units", eq. (1)-(2); Gu et al. 2020, "HiPPO", Appendix D (LMU).
  */
 #include "ssm/family_hippo.h"
 
-static int supports(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p, char *why, size_t len) { return mb_hippo_supports(p, 0, why, len); }
-
-static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
-    return mb_hippo_lti_setup(state, w, MB_HIPPO_LMU, err, errlen);
-}
-
 const struct mb_kernel mb_kernel_ssm_hippo_lmu = {
     .name = "ssm.hippo.lmu",
-    .family = &mb_family_ssm_hippo,
     .mechanism = "lmu",
-    .approximates = "signal",
     .summary = "HiPPO-LMU online projection (LegT scaling), dense discretised recurrence (disc=...)",
-    .complexity = "O(L N^2) time, O(N^2) memory",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank) | MB_AXIS_BIT(eps),
-    .rank_meaning = "N: state size (basis coefficients)",
-    MB_KERNEL_SOURCE,
-    .supports = supports,
-    .setup = setup,
-    .run = mb_hippo_lti_run,
-    .teardown = mb_hippo_lti_teardown,
-    .flops = mb_hippo_lti_flops,
-    .bytes = mb_hippo_bytes,
-    .workspace_bytes = mb_hippo_lti_workspace,
+    MB_HIPPO_LTI_KERNEL(MB_HIPPO_LMU),
 };

@@ -115,7 +115,6 @@ static int probe_legs_timescale(const struct mb_probe *probe MB_UNUSED, const st
 }
 
 const struct mb_probe mb_hippo_probes[1] = {
-    {.name = "legs_timescale", .x_axis = "scale", .run = probe_legs_timescale, .params = timescale_params,
-     .n_params = (int)(sizeof timescale_params / sizeof timescale_params[0]),
+    {.name = "legs_timescale", .x_axis = "scale", .run = probe_legs_timescale, MB_SSM_TABLE(params, timescale_params),
      .summary = "|c_s - c_1| / |c_1|: HiPPO coefficients of f on [0, 1] vs f(t/s) on [0, s] (timescale robustness)"},
 };

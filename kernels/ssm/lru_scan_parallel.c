@@ -114,17 +114,9 @@ static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct m
 
 const struct mb_kernel mb_kernel_ssm_lru_scan_parallel = {
     .name = "ssm.lru.scan_parallel",
-    .family = &mb_family_ssm_lru,
-    .mechanism = "lru",
+    MB_LRU_KERNEL(MB_AXIS_BIT(block)),
     .summary = "LRU: sgemm in, chunked associative complex diagonal scan (shared driver with mamba), sgemm out",
     .complexity = "O(batch L N H) time (GEMMs) + O(batch L N) scan, O(batch L N) workspace",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank) | MB_AXIS_BIT(block),
     .rank_meaning = "N, number of complex states (block = chunk length in steps, 0 = auto)",
-    MB_KERNEL_SOURCE,
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

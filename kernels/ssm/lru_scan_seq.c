@@ -62,17 +62,9 @@ static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_po
 
 const struct mb_kernel mb_kernel_ssm_lru_scan_seq = {
     .name = "ssm.lru.scan_seq",
-    .family = &mb_family_ssm_lru,
-    .mechanism = "lru",
+    MB_LRU_KERNEL(0),
     .summary = "LRU: sgemm (gamma B) u, sequential complex diagonal scan over L (AVX-512 over 16 states), sgemm Re(C x)",
     .complexity = "O(batch L N H) time (GEMMs) + O(batch L N) scan, O(batch L N) workspace",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank),
     .rank_meaning = "N, number of complex states",
-    MB_KERNEL_SOURCE,
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = mb_lru_flops,
-    .bytes = bytes,
-    .workspace_bytes = mb_lru_work_bytes,
+    MB_SSM_OPS(setup, run, teardown, mb_lru_flops, bytes, mb_lru_work_bytes),
 };

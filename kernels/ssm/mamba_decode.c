@@ -3,7 +3,8 @@
  *
  * Setup (untimed) plays tokens 0 .. L-2 into the state h_{L-2} (batch, D, N) (the "SSM cache"). The timed run does
  * the step of token t = L-1 from that cache:
- *   dt = softplus(delta_t + delta_bias), h' = exp(dt A) (.) h + dt u_t B_t,  y_t = (C_t . h' + D_skip u_t) silu(z_t)
+ *   dt = softplus(delta_t + delta_bias) (delta_softplus=0: delta_t + delta_bias), h' = exp(dt A) (.) h + dt u_t B_t,
+ *   y_t = (C_t . h' + D_skip u_t) silu(z_t)
  * writing only y[:, :, L-1] (MB_KERNEL_LAST_ROW: the oracle checks the last step) and h' to a separate buffer (the
  * cache itself is not modified, so repeated runs are identical). B_t, C_t (N per batch) and the step's u, delta, z
  * are gathered from their strided positions first; softplus and the gate are vectorised over channels, the state
@@ -82,7 +83,7 @@ static void step(const struct mb_mamba *m, const float *Bt, const float *Ct, con
                  const float *z, float *h, float *dt, float *y, int64_t ch0, int64_t ch1) {
     const int64_t N = m->N, D = m->D;
     for (int64_t ch = ch0; ch < ch1; ch++) dt[ch] = delta[ch] + m->delta_bias[ch % D];
-    int64_t ch = ch0;
+    int64_t ch = m->softplus ? ch0 : ch1; /* delta_softplus=0: dt = delta + bias */
 #if defined(__AVX512F__)
     const __m512 twenty = _mm512_set1_ps(20.0f), one = _mm512_set1_ps(1.0f);
     for (; ch + 16 <= ch1; ch += 16) {
@@ -94,7 +95,8 @@ static void step(const struct mb_mamba *m, const float *Bt, const float *Ct, con
     for (; ch < ch1; ch++) dt[ch] = mb_mamba_softplus(dt[ch]);
     for (ch = ch0; ch < ch1; ch++) {
         const int64_t b = ch / D, d = ch % D;
-        const float *Al = m->A_log + d * N, *Bp = Bt + b * N, *Cp = Ct + b * N;
+        const float *Aref = m->A ? m->A + d * N : NULL, *Al = m->A ? NULL : m->A_log + d * N;
+        const float *Bp = Bt + b * N, *Cp = Ct + b * N;
         float *hp = h + ch * N;
         const float dtv = dt[ch], du = dtv * u[ch];
         float acc = 0.0f;
@@ -104,7 +106,8 @@ static void step(const struct mb_mamba *m, const float *Bt, const float *Ct, con
         const __m512 vdt = _mm512_set1_ps(dtv), vdu = _mm512_set1_ps(du);
         for (; n < N; n += 16) {
             const __mmask16 k = N - n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (N - n)) - 1);
-            const __m512 A = _mm512_sub_ps(_mm512_setzero_ps(), Sleef_expf16_u10(_mm512_maskz_loadu_ps(k, Al + n)));
+            const __m512 A = Aref ? _mm512_maskz_loadu_ps(k, Aref + n)
+                                  : _mm512_sub_ps(_mm512_setzero_ps(), Sleef_expf16_u10(_mm512_maskz_loadu_ps(k, Al + n)));
             const __m512 dA = Sleef_expf16_u10(_mm512_mul_ps(vdt, A));
             const __m512 hv = _mm512_fmadd_ps(dA, _mm512_maskz_loadu_ps(k, hp + n),
                                               _mm512_mul_ps(vdu, _mm512_maskz_loadu_ps(k, Bp + n)));
@@ -114,7 +117,7 @@ static void step(const struct mb_mamba *m, const float *Bt, const float *Ct, con
         acc = _mm512_reduce_add_ps(vacc);
 #endif
         for (; n < N; n++) {
-            hp[n] = expf(-expf(Al[n]) * dtv) * hp[n] + du * Bp[n];
+            hp[n] = expf(mb_mamba_A(m, d, n) * dtv) * hp[n] + du * Bp[n];
             acc += Cp[n] * hp[n];
         }
         y[ch] = acc + m->D_skip[d] * u[ch];
@@ -177,18 +180,10 @@ static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct m
 
 const struct mb_kernel mb_kernel_ssm_mamba_decode = {
     .name = "ssm.mamba.decode",
-    .family = &mb_family_ssm_mamba,
-    .mechanism = "selective_scan",
+    MB_MAMBA_KERNEL(0),
     .summary = "one decoding step from the SSM state of tokens 0..L-2 (built in setup); output y at t = L-1 only",
     .complexity = "O(batch D N) time per token, independent of L; O(batch D N) state",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank),
     .rank_meaning = "N, SSM state size per channel",
     .flags = MB_KERNEL_LAST_ROW,
-    MB_KERNEL_SOURCE,
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

@@ -325,20 +325,11 @@ static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct m
 
 const struct mb_kernel mb_kernel_ssm_mamba_scan_parallel = {
     .name = "ssm.mamba.scan_parallel",
-    .family = &mb_family_ssm_mamba,
-    .mechanism = "selective_scan",
+    MB_MAMBA_KERNEL(MB_AXIS_BIT(block)),
     .summary = "selective scan parallel over L: uneven chunks (first longer), local scans with the decay products "
                "exp(A S_t) kept, carries, then a no-exp correction y += C.(P H); OpenMP over batch x D first",
     .complexity = "O(batch D L N) time (1 + r + r' of the sequential work on the split steps), O(batch D L N) workspace",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank) | MB_AXIS_BIT(block),
     .rank_meaning = "N, SSM state size per channel (block = chunk length in steps, 0 = balanced uneven split)",
-    .params = scan_params,
-    .n_params = (int)(sizeof scan_params / sizeof scan_params[0]),
-    MB_KERNEL_SOURCE,
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_TABLE(params, scan_params),
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

@@ -1,9 +1,10 @@
 /* ssm.mamba.scan_seq: Mamba's selective scan, sequential over time (the reference recurrence).
  *
- *   dt_t = softplus(delta_t + delta_bias), A = -exp(A_log)
+ *   dt_t = softplus(delta_t + delta_bias) (params delta_softplus=0: delta_t + delta_bias), A = -exp(A_log)
  *   h_t = exp(dt_t A) (.) h_{t-1} + dt_t u_t B_t,   y_t = (C_t . h_t + D_skip u_t) * silu(z_t)
  *
- * Shapes: u, delta, z, y (batch, D, L); A_log (D, N); B, C (batch, N, L); D_skip, delta_bias (D).
+ * Shapes: u, delta, z, y (batch, D, L); A_log (D, N); B, C (batch, N, L); D_skip, delta_bias (D) (names=ref:
+ * selective_scan_ref's A (D, N) and D (D) instead of A_log and D_skip; family_mamba.h).
  * When D > 4, B and C are first transposed to (batch, L, N) (workspace, inside the timed run) so a step reads N
  * contiguous floats (with D <= 4 each channel gathers 16 steps of B, C at a time instead: cheaper than the copies'
  * round trip through memory); then every channel (b, d) is scanned in parallel (OpenMP over batch x D), vectorised over N (AVX-512,
@@ -78,17 +79,9 @@ static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct m
 
 const struct mb_kernel mb_kernel_ssm_mamba_scan_seq = {
     .name = "ssm.mamba.scan_seq",
-    .family = &mb_family_ssm_mamba,
-    .mechanism = "selective_scan",
+    MB_MAMBA_KERNEL(0),
     .summary = "selective scan, sequential over L; OpenMP over batch x D, AVX-512 over N (SLEEF exp)",
     .complexity = "O(batch D L N) time, O(batch L N) workspace; parallel over channels only",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank),
     .rank_meaning = "N, SSM state size per channel",
-    MB_KERNEL_SOURCE,
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

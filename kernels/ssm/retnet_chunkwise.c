@@ -142,16 +142,8 @@ static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct m
 
 const struct mb_kernel mb_kernel_ssm_retnet_chunkwise = {
     .name = "ssm.retnet.chunkwise",
-    .family = &mb_family_ssm_retnet,
-    .mechanism = "retention",
+    MB_RETNET_KERNEL(MB_AXIS_BIT(block)),
     .summary = "retention, chunkwise form: intra-chunk (Q K^T .* D) V + inter-chunk decayed state (sgemm); OpenMP over heads x chunks",
     .complexity = "O(n d^2 + n B d) time, O((n/B) d^2) memory per head",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(heads) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(block),
-    MB_KERNEL_SOURCE,
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

@@ -71,17 +71,9 @@ static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct m
 
 const struct mb_kernel mb_kernel_ssm_retnet_decode = {
     .name = "ssm.retnet.decode",
-    .family = &mb_family_ssm_retnet,
-    .mechanism = "retention",
+    MB_RETNET_KERNEL(0),
     .summary = "one retention decoding step from the d x d state of tokens 0..n-2 (built in setup); last row only",
     .complexity = "O(d^2) time per head per token, independent of n",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(heads) | MB_AXIS_BIT(batch),
     .flags = MB_KERNEL_LAST_ROW,
-    MB_KERNEL_SOURCE,
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

@@ -94,16 +94,8 @@ static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct m
 
 const struct mb_kernel mb_kernel_ssm_retnet_parallel = {
     .name = "ssm.retnet.parallel",
-    .family = &mb_family_ssm_retnet,
-    .mechanism = "retention",
+    MB_RETNET_KERNEL(0),
     .summary = "retention, parallel form (Q K^T .* D) V per block of 64 rows, causal GEMMs (sgemm)",
     .complexity = "O(n^2 d) time, O(threads 64 n) memory",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(heads) | MB_AXIS_BIT(batch),
-    MB_KERNEL_SOURCE,
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

@@ -65,16 +65,8 @@ static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct m
 
 const struct mb_kernel mb_kernel_ssm_retnet_recurrent = {
     .name = "ssm.retnet.recurrent",
-    .family = &mb_family_ssm_retnet,
-    .mechanism = "retention",
+    MB_RETNET_KERNEL(0),
     .summary = "retention, recurrent form S = g S + k^T v, o = q S, token by token; OpenMP over heads",
     .complexity = "O(n d^2) time, O(d^2) state per head",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(heads) | MB_AXIS_BIT(batch),
-    MB_KERNEL_SOURCE,
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

@@ -89,17 +89,9 @@ static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct m
 
 const struct mb_kernel mb_kernel_ssm_rwkv_wkv_direct = {
     .name = "ssm.rwkv.wkv_direct",
-    .family = &mb_family_ssm_rwkv,
-    .mechanism = "wkv",
+    MB_RWKV_KERNEL,
     .summary = "RWKV-4 WKV by the direct quadratic formula in float (no max shift: overflows for k > 88); T <= 4096",
     .complexity = "O(batch T^2 C) time, O(1) memory",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch),
-    MB_KERNEL_SOURCE,
     .supports = supports,
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

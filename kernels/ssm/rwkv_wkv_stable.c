@@ -82,16 +82,8 @@ static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct m
 
 const struct mb_kernel mb_kernel_ssm_rwkv_wkv_stable = {
     .name = "ssm.rwkv.wkv_stable",
-    .family = &mb_family_ssm_rwkv,
-    .mechanism = "wkv",
+    MB_RWKV_KERNEL,
     .summary = "RWKV-4 WKV, running-max recurrence of the official CUDA kernel; OpenMP over batch x 16-channel blocks, AVX-512 over channels",
     .complexity = "O(batch T C) time, O(C) state",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch),
-    MB_KERNEL_SOURCE,
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

@@ -245,17 +245,8 @@ static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct m
 
 const struct mb_kernel mb_kernel_ssm_s4_nplr = {
     .name = "ssm.s4.nplr",
-    .family = &mb_family_ssm_s4,
-    .mechanism = "s4",
+    MB_S4_KERNEL,
     .summary = "S4 kernel by generating function + NPLR Woodbury + Cauchy sums (timed), then FFT convolution",
     .complexity = "O(N L + L log L) time per channel (setup O(N^3 log L)), O(D N + L) memory",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank),
-    .rank_meaning = "N: state size (HiPPO-LegS order)",
-    MB_KERNEL_SOURCE,
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

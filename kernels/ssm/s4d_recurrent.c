@@ -90,17 +90,8 @@ static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct m
 
 const struct mb_kernel mb_kernel_ssm_s4d_recurrent = {
     .name = "ssm.s4d.recurrent",
-    .family = &mb_family_ssm_s4d,
-    .mechanism = "s4d",
+    MB_S4D_KERNEL,
     .summary = "S4D (diagonal, ZOH) as a complex diagonal recurrence, SIMD over the N modes",
     .complexity = "O(L N) time per channel, O(D N) memory",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank),
-    .rank_meaning = "N: state size (complex diagonal modes)",
-    MB_KERNEL_SOURCE,
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

@@ -132,17 +132,8 @@ static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct m
 
 const struct mb_kernel mb_kernel_ssm_s4d_vandermonde = {
     .name = "ssm.s4d.vandermonde",
-    .family = &mb_family_ssm_s4d,
-    .mechanism = "s4d",
+    MB_S4D_KERNEL,
     .summary = "S4D (diagonal, ZOH): Vandermonde kernel Re(sum C Bbar Abar^l) in the timed run + FFT convolution",
     .complexity = "O(N L + L log L) time per channel, O(L) memory per thread",
-    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(rank),
-    .rank_meaning = "N: state size (complex diagonal modes)",
-    MB_KERNEL_SOURCE,
-    .setup = setup,
-    .run = run,
-    .teardown = teardown,
-    .flops = flops,
-    .bytes = bytes,
-    .workspace_bytes = workspace,
+    MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
 };

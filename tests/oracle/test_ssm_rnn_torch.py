@@ -1,8 +1,10 @@
 """Selective and linear RNN kernels (ssm.mamba, ssm.lru, ssm.retnet, ssm.rwkv) against PyTorch transcriptions of
 their reference semantics, through `mechbench eval` at odd shapes.
 
-- Mamba: the reference `selective_scan_ref` of mamba_ssm (selective_scan_interface.py), delta_softplus=True,
-  variable B and C (batch, N, L), A = -exp(A_log), optional gate z.
+- Mamba: the reference `selective_scan_ref` of mamba_ssm (selective_scan_interface.py), variable B and C
+  (batch, N, L), optional gate z; inputs named as the Mamba block's parameters (A_log with A = -exp(A_log), D_skip,
+  delta_softplus=True) or, with --param names=ref, as selective_scan_ref's own arguments (A, D, and
+  --param delta_softplus=0|1).
 - LRU: the paper's forward pass (Orvieto et al. 2023, Appendix A) in complex arithmetic.
 - RetNet: the parallel form (Q K^T .* D) V with D_nm = g^(n-m), g_h = 1 - 2^(-5-h).
 - RWKV-4: the WKV formula written directly, in float64 with log-sum-exp.
@@ -100,6 +102,93 @@ def test_mamba_eval_rejects_a_mismatched_B(tmp_path):
     proc = mechbench("eval", "ssm.mamba.scan_seq", "--in", src, "--out", dst, check=False)
     assert proc.returncode != 0 and "'B'" in proc.stderr
     assert not dst.exists()
+
+
+# ------------------------------------------------------------------------------------------------ mamba: the reference's names
+def ref_inputs(batch, D, L, N, gate, softplus, seed):
+    """selective_scan_ref's arguments: A given directly (one entry positive, so nothing goes through log(-A)), and for
+    delta_softplus=False a delta that is already a step (positive, as softplus would make it)."""
+    t = mamba_inputs(batch, D, L, N, gate, seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    r = {"u": t["u"], "A": -torch.exp(t["A_log"]), "B": t["B"], "C": t["C"], "D": t["D_skip"]}
+    r["A"][0, -1] = 0.5
+    if softplus:
+        r["delta"], r["delta_bias"] = t["delta"], t["delta_bias"]
+    else:
+        r["delta"] = F.softplus(t["delta"] + t["delta_bias"][:, None])
+        r["delta_bias"] = 0.01 * torch.rand(D, generator=g)
+    if gate:
+        r["z"] = t["z"]
+    return r
+
+
+def ref_want(r, softplus):
+    d = {k: v.double() for k, v in r.items()}
+    return selective_scan_ref(d["u"], d["delta"], d["A"], d["B"], d["C"], D=d["D"], z=d.get("z"),
+                              delta_bias=d["delta_bias"], delta_softplus=bool(softplus))
+
+
+@pytest.mark.parametrize("softplus", [0, 1])
+@pytest.mark.parametrize("gate", [0, 1])
+@pytest.mark.parametrize("L", [1, 7, 129])
+@pytest.mark.parametrize("kernel,extra", [("ssm.mamba.scan_seq", []), ("ssm.mamba.scan_parallel", ["--block", "7"]),
+                                          ("ssm.mamba.decode", [])])
+def test_mamba_eval_takes_selective_scan_refs_names(tmp_path, kernel, extra, L, gate, softplus):
+    r = ref_inputs(2, 3, L, 5, gate, softplus, seed=97 * L + 2 * gate + softplus)
+    out = run_eval(tmp_path, kernel, r, "--param", "names=ref", "--param", f"delta_softplus={softplus}",
+                   "--param", f"gate={gate}", *extra)
+    want = ref_want(r, softplus)
+    assert out.shape == (2, 3, L)
+    if kernel.endswith("decode"):
+        out, want = out[..., -1], want[..., -1]
+    torch.testing.assert_close(out.double(), want, rtol=1e-4, atol=1e-5)
+
+
+def test_mamba_delta_softplus_is_honoured(tmp_path):
+    """The same ref-named tensors with delta_softplus=1 and 0 give different outputs, each matching its reference."""
+    r = ref_inputs(1, 2, 33, 4, 1, 0, seed=3)  # delta already a step: finite either way
+    for softplus in (0, 1):
+        out = run_eval(tmp_path, "ssm.mamba.scan_seq", r, "--param", "names=ref", "--param", f"delta_softplus={softplus}")
+        torch.testing.assert_close(out.double(), ref_want(r, softplus), rtol=1e-4, atol=1e-5)
+        other = ref_want(r, 1 - softplus)
+        assert (out.double() - other).abs().max() > 1e-2
+
+
+def test_mamba_both_namings_agree(tmp_path):
+    t = mamba_inputs(2, 3, 50, 8, 1, seed=11)
+    r = {"u": t["u"], "delta": t["delta"], "A": -torch.exp(t["A_log"].double()), "B": t["B"], "C": t["C"],
+         "D": t["D_skip"], "delta_bias": t["delta_bias"], "z": t["z"]}
+    module = run_eval(tmp_path, "ssm.mamba.scan_seq", t)
+    ref = run_eval(tmp_path, "ssm.mamba.scan_seq", r, "--param", "names=ref")
+    torch.testing.assert_close(ref, module, rtol=1e-5, atol=1e-6)
+
+
+def write_inputs(path, tensors):
+    with h5py.File(path, "w") as f:
+        for name, x in tensors.items():
+            f[name] = x.float().numpy()
+
+
+@pytest.mark.parametrize("names,missing", [("module", "A_log"), ("ref", "D")])
+def test_mamba_eval_refuses_mixed_or_missing_names(tmp_path, names, missing):
+    """A file that mixes the two namings (A with D_skip) lacks a tensor of either set: refused with one line that
+    names the missing tensor, and no output is written."""
+    r = ref_inputs(2, 3, 7, 4, 1, 1, seed=1)
+    r["D_skip"] = r.pop("D")
+    src, dst = tmp_path / "in.h5", tmp_path / "out.h5"
+    write_inputs(src, r)
+    proc = mechbench("eval", "ssm.mamba.scan_seq", "--in", src, "--out", dst, "--param", f"names={names}", check=False)
+    assert proc.returncode != 0 and f"'{missing}'" in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert not dst.exists()
+
+
+def test_mamba_describe_shows_both_namings():
+    out = mechbench("describe", "ssm.mamba.scan_seq").stdout
+    for word in ("A_log", "D_skip", "selective_scan_ref", "names", "module", "ref", "delta_softplus"):
+        assert word in out, word
+    param = next(line for line in out.splitlines() if line.strip().startswith("names"))
+    assert "A, B, C, D, delta_bias" in param and "A_log, B, C, D_skip, delta_bias" in param, param
 
 
 # ------------------------------------------------------------------------------------------------ lru

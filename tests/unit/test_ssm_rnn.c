@@ -1,7 +1,7 @@
-/* Selective and linear RNN families (ssm.mamba, ssm.lru, ssm.retnet, ssm.rwkv): every kernel against its family's
- * double-precision oracle at odd shapes (n = 1 included, threads 1 and 2), corrupted outputs caught, and the
- * cross-form equalities: sequential == chunked scans for chunks not dividing L, decode == last step of the scan,
- * RetNet parallel == recurrent == chunkwise, RWKV stable == direct (and stable stays finite where direct overflows). */
+/* Selective and linear RNN families (ssm.mamba, ssm.lru, ssm.retnet, ssm.rwkv), the cross-form equalities:
+ * sequential == chunked scans for chunks not dividing L, decode == last step of the scan, RetNet parallel ==
+ * recurrent == chunkwise, RWKV stable == direct (and stable stays finite where direct overflows). Every kernel against
+ * its family's oracle at odd shapes: test_ssm_kernels.c. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,35 +13,9 @@ struct shape {
     int64_t batch, d, n, rank, heads;
 };
 
-static const char *const families[] = {"ssm.mamba", "ssm.lru", "ssm.retnet", "ssm.rwkv"};
-
-static const struct shape shapes[] = {
-    {1, 1, 1, 1, 1},   {1, 3, 1, 16, 2},  {2, 3, 7, 4, 3},    {2, 3, 129, 16, 1}, {1, 5, 129, 33, 2},
-    {1, 17, 300, 5, 1}, {1, 2, 1000, 16, 1}, {3, 16, 65, 17, 2},
-};
-
-static int mine(const struct mb_kernel *k) {
-    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
-        if (!strcmp(k->family->name, families[i])) return 1;
-    return 0;
-}
-
-static void make_point(const struct mb_kernel *k, const struct shape *s, int64_t block, int threads, const char *params,
-                       struct mb_point *p) {
-    memset(p, 0, sizeof *p);
-    p->batch = s->batch;
-    p->d = s->d;
-    p->n = s->n;
-    p->rank = s->rank;
-    p->heads = s->heads;
-    p->block = block;
-    p->threads = threads;
-    if (params) snprintf(p->params, sizeof p->params, "%s", params);
-    mb_point_complete(k, p, MB_AXIS_BIT(batch) | MB_AXIS_BIT(d) | MB_AXIS_BIT(n) | MB_AXIS_BIT(rank) |
-                                MB_AXIS_BIT(heads) | MB_AXIS_BIT(block));
-    for (int a = 0; a < MB_AXIS_COUNT; a++) /* the family rejects axes it does not read */
-        if (a != MB_AXIS_threads && !(k->axes & (UINT64_C(1) << a))) mb_point_set(p, (enum mb_axis)a, 0);
-}
+/* test_ssm_kernels.c: the point of k at shape s (the axes k does not read zeroed) */
+void ssm_test_point(const struct mb_kernel *k, const struct shape *s, int64_t block, int threads, const char *params,
+                    struct mb_point *p);
 
 /* Create the workload of k at p (seed 7) and run k once. Returns 0 when unsupported. */
 static int run_kernel(const struct mb_kernel *k, const struct mb_point *p, struct mb_workload *w) {
@@ -57,62 +31,6 @@ static void check(const struct mb_kernel *k, const struct mb_workload *w, struct
     char err[256];
     struct mb_check_opts co = {.sample_rows = 0, .seed = 1};
     cr_assert_eq(k->family->check(k, w, k->mechanism, &co, e, err, sizeof err), 0, "%s", err);
-}
-
-static double tolerance(const struct mb_kernel *k) {
-    return k->tolerance > 0 ? k->tolerance : mb_family_mechanism(k->family, k->mechanism)->tolerance;
-}
-
-/* elements the check must compare for k at p */
-static int64_t expected_checked(const struct mb_kernel *k, const struct mb_point *p) {
-    const int last = (k->flags & MB_KERNEL_LAST_ROW) != 0;
-    if (!strcmp(k->family->name, "ssm.retnet")) return p->batch * p->heads * (last ? 1 : p->n) * p->d;
-    return p->batch * p->d * (last ? 1 : p->n); /* mamba (b, D, L), lru (b, L, H), rwkv (b, T, C) */
-}
-
-Test(rnn_all, every_kernel_matches_its_oracle_at_odd_shapes) {
-    int kernels = 0;
-    for (int i = 0; i < mb_n_kernels; i++) {
-        const struct mb_kernel *k = mb_kernels[i];
-        if (!mine(k)) continue;
-        kernels++;
-        int ran = 0;
-        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-            for (int threads = 1; threads <= 2; threads++) {
-                struct mb_point p;
-                make_point(k, &shapes[s], 0, threads, NULL, &p);
-                struct mb_workload w;
-                if (!run_kernel(k, &p, &w)) continue;
-                struct mb_errors e;
-                check(k, &w, &e);
-                ran++;
-                cr_assert_eq(e.checked, expected_checked(k, &p), "%s: checked %lld", k->name, (long long)e.checked);
-                cr_assert(e.rel_l2 <= tolerance(k), "%s b=%lld d=%lld n=%lld rank=%lld heads=%lld t=%d: rel_l2 %g",
-                          k->name, (long long)p.batch, (long long)p.d, (long long)p.n, (long long)p.rank,
-                          (long long)p.heads, threads, e.rel_l2);
-                mb_workload_free(&w);
-            }
-        cr_assert_gt(ran, 0, "%s ran at no shape", k->name);
-    }
-    cr_assert_eq(kernels, 11, "expected the 11 kernels of the four families, found %d", kernels);
-}
-
-Test(rnn_all, the_check_catches_a_wrong_output) {
-    const struct shape s = {2, 3, 33, 8, 2};
-    for (int i = 0; i < mb_n_kernels; i++) {
-        const struct mb_kernel *k = mb_kernels[i];
-        if (!mine(k)) continue;
-        struct mb_point p;
-        make_point(k, &s, 0, 1, NULL, &p);
-        struct mb_workload w;
-        cr_assert(run_kernel(k, &p, &w));
-        w.outputs[0].data[mb_tensor_numel(&w.outputs[0]) - 1] += 0.5f; /* last step of the last channel / row */
-        struct mb_errors e;
-        check(k, &w, &e);
-        cr_assert_gt(e.max_abs, 0.49, "%s: a corrupted output went unnoticed", k->name);
-        cr_assert_gt(e.rel_l2, 1e-3, "%s", k->name);
-        mb_workload_free(&w);
-    }
 }
 
 /* ---------------------------------------------------------------------------------------------- cross forms */
@@ -137,8 +55,8 @@ static void same_workload_twice(const char *ka, const char *kb, const struct sha
     const struct mb_kernel *a = mb_kernel_find(ka), *b = mb_kernel_find(kb);
     cr_assert(a && b, "%s or %s missing", ka, kb);
     struct mb_point pa, pb;
-    make_point(a, s, block_a, threads, params, &pa);
-    make_point(b, s, 0, threads, params, &pb);
+    ssm_test_point(a, s, block_a, threads, params, &pa);
+    ssm_test_point(b, s, 0, threads, params, &pb);
     cr_assert(run_kernel(a, &pa, wa));
     cr_assert(run_kernel(b, &pb, wb));
 }
@@ -216,8 +134,8 @@ Test(rnn_mamba, default_plan_is_the_balanced_uneven_split) {
         for (int64_t D = 1; D <= 2; D++) {
             const struct shape s = {1, D, 65536, 16, 0};
             struct mb_point pp, ps;
-            make_point(kp, &s, 0, threads, NULL, &pp);
-            make_point(ks, &s, 0, threads, NULL, &ps);
+            ssm_test_point(kp, &s, 0, threads, NULL, &pp);
+            ssm_test_point(ks, &s, 0, threads, NULL, &ps);
             const double later = (mb_kernel_flops(kp, &pp) - mb_kernel_flops(ks, &ps)) / (4.0 * 16 + 2.0);
             if (threads <= D) {
                 cr_assert_eq(later, 0.0, "threads %d D %lld: %g steps split", threads, (long long)D, later);
@@ -253,8 +171,8 @@ Test(rnn_mamba, without_gate_the_oracle_agrees_and_the_gate_matters) {
     const struct mb_kernel *k = mb_kernel_find("ssm.mamba.scan_seq");
     const struct shape s = {1, 4, 50, 8, 0};
     struct mb_point p0, p1;
-    make_point(k, &s, 0, 1, "gate=0", &p0);
-    make_point(k, &s, 0, 1, "gate=1", &p1);
+    ssm_test_point(k, &s, 0, 1, "gate=0", &p0);
+    ssm_test_point(k, &s, 0, 1, "gate=1", &p1);
     struct mb_workload w0, w1;
     cr_assert(run_kernel(k, &p0, &w0));
     cr_assert(run_kernel(k, &p1, &w1));
@@ -284,7 +202,7 @@ Test(rnn_lru, ring_init_has_the_papers_moduli_and_phases) {
     const struct mb_kernel *k = mb_kernel_find("ssm.lru.scan_seq");
     const struct shape s = {1, 4, 3, 256, 0};
     struct mb_point p;
-    make_point(k, &s, 0, 1, NULL, &p);
+    ssm_test_point(k, &s, 0, 1, NULL, &p);
     struct mb_workload w;
     char err[256];
     cr_assert_eq(mb_workload_create(&w, k->family, &p, 3, err, sizeof err), 0);
@@ -317,7 +235,7 @@ Test(rnn_retnet, decay_per_head_is_one_minus_two_to_minus_five_minus_h) {
     const struct mb_kernel *k = mb_kernel_find("ssm.retnet.recurrent");
     const struct shape s = {1, 1, 2, 0, 4};
     struct mb_point p;
-    make_point(k, &s, 0, 1, NULL, &p);
+    ssm_test_point(k, &s, 0, 1, NULL, &p);
     struct mb_workload w;
     char err[256];
     cr_assert_eq(mb_workload_create(&w, k->family, &p, 3, err, sizeof err), 0);
@@ -355,7 +273,7 @@ Test(rnn_rwkv, stable_stays_finite_where_the_direct_float_form_overflows) {
     for (int f = 0; f < 2; f++) {
         const struct mb_kernel *k = mb_kernel_find(names[f]);
         struct mb_point p;
-        make_point(k, &s, 0, 1, NULL, &p);
+        ssm_test_point(k, &s, 0, 1, NULL, &p);
         struct mb_workload w;
         char err[256];
         cr_assert_eq(mb_workload_create(&w, k->family, &p, 5, err, sizeof err), 0);
