@@ -95,13 +95,13 @@ static void step(const struct mb_mamba *m, const float *Bt, const float *Ct, con
     for (; ch < ch1; ch++) dt[ch] = mb_mamba_softplus(dt[ch]);
     for (ch = ch0; ch < ch1; ch++) {
         const int64_t b = ch / D, d = ch % D;
-        const float *Aref = m->A ? m->A + d * N : NULL, *Al = m->A ? NULL : m->A_log + d * N;
         const float *Bp = Bt + b * N, *Cp = Ct + b * N;
         float *hp = h + ch * N;
         const float dtv = dt[ch], du = dtv * u[ch];
         float acc = 0.0f;
         int64_t n = 0;
 #if defined(__AVX512F__)
+        const float *Aref = m->A ? m->A + d * N : NULL, *Al = m->A ? NULL : m->A_log + d * N;
         __m512 vacc = _mm512_setzero_ps();
         const __m512 vdt = _mm512_set1_ps(dtv), vdu = _mm512_set1_ps(du);
         for (; n < N; n += 16) {
