@@ -354,6 +354,13 @@ int mb_cmd_eval(int argc, char **argv) {
     w.family = k->family;
     w.point = p;
     mb_point_complete(k, &w.point, 0);
+    if (k->family->choose_inputs) { /* the family picks among the namings it accepts from what the file holds */
+        char present[512];
+        if (mb_h5_root_names(in, present, sizeof present, err, sizeof err)) return mb_cli_fail("eval", 1, "%s", err);
+        if (k->family->choose_inputs(&w, present, err, sizeof err)) return mb_cli_fail("eval", 2, "%s", err);
+        if (!w.point.n_values && mb_params_parse(k, w.point.params, 0, &w.point, err, sizeof err))
+            return mb_cli_fail("eval", 2, "%s", err);
+    }
     if (k->family->layout(&w, err, sizeof err)) return mb_cli_fail("eval", 2, "%s", err);
     for (int i = 0; i < w.n_inputs; i++) {
         w.inputs[i].data = NULL;

@@ -93,6 +93,9 @@ int64_t mb_param_int(const struct mb_point *p, const char *name);
 double mb_param_real(const struct mb_point *p, const char *name);
 int mb_param_bool(const struct mb_point *p, const char *name);
 int mb_param_enum(const struct mb_point *p, const char *name); /* index into the declared values */
+/* Set key=value in a parsed point's normalised text and mark it unparsed (the caller parses it again, which checks
+   the value). Returns 0, or -1 when the point has no such key. */
+int mb_param_set(struct mb_point *p, const char *key, const char *value);
 
 /* ---------------------------------------------------------------------------------------------- tensors */
 struct mb_tensor {
@@ -217,6 +220,11 @@ struct mb_family {
     /* Compare the kernel's outputs in w with the double-precision oracle of `mechanism`. */
     int (*check)(const struct mb_kernel *k, const struct mb_workload *w, const char *mechanism,
                  const struct mb_check_opts *opts, struct mb_errors *out, char *err, size_t errlen);
+    /* Optional, for `mechbench eval`: `present` lists the datasets of the user's file ("u,delta,A,B,C,D"). A family
+       that accepts several namings (the Mamba module's and selective_scan_ref's) picks one by setting w->point's
+       params (mb_param_set; the caller re-parses and lays out again), or refuses a mixed file in its own words.
+       Returns 0 or -1 with a message. */
+    int (*choose_inputs)(struct mb_workload *w, const char *present, char *err, size_t errlen);
     /* Optional: a task metric of the kernel's outputs on task inputs selected by the point's params (e.g.
        attention's inputs=recall: retrieval accuracy). 1 = *score set, 0 = no task on these inputs, -1 = error. */
     int (*task)(const struct mb_kernel *k, const struct mb_workload *w, const struct mb_check_opts *opts,

@@ -278,6 +278,27 @@ double mb_param_real(const struct mb_point *p, const char *name) { return value_
 int mb_param_bool(const struct mb_point *p, const char *name) { return value_of(p, name, MB_PARAM_BOOL)->value != 0; }
 int mb_param_enum(const struct mb_point *p, const char *name) { return (int)value_of(p, name, MB_PARAM_ENUM)->value; }
 
+int mb_param_set(struct mb_point *p, const char *key, const char *value) {
+    char out[MB_PARAMS_LEN * 2];
+    size_t used = 0, klen = strlen(key);
+    int found = 0;
+    out[0] = '\0';
+    for (const char *s = p->params; *s;) {
+        size_t n = strcspn(s, ";");
+        int match = n > klen && !strncmp(s, key, klen) && s[klen] == '=';
+        found |= match;
+        int w = match ? snprintf(out + used, sizeof out - used, "%s%s=%s", used ? ";" : "", key, value)
+                      : snprintf(out + used, sizeof out - used, "%s%.*s", used ? ";" : "", (int)n, s);
+        if (w > 0) used += (size_t)w;
+        s += n;
+        if (*s == ';') s++;
+    }
+    if (!found || used >= sizeof p->params) return -1;
+    memcpy(p->params, out, used + 1);
+    p->n_values = 0;
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------------ kernel calls */
 /* p itself when parsed, else a parsed copy in tmp (an unparsed point's text is parsed leniently). */
 static const struct mb_point *parsed(const struct mb_kernel *k, const struct mb_point *p, struct mb_point *tmp) {

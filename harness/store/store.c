@@ -738,6 +738,21 @@ static void root_names(hid_t file, char *buf, size_t len) {
     if (!buf[0]) snprintf(buf, len, "nothing");
 }
 
+int mb_h5_root_names(const char *path, char *buf, size_t len, char *err, size_t errlen) {
+    quiet_hdf5();
+    buf[0] = '\0';
+    if (access(path, R_OK) < 0) return mb_errorf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    if (!has_hdf5_signature(path)) return mb_errorf(err, errlen, "%s: not an HDF5 file (truncated or foreign)", path);
+    hid_t file = open_h5(path, 0);
+    if (file < 0) return open_failure(path, err, errlen);
+    struct name_list l = {buf, len, 0};
+    H5Literate(file, H5_INDEX_NAME, H5_ITER_INC, NULL, list_cb, &l);
+    H5Fclose(file);
+    for (char *c = buf; *c; c++) /* list_cb separates with ", " */
+        if (*c == ' ') memmove(c, c + 1, strlen(c));
+    return 0;
+}
+
 /* Shape of a float32/float64 dataset of rank <= MB_MAX_DIMS into t. */
 static int tensor_shape(hid_t d, const char *path, struct mb_tensor *t, char *err, size_t errlen) {
     hid_t type = H5Dget_type(d);

@@ -47,6 +47,7 @@ int mb_store_read_samples(struct mb_store *s, int64_t point_id, double **samples
 int mb_store_attr(struct mb_store *s, const char *name, char *buf, size_t len);
 
 /* Tensors for `mechbench eval`: float32 datasets at the root of a plain HDF5 file. */
+int mb_h5_root_names(const char *path, char *buf, size_t len, char *err, size_t errlen); /* "q,k,v" */
 int mb_h5_read_tensor(const char *path, struct mb_tensor *t, char *err, size_t errlen); /* by t->name; allocates */
 /* Write outputs to a new file atomically (temp file + rename). attrs: "key=value" lines added as attributes. */
 int mb_h5_write_tensors(const char *path, const struct mb_tensor *ts, int count, const char *attrs, char *err,

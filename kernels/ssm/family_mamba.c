@@ -31,13 +31,14 @@ static const struct mb_mechanism mamba_mechanisms[] = {
 
 /* the order of enum mb_mamba_names */
 static const struct mb_param_decl mamba_params[] = {
-    {"gate", MB_PARAM_BOOL, 1, 0, 1, NULL, "1: y *= silu(z) (the Mamba block's gate); 0: no z input"},
+    {"gate", MB_PARAM_BOOL, 1, 0, 1, NULL, "1: y *= silu(z) (the Mamba block's gate); 0: no z input (eval: from the file)"},
     {"delta_softplus", MB_PARAM_BOOL, 1, 0, 1, NULL,
      "1: dt = softplus(delta + delta_bias) (the Mamba block's call); 0: dt = delta + delta_bias (selective_scan_ref's "
      "default)"},
     {"names", MB_PARAM_ENUM, 0, 0, 0, "module|ref",
      "input names: module = u, delta, A_log, B, C, D_skip, delta_bias[, z] (the Mamba block's parameters); "
-     "ref = u, delta, A, B, C, D, delta_bias[, z] (selective_scan_ref's arguments, A = -exp(A_log))"},
+     "ref = u, delta, A, B, C, D, delta_bias[, z] (selective_scan_ref's arguments, A = -exp(A_log)); eval picks it "
+     "from the file's names"},
 };
 
 /* inputs[] positions of the layout (either naming) */
@@ -101,6 +102,29 @@ static void mamba_fill(struct mb_workload *w) {
             delta[i] = mb_mamba_softplus(delta[i] + bias[(i / L) % D]);
         for (int64_t d = 0; d < D; d++) bias[d] = 0.0f;
     }
+}
+
+/* ", name," in ",list," */
+static int has_name(const char *list, const char *name) {
+    char hay[600], needle[64];
+    snprintf(hay, sizeof hay, ",%s,", list);
+    snprintf(needle, sizeof needle, ",%s,", name);
+    return strstr(hay, needle) != NULL;
+}
+
+/* eval: the file's names choose the naming (module: A_log, D_skip; ref: A, D) and the gate (z present or not). */
+static int mamba_choose_inputs(struct mb_workload *w, const char *present, char *err, size_t errlen) {
+    const int module = has_name(present, "A_log") || has_name(present, "D_skip");
+    const int ref = has_name(present, "A") || has_name(present, "D");
+    if (module && ref)
+        return mb_errorf(err, errlen, "the file mixes the Mamba module's names (A_log, D_skip) with selective_scan_ref's "
+                         "(A, D); use one set: u, delta, A_log, B, C, D_skip, delta_bias[, z] or u, delta, A, B, C, D, "
+                         "delta_bias[, z] (found: %s)", present);
+    if ((module || ref) && mb_param_set(&w->point, "names", ref ? "ref" : "module"))
+        return mb_errorf(err, errlen, "ssm.mamba: no names parameter to set");
+    if (mb_param_set(&w->point, "gate", has_name(present, "z") ? "1" : "0"))
+        return mb_errorf(err, errlen, "ssm.mamba: no gate parameter to set");
+    return 0;
 }
 
 static int mamba_point_from_inputs(struct mb_workload *w, char *err, size_t errlen) {
@@ -546,13 +570,14 @@ static int mamba_check(const struct mb_kernel *k, const struct mb_workload *w, c
 const struct mb_family mb_family_ssm_mamba = {
     .name = "ssm.mamba",
     .summary = "selective scan: u, delta, z (batch, D, L), A_log (D, N), B, C (batch, N, L), D_skip, delta_bias (D) "
-               "-> y (batch, D, L); with params names=ref selective_scan_ref's names: A (D, N) = -exp(A_log), D (D) "
-               "for D_skip",
+               "-> y (batch, D, L); or selective_scan_ref's names: A (D, N) = -exp(A_log), D (D) for D_skip (eval tells "
+               "them apart; sweeps: params names=ref)",
     MB_SSM_TABLE(axes, mamba_axes),
     MB_SSM_TABLE(params, mamba_params),
     MB_SSM_TABLE(mechanisms, mamba_mechanisms),
     .layout = mamba_layout,
     .fill = mamba_fill,
     .point_from_inputs = mamba_point_from_inputs,
+    .choose_inputs = mamba_choose_inputs,
     .check = mamba_check,
 };

@@ -3,8 +3,8 @@ their reference semantics, through `mechbench eval` at odd shapes.
 
 - Mamba: the reference `selective_scan_ref` of mamba_ssm (selective_scan_interface.py), variable B and C
   (batch, N, L), optional gate z; inputs named as the Mamba block's parameters (A_log with A = -exp(A_log), D_skip,
-  delta_softplus=True) or, with --param names=ref, as selective_scan_ref's own arguments (A, D, and
-  --param delta_softplus=0|1).
+  delta_softplus=True) or as selective_scan_ref's own arguments (A, D, and --param delta_softplus=0|1); eval tells
+  the two namings (and the gate, by z) from the file.
 - LRU: the paper's forward pass (Orvieto et al. 2023, Appendix A) in complex arithmetic.
 - RetNet: the parallel form (Q K^T .* D) V with D_nm = g^(n-m), g_h = 1 - 2^(-5-h).
 - RWKV-4: the WKV formula written directly, in float64 with log-sum-exp.
@@ -169,18 +169,50 @@ def write_inputs(path, tensors):
             f[name] = x.float().numpy()
 
 
-@pytest.mark.parametrize("names,missing", [("module", "A_log"), ("ref", "D")])
-def test_mamba_eval_refuses_mixed_or_missing_names(tmp_path, names, missing):
-    """A file that mixes the two namings (A with D_skip) lacks a tensor of either set: refused with one line that
-    names the missing tensor, and no output is written."""
+def test_mamba_eval_refuses_mixed_names(tmp_path):
+    """A file that mixes the two namings (A with D_skip) is refused in one line that names both accepted sets, and
+    no output is written."""
     r = ref_inputs(2, 3, 7, 4, 1, 1, seed=1)
     r["D_skip"] = r.pop("D")
     src, dst = tmp_path / "in.h5", tmp_path / "out.h5"
     write_inputs(src, r)
-    proc = mechbench("eval", "ssm.mamba.scan_seq", "--in", src, "--out", dst, "--param", f"names={names}", check=False)
-    assert proc.returncode != 0 and f"'{missing}'" in proc.stderr, proc.stderr
+    proc = mechbench("eval", "ssm.mamba.scan_seq", "--in", src, "--out", dst, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "mixes" in proc.stderr and "A_log, B, C, D_skip" in proc.stderr and "A, B, C, D," in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert not dst.exists()
+
+
+@pytest.mark.parametrize("drop", ["delta_bias", "B"])
+def test_mamba_eval_refuses_a_missing_tensor(tmp_path, drop):
+    r = ref_inputs(2, 3, 7, 4, 1, 1, seed=1)
+    del r[drop]
+    src, dst = tmp_path / "in.h5", tmp_path / "out.h5"
+    write_inputs(src, r)
+    proc = mechbench("eval", "ssm.mamba.scan_seq", "--in", src, "--out", dst, check=False)
+    assert proc.returncode != 0 and f"'{drop}'" in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert not dst.exists()
+
+
+@pytest.mark.parametrize("gate", [0, 1])
+def test_mamba_eval_tells_the_naming_from_the_file(tmp_path, gate):
+    """selective_scan_ref's names (A, D) and the module's (A_log, D_skip) are told apart by the file itself, and the
+    gate by z's presence: no --param needed; both give the reference's output."""
+    r = ref_inputs(2, 3, 9, 4, gate, 1, seed=5)
+    r["A"][0, -1] = -0.5  # negative, so the module's A_log = log(-A) exists
+    want = ref_want(r, 1)
+    for naming in ("ref", "module"):
+        t = dict(r)
+        if naming == "module":
+            t["A_log"] = torch.log(-t.pop("A"))
+            t["D_skip"] = t.pop("D")
+        src, dst = tmp_path / f"{naming}.h5", tmp_path / f"{naming}_out.h5"
+        write_inputs(src, t)
+        mechbench("eval", "ssm.mamba.scan_seq", "--in", src, "--out", dst)
+        with h5py.File(dst, "r") as f:
+            got = torch.from_numpy(f["y"][...]).double()
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5 * max(1.0, want.abs().max().item()))
 
 
 def test_mamba_describe_shows_both_namings():
