@@ -8,15 +8,22 @@ int64_t mb_pick_rows(int64_t groups, int64_t n, int last_row_only, const struct 
     const int64_t count = (o->sample_rows <= 0 || o->sample_rows >= total) ? total : o->sample_rows;
     int64_t *rows = malloc((size_t)(count ? count : 1) * sizeof *rows);
     if (!rows) return -1;
+    /* a sample always starts with the distinct edge rows (causal edges; a decode step's first and last sequence) */
+    const int64_t last = groups * n - 1;
+    const int64_t candidates[4] = {last_row_only ? n - 1 : 0, last, n - 1, last - n + 1};
+    int64_t edges[4];
+    int n_edges = 0;
+    for (int c = 0; c < (last_row_only ? 2 : 4); c++) {
+        int seen = 0;
+        for (int e = 0; e < n_edges; e++) seen |= edges[e] == candidates[c];
+        if (!seen) edges[n_edges++] = candidates[c];
+    }
     uint64_t state = o->seed ^ UINT64_C(0x5eed0f0bac1e);
-    const int64_t edges[4] = {0, n - 1, total - n, total - 1};
     for (int64_t r = 0; r < count; r++) {
-        if (last_row_only)
-            rows[r] = (count == total ? r : (int64_t)(mb_splitmix64(&state) % (uint64_t)total)) * n + n - 1;
-        else if (count == total)
-            rows[r] = r;
-        else
-            rows[r] = r < 4 ? edges[r] : (int64_t)(mb_splitmix64(&state) % (uint64_t)total);
+        if (count == total) rows[r] = last_row_only ? r * n + n - 1 : r;
+        else if (r < n_edges) rows[r] = edges[r];
+        else if (last_row_only) rows[r] = (int64_t)(mb_splitmix64(&state) % (uint64_t)total) * n + n - 1;
+        else rows[r] = (int64_t)(mb_splitmix64(&state) % (uint64_t)total);
     }
     *rows_out = rows;
     return count;

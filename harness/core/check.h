@@ -9,8 +9,9 @@
 #include "core/mechbench.h"
 
 /* rows[0..count) (malloc'd): flat indices group * n + i. All rows when o->sample_rows <= 0 or covers them;
- * otherwise a seeded sample that always includes the first and last rows of the first and last groups (causal
- * edges). last_row_only (decode kernels, MB_KERNEL_LAST_ROW): the last row of each group. Returns count or -1. */
+ * otherwise a seeded sample that starts with the distinct edge rows: the first and last rows of the first and last
+ * groups (causal edges). last_row_only (decode kernels, MB_KERNEL_LAST_ROW): the last row of each group, a sample
+ * starting with the first and the last group's. Returns count or -1. */
 int64_t mb_pick_rows(int64_t groups, int64_t n, int last_row_only, const struct mb_check_opts *o, int64_t **rows);
 
 struct mb_row_check {

@@ -2,8 +2,10 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/check.h"
 #include "core/mechbench.h"
 
 Test(metrics, known_values) {
@@ -75,4 +77,26 @@ Test(points, get_set_format_and_params) {
     cr_assert_str_eq(mb_param(&p, "bias", v, sizeof v), "0.5");
     cr_assert_str_eq(mb_param(&p, "norm", v, sizeof v), "paper");
     cr_assert_null(mb_param(&p, "nor", v, sizeof v));
+}
+
+/* A sample starts with the distinct edge rows: no repeats when there is one group, and a decode check's sample
+   always holds the last sequence's step. */
+Test(check, sampled_rows_start_with_distinct_edges) {
+    struct mb_check_opts o = {.sample_rows = 5, .seed = 3};
+    int64_t *rows;
+    cr_assert_eq(mb_pick_rows(1, 10, 0, &o, &rows), 5);
+    cr_assert_eq(rows[0], 0);
+    cr_assert_eq(rows[1], 9);
+    for (int i = 2; i < 5; i++) cr_assert(rows[i] >= 0 && rows[i] < 10);
+    free(rows);
+    cr_assert_eq(mb_pick_rows(3, 10, 0, &o, &rows), 5);
+    int64_t want[4] = {0, 29, 9, 20};
+    for (int i = 0; i < 4; i++) cr_assert_eq(rows[i], want[i], "edge %d: %lld", i, (long long)rows[i]);
+    free(rows);
+    o.sample_rows = 3;
+    cr_assert_eq(mb_pick_rows(5, 4, 1, &o, &rows), 3);
+    cr_assert_eq(rows[0], 3, "the first sequence's last step");
+    cr_assert_eq(rows[1], 19, "the last sequence's last step");
+    cr_assert_eq(rows[2] % 4, 3);
+    free(rows);
 }
