@@ -1,0 +1,38 @@
+/* peft.linear.base: the frozen linear layer, the baseline every LoRA ratio is taken against.
+ *
+ *   out = input W0^T + bias        input (batch, n, d_in), W0 (d_out, d_in) -> out (batch, n, d_out)
+ * One sgemm per thread over its share of the tokens. 2 n d_in d_out FLOPs. Source: torch.nn.Linear. */
+#include "peft/family.h"
+
+#include <stdlib.h>
+
+static int setup(const struct mb_kernel *k MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
+    struct mb_peft *pf = malloc(sizeof *pf);
+    if (!pf) return mb_errorf(err, errlen, "out of memory");
+    mb_peft_bind(pf, w);
+    *state = pf;
+    return 0;
+}
+
+static void run(void *state) {
+    const struct mb_peft *pf = state;
+    mb_peft_linear(pf->x, pf->w0, pf->bias, pf->tokens, pf->d_in, pf->d_out, pf->out);
+}
+
+static double workspace(const struct mb_kernel *k MB_UNUSED, const struct mb_point *p MB_UNUSED) { return 0; }
+
+const struct mb_kernel mb_kernel_peft_linear_base = {
+    .name = "peft.linear.base",
+    .family = &mb_family_peft,
+    .mechanism = "linear",
+    .summary = "the frozen layer W0 x + b (one sgemm per thread): the baseline of the LoRA ratios",
+    .complexity = "O(n d_in d_out) time, O(1) workspace",
+    .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(d),
+    MB_KERNEL_SOURCE,
+    .setup = setup,
+    .run = run,
+    .teardown = free,
+    .flops = mb_peft_base_flops,
+    .bytes = mb_peft_io_bytes,
+    .workspace_bytes = workspace,
+};
