@@ -244,17 +244,8 @@ static int split_params(const struct mb_kernel *k, struct mb_point *p, uint64_t 
         char *eq = strchr(item, '=');
         *eq = '\0';
         const char *value = eq + 1;
-        char allowed[256];
-        mb_params_allowed(k, allowed, sizeof allowed);
-        int declared = 0;
-        for (const char *s = allowed; *s;) { /* allowed is "a, b, c" */
-            size_t n = strcspn(s, ",");
-            if (n == strlen(item) && !strncmp(s, item, n)) declared = 1;
-            s += n;
-            s += strspn(s, ", ");
-        }
         int axis = mb_axis_lookup(item);
-        if (!declared && axis >= 0) {
+        if (!mb_param_decl_of(k, item) && axis >= 0) {
             char *end;
             double v = strtod(value, &end);
             if (*end || end == value) return mb_errorf(err, errlen, "--param %s: '%s' is not a number", item, value);

@@ -84,9 +84,6 @@ int mb_axis_lookup(const char *name); /* index or -1 */
 void mb_axis_value_format(int axis, double v, char *buf, size_t len);
 /* "n=4096 d=64 heads=8 causal=1": the axes in mask (skipping zero-valued ones), for messages and tables */
 void mb_point_format(const struct mb_point *p, uint64_t mask, char *buf, size_t len);
-/* value of key in p->params ("key=value;key2=value2"), or NULL; copied into buf */
-const char *mb_param(const struct mb_point *p, const char *key, char *buf, size_t len);
-
 /* Typed values of the point's declared parameters. REQUIRES: the point was parsed (mb_params_parse, or
    mb_point_complete) and `name` is declared with that type; a violation aborts with the name (a contract bug). */
 int64_t mb_param_int(const struct mb_point *p, const char *name);
@@ -283,6 +280,9 @@ double mb_kernel_workspace(const struct mb_kernel *k, const struct mb_point *p);
 #define MB_PARAMS_LENIENT 1u
 int mb_params_parse(const struct mb_kernel *k, const char *text, unsigned flags, struct mb_point *p, char *err,
                     size_t errlen);
+/* Parse p's own text leniently when it is not parsed yet (points built by hand, rows read back); callers that must
+   refuse bad params call mb_params_parse first. */
+void mb_params_ensure(const struct mb_kernel *k, struct mb_point *p);
 /* The same against any lists of declarations (probes): owner names them in messages. */
 int mb_params_parse_decls(const struct mb_param_decl *const *lists, const int *counts, int n_lists, const char *owner,
                           const char *text, unsigned flags, struct mb_point *p, char *err, size_t errlen);
@@ -291,8 +291,8 @@ int mb_params_parse_decls(const struct mb_param_decl *const *lists, const int *c
 int mb_params_validate_for(const char *patterns, const char *text, char *err, size_t errlen);
 /* "name  int 1..4096 (default 1)  help": one declaration as a line of `describe`. */
 void mb_param_describe(const struct mb_param_decl *d, char *buf, size_t len);
-/* "qk_std, inputs": the keys a kernel accepts (family's, then its own). */
-void mb_params_allowed(const struct mb_kernel *k, char *buf, size_t len);
+/* k's declaration of parameter name (its family's or its own), or NULL. */
+const struct mb_param_decl *mb_param_decl_of(const struct mb_kernel *k, const char *name);
 
 /* In a kernel descriptor: `MB_KERNEL_SOURCE,` fills .source and .source_hash (the build passes MB_SOURCE_HASH). */
 #ifndef MB_SOURCE_HASH

@@ -199,13 +199,7 @@ int mb_params_parse(const struct mb_kernel *k, const char *text, unsigned flags,
     return mb_params_parse_decls(lists, counts, 2, k->name, text, flags, p, err, errlen);
 }
 
-void mb_params_allowed(const struct mb_kernel *k, char *buf, size_t len) {
-    const struct mb_param_decl *lists[2] = {k->family->params, k->params};
-    const int counts[2] = {k->family->n_params, k->n_params};
-    allowed_keys(lists, counts, 2, buf, len);
-}
-
-static const struct mb_param_decl *kernel_decl(const struct mb_kernel *k, const char *name) {
+const struct mb_param_decl *mb_param_decl_of(const struct mb_kernel *k, const char *name) {
     const struct mb_param_decl *lists[2] = {k->family->params, k->params};
     const int counts[2] = {k->family->n_params, k->n_params};
     return find_decl(lists, counts, 2, name);
@@ -229,7 +223,7 @@ int mb_params_validate_for(const char *patterns, const char *text, char *err, si
         *eq = '\0';
         int declared = 0;
         for (int i = 0; i < nk; i++) {
-            const struct mb_param_decl *d = kernel_decl(ks[i], item);
+            const struct mb_param_decl *d = mb_param_decl_of(ks[i], item);
             if (!d) continue;
             declared = 1;
             double v;
@@ -301,11 +295,16 @@ int mb_param_set(struct mb_point *p, const char *key, const char *value) {
 
 /* ------------------------------------------------------------------------------------------ kernel calls */
 /* p itself when parsed, else a parsed copy in tmp (an unparsed point's text is parsed leniently). */
+void mb_params_ensure(const struct mb_kernel *k, struct mb_point *p) {
+    if (p->n_values || (k->family->n_params == 0 && k->n_params == 0)) return;
+    char err[8];
+    mb_params_parse(k, p->params, MB_PARAMS_LENIENT, p, err, sizeof err);
+}
+
 static const struct mb_point *parsed(const struct mb_kernel *k, const struct mb_point *p, struct mb_point *tmp) {
     if (p->n_values || (k->family->n_params == 0 && k->n_params == 0)) return p;
     *tmp = *p;
-    char err[8];
-    mb_params_parse(k, p->params, MB_PARAMS_LENIENT, tmp, err, sizeof err);
+    mb_params_ensure(k, tmp);
     return tmp;
 }
 

@@ -59,25 +59,6 @@ void mb_point_format(const struct mb_point *p, uint64_t mask, char *buf, size_t 
     if (p->params[0] && used < len) snprintf(buf + used, len - used, "%s%s", used ? " " : "", p->params);
 }
 
-const char *mb_param(const struct mb_point *p, const char *key, char *buf, size_t len) {
-    size_t klen = strlen(key);
-    const char *s = p->params;
-    while (*s) {
-        while (*s == ';' || *s == ' ') s++;
-        const char *end = strchr(s, ';');
-        if (!end) end = s + strlen(s);
-        if ((size_t)(end - s) > klen && strncmp(s, key, klen) == 0 && s[klen] == '=') {
-            size_t vlen = (size_t)(end - s) - klen - 1;
-            if (vlen >= len) vlen = len - 1;
-            memcpy(buf, s + klen + 1, vlen);
-            buf[vlen] = '\0';
-            return buf;
-        }
-        s = end;
-    }
-    return NULL;
-}
-
 int64_t mb_tensor_numel(const struct mb_tensor *t) {
     int64_t n = 1;
     for (int i = 0; i < t->ndim; i++) n *= t->shape[i];

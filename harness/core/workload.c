@@ -11,10 +11,7 @@ void mb_point_complete(const struct mb_kernel *k, struct mb_point *p, uint64_t g
         else if (mb_point_get(p, a) == 0 && !(given & (UINT64_C(1) << a))) mb_point_set(p, a, f->axes[i].def);
     }
     if (p->threads <= 0 && !(given & MB_AXIS_BIT(threads))) p->threads = 1;
-    if (!p->n_values) { /* parse leniently: callers that must refuse bad params parse them first (mb_params_parse) */
-        char err[8];
-        mb_params_parse(k, p->params, MB_PARAMS_LENIENT, p, err, sizeof err);
-    }
+    mb_params_ensure(k, p);
 }
 
 int mb_workload_alloc(struct mb_workload *w, char *err, size_t errlen) {

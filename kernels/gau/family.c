@@ -127,11 +127,10 @@ static int gau_point_from_inputs(struct mb_workload *w, char *err, size_t errlen
     p->n = x->shape[1];
     p->d = d;
     if (p->rank != 0 || s != MB_GAU_S_DEFAULT) p->rank = s; /* a kernel that does not read rank keeps 0 */
-    char params[MB_PARAMS_LEN] = "", buf[32];
-    int used = snprintf(params, sizeof params, "e=%lld", (long long)e);
-    if (mb_param(p, "norm", buf, sizeof buf)) snprintf(params + used, sizeof params - (size_t)used, ";norm=%s", buf);
-    snprintf(p->params, sizeof p->params, "%s", params);
-    p->n_values = 0; /* the caller parses the new text */
+    char value[32];
+    snprintf(value, sizeof value, "%lld", (long long)e);
+    if (mb_param_set(p, "e", value)) /* the caller parses the new text */
+        return mb_errorf(err, errlen, "gau: the point's params have no e (were they parsed?)");
     w->n_outputs = 1;
     set_x(&w->outputs[0], "out", p);
     return 0;

@@ -60,17 +60,22 @@ void mb_peft_token_range(int64_t tokens, int64_t *t0, int64_t *t1) {
     *t1 = tokens * (me + 1) / threads;
 }
 
+void mb_peft_linear_rows(const float *x, const float *w, const float *bias, int64_t rows, int64_t d_in, int64_t d_out,
+                         float *out) {
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t o = 0; o < d_out; o++) out[i * d_out + o] = bias[o];
+    if (rows > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)d_out, (int)d_in, 1.0f, x, (int)d_in, w,
+                    (int)d_in, 1.0f, out, (int)d_out);
+}
+
 void mb_peft_linear(const float *x, const float *w, const float *bias, int64_t tokens, int64_t d_in, int64_t d_out,
                     float *out) {
 #pragma omp parallel
     {
         int64_t t0, t1;
         mb_peft_token_range(tokens, &t0, &t1);
-        for (int64_t i = t0; i < t1; i++)
-            for (int64_t o = 0; o < d_out; o++) out[i * d_out + o] = bias[o];
-        if (t1 > t0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(t1 - t0), (int)d_out, (int)d_in, 1.0f,
-                        x + t0 * d_in, (int)d_in, w, (int)d_in, 1.0f, out + t0 * d_out, (int)d_out);
+        mb_peft_linear_rows(x + t0 * d_in, w, bias, t1 - t0, d_in, d_out, out + t0 * d_out);
     }
 }
 

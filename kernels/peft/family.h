@@ -38,6 +38,9 @@ double mb_peft_io_bytes(const struct mb_kernel *k, const struct mb_point *p);
 void mb_peft_token_range(int64_t tokens, int64_t *t0, int64_t *t1);
 /* out = x W^T + bias: one sgemm per thread over its share of the tokens (OpenBLAS single-threaded inside, blocking
    for the caches itself; per-64-token sgemm calls would re-read W from memory for every block) */
+/* The same on `rows` tokens, in the calling thread (x, out at those rows). */
+void mb_peft_linear_rows(const float *x, const float *w, const float *bias, int64_t rows, int64_t d_in, int64_t d_out,
+                         float *out);
 void mb_peft_linear(const float *x, const float *w, const float *bias, int64_t tokens, int64_t d_in, int64_t d_out,
                     float *out);
 

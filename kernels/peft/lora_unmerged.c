@@ -35,11 +35,8 @@ static void run(void *state) {
         const int rows = (int)(t1 - t0);
         const float *x = pf->x + t0 * d_in;
         float *o = pf->out + t0 * d_out, *t = s->t + t0 * r;
-        for (int i = 0; i < rows; i++)
-            for (int c = 0; c < d_out; c++) o[(int64_t)i * d_out + c] = pf->bias[c];
+        mb_peft_linear_rows(x, pf->w0, pf->bias, rows, d_in, d_out, o);
         if (rows > 0) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, d_out, d_in, 1.0f, x, d_in, pf->w0, d_in, 1.0f,
-                        o, d_out);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r, d_in, 1.0f, x, d_in, pf->a, d_in, 0.0f, t, r);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, d_out, r, pf->scaling, t, r, pf->b, r, 1.0f, o,
                         d_out);

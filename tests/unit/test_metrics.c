@@ -72,11 +72,6 @@ Test(points, get_set_format_and_params) {
     char buf[128];
     mb_point_format(&p, MB_AXIS_BIT(n) | MB_AXIS_BIT(eps) | MB_AXIS_BIT(causal) | MB_AXIS_BIT(d), buf, sizeof buf);
     cr_assert_str_eq(buf, "n=4096 causal=0 eps=0.125");
-    snprintf(p.params, sizeof p.params, "norm=paper;bias=0.5");
-    char v[32];
-    cr_assert_str_eq(mb_param(&p, "bias", v, sizeof v), "0.5");
-    cr_assert_str_eq(mb_param(&p, "norm", v, sizeof v), "paper");
-    cr_assert_null(mb_param(&p, "nor", v, sizeof v));
 }
 
 /* A sample starts with the distinct edge rows: no repeats when there is one group, and a decode check's sample
