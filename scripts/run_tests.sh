@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PYTHON=/usr/bin/python3
 # The Criterion suites that run kernels against their oracles (tests/unit/test_attention*.c, test_gau.c,
 # test_ssm_*.c); Criterion's --filter takes extglob patterns over "suite/test".
-KERNEL_SUITES='@(attention*|gau|ssm_*|rnn_*|selftest|peft)/*'
+KERNEL_SUITES='@(attention*|gau|ssm_*|rnn_*|selftest|peft*|basics*|vision*|data*)/*'
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 passed=0
