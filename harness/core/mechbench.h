@@ -345,7 +345,7 @@ struct mb_row {
 };
 
 /* ---------------------------------------------------------------------------------------------- util */
-void *mb_alloc(size_t bytes);       /* 64-byte aligned, zeroed; NULL on failure */
+void *mb_alloc(size_t bytes);       /* 64-byte aligned (2 MiB and huge pages from 2 MiB up), zeroed; NULL on failure */
 void mb_free(void *p);
 uint64_t mb_splitmix64(uint64_t *state);
 double mb_now(void);                /* monotonic seconds */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 const struct mb_axis_info mb_axes[MB_AXIS_COUNT] = {
@@ -162,10 +163,17 @@ int mb_family_validate(const struct mb_family *f, const struct mb_point *p, char
     return 0;
 }
 
+/* Buffers of 2 MiB and more are 2 MiB-aligned and advised as transparent huge pages (the kernel here runs THP in
+ * "madvise" mode): a 4 KiB page costs a TLB miss per 4 KiB streamed and ~6 us at first touch, and the placement of
+ * 4 KiB pages made the same GEMV 20-40% slower in a process's later allocations than in its first (measured:
+ * peft.linear.base at d = 4096, n = 1). The memset is the first touch, before anything is timed. */
 void *mb_alloc(size_t bytes) {
-    size_t rounded = (bytes + 63) & ~(size_t)63;
+    const size_t huge = (size_t)2 << 20;
+    const size_t align = bytes >= huge ? huge : 64;
+    size_t rounded = (bytes + align - 1) & ~(align - 1);
     if (rounded == 0) rounded = 64;
-    void *p = aligned_alloc(64, rounded);
+    void *p = aligned_alloc(align, rounded);
+    if (p && align == huge) madvise(p, rounded, MADV_HUGEPAGE); /* advice only: failure leaves 4 KiB pages */
     if (p) memset(p, 0, rounded);
     return p;
 }
