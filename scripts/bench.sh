@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# `make bench`: the attention experiments (scaling, rank trade-offs, decode, associative recall) with the PyTorch
-# peer, then their plots.
+# `make bench`: the attention experiments (scaling, rank trade-offs, decode, associative recall) and the PEFT
+# experiments (LoRA merged/unmerged/base, adapters), each with its PyTorch peer, then their plots.
+# The peers run with glibc's huge-page malloc (GLIBC_TUNABLES=glibc.malloc.hugetlb=1): torch allocates its outputs
+# per call, and without it a fresh 4 KiB page (~6 us on these VMs) would be measured as the peer's time.
 # Incremental: each sweep runs with --resume, so a rerun measures only what is missing or changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p results plots
-for exp in attention_scaling attention_rank attention_decode attention_recall; do
+for exp in attention_scaling attention_rank attention_decode attention_recall peft_lora; do
   echo "== $exp"
   ./mechbench sweep "experiments/$exp.ini" --resume
 done
 
 echo "== PyTorch peer (same points, same threads) -> results/attention_scaling.h5"
 for threads in 2; do
-  OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads MKL_NUM_THREADS=$threads \
+  GLIBC_TUNABLES=glibc.malloc.hugetlb=1 OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads MKL_NUM_THREADS=$threads \
     /usr/bin/python3 bench/peers/torch_attention.py results/attention_scaling.h5 --threads "$threads" --max-n 8192
 done
+
+echo "== PyTorch peer for LoRA (1 thread) -> results/peft_lora.h5"
+GLIBC_TUNABLES=glibc.malloc.hugetlb=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+  /usr/bin/python3 bench/peers/torch_peft.py results/peft_lora.h5 --threads 1
+/usr/bin/python3 scripts/peft_ratios.py results/peft_lora.h5
 
 echo "== plots"
 ./mechbench plot results/attention_scaling.h5 --where causal=0 --out plots/attention_scaling_causal0 \
@@ -27,3 +34,6 @@ echo "== plots"
 ./mechbench plot results/attention_rank.h5 --x rank --y pareto,error,time --out plots/attention_rank
 ./mechbench plot results/attention_decode.h5 --out plots/attention_decode
 ./mechbench plot results/attention_recall.h5 --y task,time --out plots/attention_recall
+./mechbench plot results/peft_lora.h5 --where rank=16 --y time --out plots/peft_lora_n
+./mechbench plot results/peft_lora.h5 --where n=1024 --x rank --y time --out plots/peft_lora_rank_n1024
+./mechbench plot results/peft_lora.h5 --where n=1 --x rank --y time --out plots/peft_lora_rank_n1

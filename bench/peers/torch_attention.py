@@ -16,21 +16,17 @@ Rows whose inputs + modelled workspace exceed --max-mem are recorded as skipped-
 """
 import argparse
 import math
-import os
 import sys
 import time
 
-import h5py
 import numpy as np
 import torch
 
+import peerlib
+from peerlib import append_row, errors, time_peer
+
 PEERS = ("peer.torch.matmul_softmax", "peer.torch.mha", "peer.torch.linear_elu")
 AXES = ("n", "d", "heads", "batch", "causal")
-
-
-def fail(message):
-    print(f"torch_attention.py: {message}", file=sys.stderr)
-    sys.exit(1)
 
 
 def softmax_attention(q, k, v, causal):
@@ -77,66 +73,12 @@ def make_peer(name, q, k, v, causal):
             lambda: softmax_attention(q.double(), k.double(), v.double(), causal))
 
 
-def time_peer(fn, reps, min_time):
-    fn()  # warm-up
-    start = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - start, 1e-9)
-    iterations = max(1, int(math.ceil(min_time / once)))
-    samples = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        for _ in range(iterations):
-            fn()
-        samples.append((time.perf_counter() - start) / iterations)
-    return iterations, np.array(samples)
-
-
-def errors(got, want):
-    diff = (got.double() - want).flatten()
-    ref = want.flatten()
-    sq_ref = float((ref * ref).sum())
-    nmse = float((diff * diff).sum()) / sq_ref if sq_ref > 0 else float((diff * diff).sum())
-    return float(diff.abs().max()), math.sqrt(nmse), nmse, diff.numel()
-
-
-def append_row(f, fields, samples):
-    points = f["points"]
-    row = np.zeros(1, dtype=points.dtype)
-    for key, value in fields.items():
-        if key in points.dtype.names:
-            row[key] = value
-    pid = points.shape[0]
-    row["point_id"] = pid
-    points.resize((pid + 1,))
-    points[pid] = row[0]
-    s = f["samples"]
-    base = s.shape[0]
-    srow = np.zeros(len(samples), dtype=s.dtype)
-    srow["point_id"] = pid
-    srow["repetition"] = np.arange(len(samples))
-    srow["seconds"] = samples
-    s.resize((base + len(samples),))
-    s[base:] = srow
-    f.flush()
-
-
 def add_kernels(f):
-    table = f["kernels"]
-    present = {x.decode() for x in table["name"]}
-    for name in PEERS:
-        if name in present:
-            continue
-        row = np.zeros(1, dtype=table.dtype)
-        values = {"name": name, "family": "attention", "mechanism": "linear.elu" if "linear" in name else "softmax",
-                  "approximates": "softmax" if "linear" in name else "", "exact": 0 if "linear" in name else 1,
-                  "oracle": "torch float64", "rank_meaning": "", "complexity": "O(n d^2)" if "linear" in name
-                  else "O(n^2 d)", "source": "bench/peers/torch_attention.py", "source_hash": "peer"}
-        for key, value in values.items():
-            if key in table.dtype.names:
-                row[key] = value
-        table.resize((table.shape[0] + 1,))
-        table[-1] = row[0]
+    peerlib.add_kernels(f, [
+        {"name": name, "family": "attention", "mechanism": "linear.elu" if "linear" in name else "softmax",
+         "approximates": "softmax" if "linear" in name else "", "exact": 0 if "linear" in name else 1,
+         "oracle": "torch float64", "rank_meaning": "", "complexity": "O(n d^2)" if "linear" in name else "O(n^2 d)",
+         "source": "bench/peers/torch_attention.py", "source_hash": "peer"} for name in PEERS])
 
 
 def main():
@@ -150,18 +92,9 @@ def main():
     ap.add_argument("--max-n", type=int, default=8192, help="skip longer sequences (torch's n x n path is slow)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    settings = (f"torch={torch.__version__};threads={args.threads};"
-                f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')};"
-                f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')};"
-                f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')};"
-                f"ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY', 'default')}")
-    try:
-        f = h5py.File(args.results, "r+")
-    except OSError as e:
-        fail(f"{args.results}: cannot open for appending ({e})")
+    settings = peerlib.settings(args.threads)
+    f = peerlib.open_results("torch_attention.py", args.results)
     with f:
-        if "points" not in f or "schema_version" not in f.attrs:
-            fail(f"{args.results}: not a mechbench results file")
         p = f["points"][...]
         attention = p[(p["family"] == b"attention") & np.isin(p["verdict"], [b"pass", b"fail"])]
         points = sorted({tuple(int(r[a]) for a in AXES) for r in attention if int(r["n"]) <= args.max_n})
@@ -194,21 +127,14 @@ def main():
                     own = errors(got, reference()) if check else (0.0, 0.0, 0.0, 0)
                     exact = own if "linear" not in name or not check else \
                         errors(got, softmax_attention(q.double(), k.double(), v.double(), causal))
-                median = float(np.median(samples))
-                fields.update(iterations=iterations, repetitions=len(samples), time_mean=float(samples.mean()),
-                              time_median=median, time_min=float(samples.min()), time_max=float(samples.max()),
-                              time_stddev=float(samples.std(ddof=1)) if len(samples) > 1 else 0.0,
-                              gflops=flops / median / 1e9, gbps=fields["bytes"] / median / 1e9,
-                              own_max_abs=own[0], own_rel_l2=own[1], own_nmse=own[2], own_checked=own[3],
-                              exact_max_abs=exact[0], exact_rel_l2=exact[1], exact_nmse=exact[2],
-                              exact_checked=exact[3],
+                fields.update(peerlib.timing_fields(iterations, samples, flops, fields["bytes"]),
+                              **peerlib.error_fields(own, exact),
                               verdict="pass" if own[1] <= 1e-4 else "fail",
                               message=settings if check else "not checked above n = 4096 (float64 reference too "
                               "large); " + settings)
-                fields["time_cv"] = fields["time_stddev"] / fields["time_mean"] if fields["time_mean"] else 0.0
                 append_row(f, fields, samples)
                 print(f"{name} n={n} d={d} heads={heads} causal={causal} threads={args.threads}: "
-                      f"{median * 1e3:.4g} ms, {fields['gflops']:.1f} GFLOP/s", file=sys.stderr)
+                      f"{fields['time_median'] * 1e3:.4g} ms, {fields['gflops']:.1f} GFLOP/s", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,99 @@
+#!/usr/bin/python3
+"""PyTorch peer for the peft family: time PyTorch's linear layer and LoRA (as loralib computes it) at the peft
+points of a mechbench results file and append the rows under kernel names `peer.torch.*`.
+
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \\
+        /usr/bin/python3 bench/peers/torch_peft.py results/peft_lora.h5 --threads 1
+
+Peers (input (batch, n, d_in), weight (d_out, d_in), bias, lora_A (r, d_in), lora_B (d_out, r), float32, no grad):
+  peer.torch.linear          F.linear(input, weight, bias): the frozen layer, and merged LoRA (the same call on W)
+  peer.torch.lora_unmerged   F.linear(input, weight, bias) + scaling * (input @ lora_A.T) @ lora_B.T (loralib)
+
+Start it with glibc's huge-page malloc (above): torch allocates its outputs per call, and a fresh 4 KiB page costs
+~6 us on these VMs (DEPENDENCY-NOTES), which would be measured as the peer's time. Thread settings, torch version,
+ATen capability and GLIBC_TUNABLES are written into each row's `message`.
+"""
+import argparse
+import sys
+import time
+
+import numpy as np
+import torch
+
+import peerlib
+
+PEERS = ("peer.torch.linear", "peer.torch.lora_unmerged")
+AXES = ("n", "d", "batch", "rank")
+
+
+def d_out_of(params, d):
+    for item in params.split(","):
+        key, _, value = item.partition("=")
+        if key == "d_out" and int(value) > 0:
+            return int(value)
+    return d
+
+
+def make_peer(name, t, scaling):
+    """(callable, FLOPs, float64 reference) of a peer on tensors t."""
+    x, w, b, a, bb = t["input"], t["weight"], t["bias"], t["lora_A"], t["lora_B"]
+    tokens, d_in, d_out, r = x.shape[0] * x.shape[1], w.shape[1], w.shape[0], a.shape[0]
+    linear = torch.nn.functional.linear
+    if name == "peer.torch.linear":
+        return (lambda: linear(x, w, b), 2.0 * tokens * d_in * d_out,
+                lambda: linear(x.double(), w.double(), b.double()))
+    return (lambda: linear(x, w, b) + scaling * (x @ a.T) @ bb.T, 2.0 * tokens * (d_in * d_out + r * (d_in + d_out)),
+            lambda: linear(x.double(), w.double(), b.double()) + scaling * (x.double() @ a.double().T) @ bb.double().T)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results", help="mechbench results file (HDF5); rows are appended to it")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--min-time", type=float, default=0.05)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    settings = peerlib.settings(args.threads)
+    f = peerlib.open_results("torch_peft.py", args.results)
+    with f:
+        p = f["points"][...]
+        rows = p[(p["family"] == b"peft") & (p["threads"] == args.threads) & np.isin(p["verdict"], [b"pass", b"fail"])]
+        points = sorted({(tuple(int(r[a]) for a in AXES), r["params"].decode(), float(r["alpha"])) for r in rows
+                         if r["kernel"].decode() in ("peft.linear.base", "peft.lora.unmerged", "peft.lora.merged")})
+        have = {(r["kernel"].decode(), tuple(int(r[a]) for a in AXES)) for r in p if r["kernel"].startswith(b"peer.")}
+        peerlib.add_kernels(f, [{"name": name, "family": "peft", "mechanism": "linear" if name.endswith("linear")
+                                 else "lora", "exact": 1, "oracle": "torch float64", "rank_meaning": "r",
+                                 "complexity": "O(n d_in d_out)" if name.endswith("linear") else
+                                 "O(n d_in d_out + n r (d_in + d_out))", "source": "bench/peers/torch_peft.py",
+                                 "source_hash": "peer"} for name in PEERS])
+        gen = torch.Generator().manual_seed(int(f.attrs.get("seed", 42)))
+        for point, params, alpha in points:
+            n, d, batch, rank = point
+            d_out = d_out_of(params, d)
+            name = "peer.torch.linear" if rank == 0 else "peer.torch.lora_unmerged"
+            if (name, point) in have:
+                continue
+            r = max(rank, 1)
+            t = {"input": torch.randn(batch, n, d, generator=gen),
+                 "weight": (torch.rand(d_out, d, generator=gen) * 2 - 1) * d ** -0.5,
+                 "bias": (torch.rand(d_out, generator=gen) * 2 - 1) * d ** -0.5,
+                 "lora_A": (torch.rand(r, d, generator=gen) * 2 - 1) * d ** -0.5,
+                 "lora_B": torch.randn(d_out, r, generator=gen) * 0.02}
+            fn, flops, reference = make_peer(name, t, (alpha if alpha > 0 else r) / r)
+            nbytes = 4.0 * (batch * n * d + d_out * d + d_out + batch * n * d_out)
+            fields = dict(zip(AXES, point), kernel=name, family="peft", source_hash="peer", params=params,
+                          alpha=alpha, threads=args.threads, flops=flops, bytes=nbytes,
+                          input_bytes=nbytes, started=time.time(), tolerance=1e-5)
+            with torch.no_grad():
+                iterations, samples = peerlib.time_peer(fn, args.reps, args.min_time)
+                own = peerlib.errors(fn(), reference())
+            fields.update(peerlib.timing_fields(iterations, samples, flops, nbytes), **peerlib.error_fields(own, own),
+                          verdict="pass" if own[1] <= 1e-5 else "fail", message=settings)
+            peerlib.append_row(f, fields, samples)
+            print(f"{name} n={n} d={d} batch={batch} rank={rank} threads={args.threads}: "
+                  f"{fields['time_median'] * 1e3:.4g} ms, {fields['gflops']:.1f} GFLOP/s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
