@@ -6,20 +6,10 @@
 
 #include <stdlib.h>
 
-static int setup(const struct mb_kernel *k MB_UNUSED, void **state, struct mb_workload *w, char *err, size_t errlen) {
-    struct mb_peft *pf = malloc(sizeof *pf);
-    if (!pf) return mb_errorf(err, errlen, "out of memory");
-    mb_peft_bind(pf, w);
-    *state = pf;
-    return 0;
-}
-
 static void run(void *state) {
     const struct mb_peft *pf = state;
     mb_peft_linear(pf->x, pf->w0, pf->bias, pf->tokens, pf->d_in, pf->d_out, pf->out);
 }
-
-static double workspace(const struct mb_kernel *k MB_UNUSED, const struct mb_point *p MB_UNUSED) { return 0; }
 
 const struct mb_kernel mb_kernel_peft_linear_base = {
     .name = "peft.linear.base",
@@ -29,10 +19,10 @@ const struct mb_kernel mb_kernel_peft_linear_base = {
     .complexity = "O(n d_in d_out) time, O(1) workspace",
     .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(d),
     MB_KERNEL_SOURCE,
-    .setup = setup,
+    .setup = mb_peft_setup_bound,
     .run = run,
     .teardown = free,
     .flops = mb_peft_base_flops,
     .bytes = mb_peft_io_bytes,
-    .workspace_bytes = workspace,
+    .workspace_bytes = mb_peft_no_workspace,
 };
