@@ -1,10 +1,11 @@
 """End-to-end tests of `mechbench params MODEL`: the papers' figures appear in the output with the stated assumptions;
 every bad input gives exit 2 and exactly one line on stderr, nothing on stdout."""
 import re
+import shutil
 
 import pytest
 
-from conftest import mechbench
+from conftest import ROOT, mechbench
 
 
 def rows(stdout):
@@ -114,3 +115,22 @@ def test_malformed_model_file_names_file_and_line(tmp_path, text, where):
     assert proc.returncode == 2
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and f"{path}{where}" in lines[0], proc.stderr
+
+
+def test_the_repository_claims_verdicts(tmp_path):
+    """The peft_params claims run their probe (exact values): every verdict is the one documented in the file."""
+    (tmp_path / "claims").mkdir()
+    shutil.copy(ROOT / "experiments" / "claims" / "peft_params.ini", tmp_path / "claims")
+    proc = mechbench("claims", "--dir", tmp_path / "claims", "--report", tmp_path / "claims.md", "--results",
+                     tmp_path / "results", "--plots", "", "--quiet")
+    verdicts = {}
+    for line in proc.stdout.splitlines():
+        m = re.match(r"^(\S+)\s.*?\s(not reproduced|reproduced|inconclusive)$", line)
+        if m:
+            verdicts[m.group(1)] = m.group(2)
+    want = {cid: "reproduced" for cid in (
+        "lora_gpt3_trainable", "lora_gpt3_10000x", "lora_gpt3_checkpoint", "full_gpt3_checkpoint",
+        "lora_gpt3_training_memory", "prefix_gpt2_medium", "prefix_gpt2_medium_share", "houlsby_bert_large_m64",
+        "seed_qwen7b_full_gpus", "seed_qwen7b_full_memory")}
+    want["seed_qwen72b_full_gpus"] = "not reproduced"
+    assert verdicts == want, proc.stdout
