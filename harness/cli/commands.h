@@ -12,6 +12,7 @@ int mb_cmd_claims(int argc, char **argv);   /* harness/cli_claims.c */
 int mb_cmd_compare(int argc, char **argv);  /* harness/cli_compare.c */
 int mb_cmd_fit(int argc, char **argv);      /* harness/cli_compare.c */
 int mb_cmd_machine(int argc, char **argv);  /* harness/cli_machine.c */
+int mb_cmd_tool(int argc, char **argv);     /* harness/cli/tool.c: a family's tool, argv[0] its name (`params`) */
 
 /* A sweep's events as `mechbench sweep` shows them (harness/cli/sweep.c), for mb_sweep_opts.on_event with ctx a
    struct mb_cli_sweep_report: progress lines on stderr (not when quiet), the summary table on stdout (when

@@ -39,9 +39,15 @@ static const struct command commands[] = {
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
+/* The families' tools are subcommands too (mechbench.h "tools"): each listed with its usage's first line. */
 static void usage(FILE *f) {
     fprintf(f, "mechbench: benchmark and research harness for sequence-model mechanisms\n\nusage:\n");
     for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  mechbench %s\n", commands[i].usage);
+    for (int fam = 0; fam < mb_n_families; fam++)
+        for (int i = 0; i < mb_families[fam]->n_tools; i++) {
+            const struct mb_tool *t = &mb_families[fam]->tools[i];
+            fprintf(f, "  mechbench %.*s\n              %s\n", (int)strcspn(t->usage, "\n"), t->usage, t->summary);
+        }
     fprintf(f, "\n`mechbench COMMAND --help` for details.\n");
 }
 
@@ -61,7 +67,14 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < N_COMMANDS; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "mechbench: unknown command '%s' (commands: list, describe, run, sweep, eval, plot, export, claims, compare, fit, machine)\n",
-            argv[1]);
+    if (mb_tool_find(argv[1])) return mb_cmd_tool(argc - 1, argv + 1);
+    char names[512];
+    size_t used = 0;
+    for (int i = 0; i < N_COMMANDS && used < sizeof names; i++)
+        used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", commands[i].name);
+    for (int fam = 0; fam < mb_n_families && used < sizeof names; fam++)
+        for (int i = 0; i < mb_families[fam]->n_tools && used < sizeof names; i++)
+            used += (size_t)snprintf(names + used, sizeof names - used, ", %s", mb_families[fam]->tools[i].name);
+    fprintf(stderr, "mechbench: unknown command '%s' (commands: %s)\n", argv[1], names);
     return 2;
 }

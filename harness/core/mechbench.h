@@ -200,6 +200,38 @@ struct mb_probe {
                struct mb_probe_series *out, char *err, size_t errlen);
 };
 
+/* ---------------------------------------------------------------------------------------------- tools */
+/* A family's calculator behind a subcommand of its own (`mechbench params MODEL`: the peft family's fine-tuning
+ * memory calculator; later `rf NET`, `tfrecord`): no kernel, no timing. The tool parses its own arguments and fills
+ * a report of rows and notes; harness/cli prints it (the library never prints). */
+#define MB_REPORT_MAX_ROWS 40
+#define MB_REPORT_MAX_NOTES 16
+struct mb_report_row {
+    char label[48];  /* "trainable parameters" */
+    char value[48];  /* "18,874,368" */
+    char unit[128];  /* "L r (d_in + d_out) ...": unit, formula or qualifier, may be empty */
+};
+struct mb_report {
+    char title[160];
+    int n_rows, n_notes;  /* rows or notes past the maximum are dropped (a tool bug; the tests see it) */
+    struct mb_report_row rows[MB_REPORT_MAX_ROWS];
+    char notes[MB_REPORT_MAX_NOTES][320];  /* the stated assumptions and sources, one sentence each */
+};
+void mb_report_row(struct mb_report *r, const char *label, const char *unit, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void mb_report_note(struct mb_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+struct mb_tool {
+    const char *name;     /* the subcommand: "params" */
+    const char *usage;    /* its usage, first line "params MODEL [--method ...]"; `mechbench NAME --help` prints it */
+    const char *summary;  /* one line for `mechbench --help` */
+    /* argv[0] is the tool's name. Returns 0 with *out filled, or -1 with one line naming the bad value and what is
+       allowed (a usage error: exit 2). */
+    int (*run)(int argc, char **argv, struct mb_report *out, char *err, size_t errlen);
+};
+/* The tool called name in any family, or NULL. */
+const struct mb_tool *mb_tool_find(const char *name);
+
 struct mb_family {
     const char *name;        /* "attention" */
     const char *summary;
@@ -226,6 +258,7 @@ struct mb_family {
        attention's inputs=recall: retrieval accuracy). 1 = *score set, 0 = no task on these inputs, -1 = error. */
     int (*task)(const struct mb_kernel *k, const struct mb_workload *w, const struct mb_check_opts *opts,
                 double *score, char *err, size_t errlen);
+    const struct mb_tool *tools; int n_tools;            /* optional: its calculators (subcommands) */
 };
 
 const struct mb_mechanism *mb_family_mechanism(const struct mb_family *f, const char *name);

@@ -133,3 +133,10 @@ const struct mb_probe *mb_probe_find(const char *name) {
             if (strcmp(mb_families[f]->probes[i].name, name) == 0) return &mb_families[f]->probes[i];
     return NULL;
 }
+
+const struct mb_tool *mb_tool_find(const char *name) {
+    for (int f = 0; f < mb_n_families; f++)
+        for (int i = 0; i < mb_families[f]->n_tools; i++)
+            if (strcmp(mb_families[f]->tools[i].name, name) == 0) return &mb_families[f]->tools[i];
+    return NULL;
+}

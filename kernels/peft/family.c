@@ -2,6 +2,7 @@
  * of the linear layer and of LoRA, and the helpers every peft family shares (layouts, seeded fills, eval, the
  * per-thread GEMM, models). See family.h for the math. */
 #include "peft/family.h"
+#include "peft/finetune.h"
 
 #include "core/check.h"
 
@@ -324,6 +325,8 @@ const struct mb_family mb_family_peft = {
     .n_axes = (int)(sizeof peft_axes / sizeof peft_axes[0]),
     .params = peft_params,
     .n_params = (int)(sizeof peft_params / sizeof peft_params[0]),
+    .probes = mb_peft_probes, .n_probes = (int)(sizeof mb_peft_probes / sizeof mb_peft_probes[0]),
+    .tools = mb_peft_tools, .n_tools = (int)(sizeof mb_peft_tools / sizeof mb_peft_tools[0]),
     .mechanisms = peft_mechanisms,
     .n_mechanisms = (int)(sizeof peft_mechanisms / sizeof peft_mechanisms[0]),
     .layout = peft_layout,
