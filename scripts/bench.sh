@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p results plots
-for exp in attention_scaling attention_rank attention_decode attention_recall peft_lora; do
+for exp in attention_scaling attention_rank attention_decode attention_recall peft_lora peft_lora_rank peft_adapter; do
   echo "== $exp"
   ./mechbench sweep "experiments/$exp.ini" --resume
 done
@@ -18,10 +18,12 @@ for threads in 2; do
     /usr/bin/python3 bench/peers/torch_attention.py results/attention_scaling.h5 --threads "$threads" --max-n 8192
 done
 
-echo "== PyTorch peer for LoRA (1 thread) -> results/peft_lora.h5"
-GLIBC_TUNABLES=glibc.malloc.hugetlb=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
-  /usr/bin/python3 bench/peers/torch_peft.py results/peft_lora.h5 --threads 1
-/usr/bin/python3 scripts/peft_ratios.py results/peft_lora.h5
+echo "== PyTorch peer for LoRA and adapters (1 thread) -> results/peft_lora.h5, results/peft_adapter.h5"
+for exp in peft_lora peft_adapter; do
+  GLIBC_TUNABLES=glibc.malloc.hugetlb=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+    /usr/bin/python3 bench/peers/torch_peft.py "results/$exp.h5" --threads 1
+done
+/usr/bin/python3 scripts/peft_ratios.py results/peft_lora.h5 results/peft_adapter.h5
 
 echo "== plots"
 ./mechbench plot results/attention_scaling.h5 --where causal=0 --out plots/attention_scaling_causal0 \
@@ -34,6 +36,7 @@ echo "== plots"
 ./mechbench plot results/attention_rank.h5 --x rank --y pareto,error,time --out plots/attention_rank
 ./mechbench plot results/attention_decode.h5 --out plots/attention_decode
 ./mechbench plot results/attention_recall.h5 --y task,time --out plots/attention_recall
-./mechbench plot results/peft_lora.h5 --where rank=16 --y time --out plots/peft_lora_n
-./mechbench plot results/peft_lora.h5 --where n=1024 --x rank --y time --out plots/peft_lora_rank_n1024
-./mechbench plot results/peft_lora.h5 --where n=1 --x rank --y time --out plots/peft_lora_rank_n1
+./mechbench plot results/peft_lora.h5 --y time,gflops --out plots/peft_lora
+./mechbench plot results/peft_lora_rank.h5 --x rank --y time --out plots/peft_lora_rank
+./mechbench plot results/peft_adapter.h5 --where batch=1 --y time --out plots/peft_adapter_batch1
+./mechbench plot results/peft_adapter.h5 --where batch=8 --y time --out plots/peft_adapter_batch8

@@ -1,33 +1,42 @@
 #!/usr/bin/python3
-"""The LoRA latency ratios of a peft results file (experiments/peft_lora.ini), per n: merged / base and
-unmerged / base (the issue's headline numbers), and the PyTorch peers against ours when present. Ratios of
-medians measured in the same run; `mechbench claims lora_merged_no_latency_*` gives bootstrap intervals.
+"""Time ratios to the frozen layer (peft.linear.base) in a peft results file, per point (n, d, batch, threads):
+every other kernel's median time / the base's median time, measured in the same run (experiments/peft_lora.ini:
+merged / base and unmerged / base, the LoRA headline; experiments/peft_adapter.ini: the adapters' overhead), the
+PyTorch peers included. `mechbench claims lora_merged_no_latency_* adapter_overhead_*` gives bootstrap intervals.
 
-    /usr/bin/python3 scripts/peft_ratios.py results/peft_lora.h5
+    /usr/bin/python3 scripts/peft_ratios.py results/peft_lora.h5 [results/peft_adapter.h5 ...]
 """
 import sys
 
 import h5py
 import numpy as np
 
+BASE = "peft.linear.base"
 
-def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: peft_ratios.py RESULTS.h5")
-    with h5py.File(sys.argv[1], "r") as f:
+
+def table(path):
+    with h5py.File(path, "r") as f:
         p = f["points"][...]
     p = p[np.isin(p["verdict"], [b"pass", b"fail"])]
-    median = {(r["kernel"].decode(), int(r["n"]), int(r["d"]), int(r["threads"])): float(r["time_median"]) for r in p}
-    shapes = sorted({k[1:] for k in median if k[0] == "peft.linear.base"})
-    print(f"{'n':>6} {'d':>6} {'thr':>3} {'base ms':>9} {'merged/base':>12} {'unmerged/base':>14} "
-          f"{'torch linear/base':>18} {'torch lora/unmerged':>20}")
-    for n, d, threads in shapes:
-        def t(kernel):
-            return median.get((kernel, n, d, threads), float("nan"))
-        base = t("peft.linear.base")
-        print(f"{n:>6} {d:>6} {threads:>3} {base * 1e3:>9.3f} {t('peft.lora.merged') / base:>12.3f} "
-              f"{t('peft.lora.unmerged') / base:>14.3f} {t('peer.torch.linear') / base:>18.3f} "
-              f"{t('peer.torch.lora_unmerged') / t('peft.lora.unmerged'):>20.3f}")
+    median = {}
+    for r in p:
+        median.setdefault((int(r["n"]), int(r["d"]), int(r["batch"]), int(r["threads"])), {})[r["kernel"].decode()] = \
+            float(r["time_median"])
+    kernels = sorted({k for by in median.values() for k in by if k != BASE})
+    print(f"{path}: time / {BASE}")
+    print(f"{'n':>6} {'d':>6} {'batch':>5} {'thr':>3} {'base ms':>9} " + " ".join(f"{k:>26}" for k in kernels))
+    for (n, d, batch, threads), by in sorted(median.items()):
+        if BASE not in by:
+            continue
+        cells = " ".join(f"{by[k] / by[BASE]:>26.3f}" if k in by else f"{'-':>26}" for k in kernels)
+        print(f"{n:>6} {d:>6} {batch:>5} {threads:>3} {by[BASE] * 1e3:>9.3f} {cells}")
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit("usage: peft_ratios.py RESULTS.h5 ...")
+    for path in sys.argv[1:]:
+        table(path)
 
 
 if __name__ == "__main__":
