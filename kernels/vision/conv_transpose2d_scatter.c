@@ -62,6 +62,7 @@ const struct mb_kernel mb_kernel_vision_conv_transpose2d_scatter = {
     .axes = MB_AXIS_BIT(batch) | MB_AXIS_BIT(channels) | MB_AXIS_BIT(height) | MB_AXIS_BIT(width) |
             MB_AXIS_BIT(ksize) | MB_AXIS_BIT(scale),
     MB_KERNEL_SOURCE,
+    .supports = mb_convt_supports,
     .setup = setup,
     .run = run,
     .teardown = teardown,

@@ -56,13 +56,23 @@ int mb_convt_shape_check(struct mb_convt_shape *s, char *err, size_t errlen) {
     return 0;
 }
 
-int mb_convt_shape(const struct mb_point *p, struct mb_convt_shape *s, char *err, size_t errlen) {
+/* The sizes the point names, unchecked. */
+static void convt_sizes(const struct mb_point *p, struct mb_convt_shape *s) {
     const int64_t c_out = mb_param_int(p, "out_channels"), stride = mb_param_int(p, "stride");
     *s = (struct mb_convt_shape){.batch = p->batch, .c_in = p->channels, .c_out = c_out > 0 ? c_out : p->channels,
                                  .groups = mb_param_int(p, "groups"), .h = p->height, .w = p->width, .k = p->ksize,
                                  .stride = stride > 0 ? stride : p->scale, .pad = mb_param_int(p, "padding"),
                                  .out_pad = mb_param_int(p, "output_padding"), .dil = mb_param_int(p, "dilation")};
+}
+
+int mb_convt_shape(const struct mb_point *p, struct mb_convt_shape *s, char *err, size_t errlen) {
+    convt_sizes(p, s);
     return mb_convt_shape_check(s, err, errlen);
+}
+
+int mb_convt_supports(const struct mb_kernel *k MB_UNUSED, const struct mb_point *p, char *why, size_t len) {
+    struct mb_convt_shape s;
+    return mb_convt_shape(p, &s, why, len) ? 1 : 0;
 }
 
 void mb_convt_bind(struct mb_convt *c, const struct mb_workload *w) {
@@ -81,7 +91,6 @@ int mb_subpixel_shape(const struct mb_point *p, struct mb_subpixel_shape *s, cha
     if (s->k % 2 == 0)
         return mb_errorf(err, errlen, "subpixel_conv: kernel_size = %lld must be odd (padding k/2 keeps H x W)",
                          (long long)s->k);
-    if (s->r < 1) return mb_errorf(err, errlen, "subpixel_conv: upscale factor r = %lld (allowed: >= 1)", (long long)s->r);
     const double biggest = (double)s->batch * (double)s->c_out * (double)(s->h * s->r) * (double)(s->w * s->r);
     if (biggest > MAX_ELEMENTS)
         return mb_errorf(err, errlen, "subpixel_conv: %.3g output elements (max 2^32)", biggest);
@@ -115,6 +124,11 @@ double mb_convt_bytes(const struct mb_kernel *k MB_UNUSED, const struct mb_point
     return 4.0 * ((double)s.batch * (double)s.c_in * (double)(s.h * s.w) +
                   (double)s.c_in * (double)(s.c_out / s.groups) * (double)(s.k * s.k) + (double)s.c_out +
                   (double)s.batch * (double)s.c_out * (double)(s.h_out * s.w_out));
+}
+
+int mb_subpixel_supports(const struct mb_kernel *k MB_UNUSED, const struct mb_point *p, char *why, size_t len) {
+    struct mb_subpixel_shape s;
+    return mb_subpixel_shape(p, &s, why, len) ? 1 : 0;
 }
 
 double mb_subpixel_flops(const struct mb_kernel *k MB_UNUSED, const struct mb_point *p) {
@@ -339,9 +353,21 @@ static int subpixel_check(const struct mb_kernel *k MB_UNUSED, const struct mb_w
 }
 
 /* ------------------------------------------------------------------------------------------ workloads */
+/* Layouts check only what allocation needs: `mechbench eval` lays the family's default point out before it reads
+   the user's tensors, so the checks that tie params to shapes (groups | C, output_padding, an empty output, odd k)
+   are the kernels' `supports` (mb_convt_supports, mb_subpixel_supports), run before any kernel is set up. */
 static int convt_layout(struct mb_workload *w, char *err, size_t errlen) {
     struct mb_convt_shape s;
-    if (mb_convt_shape(&w->point, &s, err, errlen)) return -1;
+    convt_sizes(&w->point, &s);
+    if (s.groups < 1 || s.c_out / s.groups < 1) s.groups = 1;
+    s.h_out = (s.h - 1) * s.stride - 2 * s.pad + s.dil * (s.k - 1) + s.out_pad + 1;
+    s.w_out = (s.w - 1) * s.stride - 2 * s.pad + s.dil * (s.k - 1) + s.out_pad + 1;
+    if (s.h_out < 1) s.h_out = 1;
+    if (s.w_out < 1) s.w_out = 1;
+    const double biggest = fmax((double)s.batch * (double)s.c_out * (double)s.h_out * (double)s.w_out,
+                                (double)s.batch * (double)s.c_in * (double)s.h * (double)s.w);
+    if (biggest > MAX_ELEMENTS)
+        return mb_errorf(err, errlen, "conv_transpose2d: %.3g elements in one tensor (max 2^32)", biggest);
     mb_tensor_set(&w->inputs[MB_VCONV_INPUT], "input", "batch,C_in,H,W", 4, s.batch, s.c_in, s.h, s.w);
     mb_tensor_set(&w->inputs[MB_VCONV_WEIGHT], "weight", "C_in,C_out/groups,k,k", 4, s.c_in, s.c_out / s.groups, s.k,
                   s.k);
@@ -354,7 +380,7 @@ static int convt_layout(struct mb_workload *w, char *err, size_t errlen) {
 
 static int subpixel_layout(struct mb_workload *w, char *err, size_t errlen) {
     struct mb_subpixel_shape s;
-    if (mb_subpixel_shape(&w->point, &s, err, errlen)) return -1;
+    if (mb_subpixel_shape(&w->point, &s, err, errlen) && s.k % 2) return -1; /* even k: supports refuses it */
     const int64_t cr2 = s.c_out * s.r * s.r;
     mb_tensor_set(&w->inputs[MB_VCONV_INPUT], "input", "batch,C_in,H,W", 4, s.batch, s.c_in, s.h, s.w);
     mb_tensor_set(&w->inputs[MB_VCONV_WEIGHT], "weight", "C*r*r,C_in,k,k", 4, cr2, s.c_in, s.k, s.k);

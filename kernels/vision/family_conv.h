@@ -40,6 +40,8 @@ struct mb_convt_shape {
 };
 /* From the point's axes and params; -1 with one line naming the bad value and what is allowed. */
 int mb_convt_shape(const struct mb_point *p, struct mb_convt_shape *s, char *err, size_t errlen);
+/* The kernels' supports: 1 with the reason when mb_convt_shape refuses the point. */
+int mb_convt_supports(const struct mb_kernel *k, const struct mb_point *p, char *why, size_t len);
 /* The same checks on explicit values (the probe builds shapes by hand). */
 int mb_convt_shape_check(struct mb_convt_shape *s, char *err, size_t errlen);
 
@@ -56,6 +58,7 @@ struct mb_subpixel_shape {
     int64_t batch, c_in, c_out, r, h, w, k; /* c_out = C, the channels after the shuffle */
 };
 int mb_subpixel_shape(const struct mb_point *p, struct mb_subpixel_shape *s, char *err, size_t errlen);
+int mb_subpixel_supports(const struct mb_kernel *k, const struct mb_point *p, char *why, size_t len);
 
 /* Models. Transposed convolution, the useful multiply-adds: 2 batch C_in (C_out/groups) k^2 H W (each input pixel
    meets each tap once); the zero-insertion form's: 2 batch C_out (C_in/groups) k^2 H' W' (zeros multiplied too,

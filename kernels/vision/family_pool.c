@@ -41,17 +41,21 @@ static int plane_check(const char *what, int64_t h, int64_t w, char *err, size_t
     return 0;
 }
 
-int mb_pool_shape(const struct mb_point *p, struct mb_pool_shape *s, char *err, size_t errlen) {
+static void pool_sizes(const struct mb_point *p, struct mb_pool_shape *s) {
     const int64_t stride = mb_param_int(p, "stride");
     *s = (struct mb_pool_shape){.batch = p->batch, .channels = p->channels, .h = p->height, .w = p->width,
                                 .k = p->ksize, .stride = stride > 0 ? stride : p->ksize,
                                 .pad = mb_param_int(p, "padding"), .dil = mb_param_int(p, "dilation"),
                                 .ceil_mode = mb_param_bool(p, "ceil_mode")};
+    s->h_out = mb_pool_out_size(s->h, s->k, s->pad, s->stride, s->dil, s->ceil_mode);
+    s->w_out = mb_pool_out_size(s->w, s->k, s->pad, s->stride, s->dil, s->ceil_mode);
+}
+
+int mb_pool_shape(const struct mb_point *p, struct mb_pool_shape *s, char *err, size_t errlen) {
+    pool_sizes(p, s);
     if (s->pad > s->k / 2)
         return mb_errorf(err, errlen, "max_pool2d: padding = %lld must be at most kernel_size / 2 = %lld",
                          (long long)s->pad, (long long)(s->k / 2));
-    s->h_out = mb_pool_out_size(s->h, s->k, s->pad, s->stride, s->dil, s->ceil_mode);
-    s->w_out = mb_pool_out_size(s->w, s->k, s->pad, s->stride, s->dil, s->ceil_mode);
     if (s->h_out < 1 || s->w_out < 1)
         return mb_errorf(err, errlen, "max_pool2d: input %lld x %lld gives an empty output %lld x %lld (kernel_size %lld, "
                          "dilation %lld)", (long long)s->h, (long long)s->w, (long long)s->h_out, (long long)s->w_out,
@@ -59,14 +63,19 @@ int mb_pool_shape(const struct mb_point *p, struct mb_pool_shape *s, char *err, 
     return plane_check("max_pool2d", s->h, s->w, err, errlen);
 }
 
-int mb_unpool_shape(const struct mb_point *p, struct mb_unpool_shape *s, char *err, size_t errlen) {
+static void unpool_sizes(const struct mb_point *p, struct mb_unpool_shape *s) {
     const int64_t stride = mb_param_int(p, "stride"), size = mb_param_int(p, "output_size");
     *s = (struct mb_unpool_shape){.batch = p->batch, .channels = p->channels, .h = p->height, .w = p->width,
                                   .k = p->ksize, .stride = stride > 0 ? stride : p->ksize,
                                   .pad = mb_param_int(p, "padding")};
+    s->h_out = size > 0 ? size : (s->h - 1) * s->stride - 2 * s->pad + s->k;
+    s->w_out = size > 0 ? size : (s->w - 1) * s->stride - 2 * s->pad + s->k;
+}
+
+int mb_unpool_shape(const struct mb_point *p, struct mb_unpool_shape *s, char *err, size_t errlen) {
+    unpool_sizes(p, s);
+    const int64_t size = mb_param_int(p, "output_size");
     const int64_t dh = (s->h - 1) * s->stride - 2 * s->pad + s->k, dw = (s->w - 1) * s->stride - 2 * s->pad + s->k;
-    s->h_out = size > 0 ? size : dh;
-    s->w_out = size > 0 ? size : dw;
     if (s->h_out <= dh - s->stride || s->h_out >= dh + s->stride || s->w_out <= dw - s->stride ||
         s->w_out >= dw + s->stride)
         return mb_errorf(err, errlen, "max_unpool2d: output_size = %lld must lie strictly between %lld and %lld "
@@ -195,9 +204,25 @@ static int unpool_check(const struct mb_kernel *k MB_UNUSED, const struct mb_wor
 }
 
 /* ------------------------------------------------------------------------------------------ workloads */
+int mb_pool_supports(const struct mb_kernel *k MB_UNUSED, const struct mb_point *p, char *why, size_t len) {
+    struct mb_pool_shape s;
+    return mb_pool_shape(p, &s, why, len) ? 1 : 0;
+}
+
+int mb_unpool_supports(const struct mb_kernel *k MB_UNUSED, const struct mb_point *p, char *why, size_t len) {
+    struct mb_unpool_shape s;
+    return mb_unpool_shape(p, &s, why, len) ? 1 : 0;
+}
+
+/* Layouts check only the plane size: `mechbench eval` lays the default point out before it reads the user's
+   tensors, so the checks that tie params to shapes (padding <= k/2, an empty output, output_size) are the kernels'
+   `supports`. */
 static int pool_layout(struct mb_workload *w, char *err, size_t errlen) {
     struct mb_pool_shape s;
-    if (mb_pool_shape(&w->point, &s, err, errlen)) return -1;
+    pool_sizes(&w->point, &s);
+    if (s.h_out < 1) s.h_out = 1;
+    if (s.w_out < 1) s.w_out = 1;
+    if (plane_check("max_pool2d", s.h, s.w, err, errlen)) return -1;
     mb_tensor_set(&w->inputs[POOL_INPUT], "input", "batch,C,H,W", 4, s.batch, s.channels, s.h, s.w);
     w->n_inputs = 1;
     mb_tensor_set(&w->outputs[0], "out", "batch,C,H_out,W_out", 4, s.batch, s.channels, s.h_out, s.w_out);
@@ -208,7 +233,10 @@ static int pool_layout(struct mb_workload *w, char *err, size_t errlen) {
 
 static int unpool_layout(struct mb_workload *w, char *err, size_t errlen) {
     struct mb_unpool_shape s;
-    if (mb_unpool_shape(&w->point, &s, err, errlen)) return -1;
+    unpool_sizes(&w->point, &s);
+    if (s.h_out < 1) s.h_out = 1;
+    if (s.w_out < 1) s.w_out = 1;
+    if (plane_check("max_unpool2d", s.h_out, s.w_out, err, errlen)) return -1;
     mb_tensor_set(&w->inputs[POOL_INPUT], "input", "batch,C,H,W", 4, s.batch, s.channels, s.h, s.w);
     mb_tensor_set(&w->inputs[POOL_INDICES], "indices", "batch,C,H,W", 4, s.batch, s.channels, s.h, s.w);
     w->n_inputs = 2;

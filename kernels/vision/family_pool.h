@@ -36,6 +36,9 @@ struct mb_pool_shape {
 /* The output size of one dimension, as PyTorch's pooling_output_shape. */
 int64_t mb_pool_out_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dil, int ceil_mode);
 int mb_pool_shape(const struct mb_point *p, struct mb_pool_shape *s, char *err, size_t errlen);
+/* The kernels' supports: 1 with the reason when the shape is refused. */
+int mb_pool_supports(const struct mb_kernel *k, const struct mb_point *p, char *why, size_t len);
+int mb_unpool_supports(const struct mb_kernel *k, const struct mb_point *p, char *why, size_t len);
 
 /* One (n, c) plane: x (H, W) -> values, indices (H', W'). */
 void mb_max_pool2d_plane(const struct mb_pool_shape *s, const float *x, float *values, float *indices);
