@@ -97,6 +97,18 @@ int mb_subpixel_shape(const struct mb_point *p, struct mb_subpixel_shape *s, cha
     return 0;
 }
 
+void mb_subpixel_to_convt_weight(const struct mb_subpixel_shape *s, const float *wc, float *wt) {
+    const int64_t r = s->r, k = s->k, kr = r * k;
+    for (int64_t c = 0; c < s->c_out; c++)
+        for (int64_t i = 0; i < r; i++)
+            for (int64_t j = 0; j < r; j++)
+                for (int64_t ci = 0; ci < s->c_in; ci++)
+                    for (int64_t a = 0; a < k; a++)
+                        for (int64_t b = 0; b < k; b++)
+                            wt[((ci * s->c_out + c) * kr + i + (k - 1 - a) * r) * kr + j + (k - 1 - b) * r] =
+                                wc[((mb_vision_shuffle_channel(c, i, j, r) * s->c_in + ci) * k + a) * k + b];
+}
+
 /* ------------------------------------------------------------------------------------------ models */
 static struct mb_convt_shape model_shape(const struct mb_point *p) {
     struct mb_convt_shape s;
@@ -504,6 +516,8 @@ const struct mb_family mb_family_vision_subpixel_conv = {
     .n_axes = (int)(sizeof subpixel_axes / sizeof subpixel_axes[0]),
     .params = subpixel_params,
     .n_params = (int)(sizeof subpixel_params / sizeof subpixel_params[0]),
+    .probes = mb_vision_subpixel_probes,
+    .n_probes = 1,
     .mechanisms = subpixel_mechanisms,
     .n_mechanisms = 1,
     .layout = subpixel_layout,

@@ -24,6 +24,7 @@
 extern const struct mb_family mb_family_vision_conv_transpose2d;
 extern const struct mb_family mb_family_vision_subpixel_conv;
 extern const struct mb_probe mb_vision_checkerboard_probes[1];
+extern const struct mb_probe mb_vision_subpixel_probes[1];
 
 enum { MB_VCONV_INPUT, MB_VCONV_WEIGHT, MB_VCONV_BIAS };
 
@@ -59,6 +60,19 @@ struct mb_subpixel_shape {
 };
 int mb_subpixel_shape(const struct mb_point *p, struct mb_subpixel_shape *s, char *err, size_t errlen);
 int mb_subpixel_supports(const struct mb_kernel *k, const struct mb_point *p, char *why, size_t len);
+
+/* The exact weight mapping from a sub-pixel convolution (k odd, r) to the transposed convolution that computes the
+ * same output: kernel K = r k, stride r, padding P = r (k - 1) / 2, C_out = C, groups 1. Derivation: the sub-pixel
+ * layer gives out[c, h r + i, w r + j] = b[m] + sum_{ci, a, b} Wc[m, ci, a, b] x[ci, h + a - p, w + b - p] with
+ * m = c r^2 + i r + j, p = (k - 1) / 2. The transposed convolution gives y[c, Y, X] = sum over input pixels
+ * (h', w') and taps (A, B) with h' r - P + A = Y, w' r - P + B = X of x[ci, h', w'] Wt[ci, c, A, B]. With
+ * h' = h + a - p and Y = h r + i: A = i + (p - a) r + P; the smallest (a = k - 1, i = 0) is 0 when P = p r, and then
+ * A = i + (k - 1 - a) r covers [0, r k) once each (i = A mod r, a = k - 1 - A div r); the same for B. So
+ *   Wt[ci, c, i + (k - 1 - a) r, j + (k - 1 - b) r] = Wc[c r^2 + i r + j, ci, a, b],
+ * H' = (H - 1) r - 2 P + r k = H r, and out-of-range h' are the convolution's zero padding on both sides. Biases:
+ * ConvTranspose2d has one per c, the sub-pixel layer one per (c, i, j): they agree when b is constant over the r^2
+ * phases of each c (bt[c] = b[c r^2]). wt: C_in x C x (r k)^2 floats. */
+void mb_subpixel_to_convt_weight(const struct mb_subpixel_shape *s, const float *wc, float *wt);
 
 /* Models. Transposed convolution, the useful multiply-adds: 2 batch C_in (C_out/groups) k^2 H W (each input pixel
    meets each tap once); the zero-insertion form's: 2 batch C_out (C_in/groups) k^2 H' W' (zeros multiplied too,

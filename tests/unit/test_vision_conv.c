@@ -199,16 +199,7 @@ Test(vision_subpixel, matches_the_oracle_at_odd_shapes) {
     mb_workload_free(&w);
 }
 
-/* The exact mapping. Sub-pixel: out[c, h r + i, w r + j] = b[m] + sum_{ci, a, b} Wc[m, ci, a, b] x[ci, h + a - p,
- * w + b - p] with m = c r^2 + i r + j, p = (k - 1) / 2. A transposed convolution with stride r, kernel K, padding P:
- * y[c, Y, X] = sum over input pixels (h', w') and taps (A, B) with h' r - P + A = Y, w' r - P + B = X of
- * x[ci, h', w'] Wt[ci, c, A, B]. Put h' = h + a - p and Y = h r + i: A = Y - h' r + P = i + (p - a) r + P. The
- * smallest A (a = k - 1, i = 0) is 0 when P = p r, and then A = i + (k - 1 - a) r ranges over [0, r k), each value
- * once (i = A mod r, a = k - 1 - A div r). So with K = r k, stride r, padding P = r (k - 1) / 2:
- *   Wt[ci, c, i + (k - 1 - a) r, j + (k - 1 - b) r] = Wc[c r^2 + i r + j, ci, a, b],
- * and H' = (H - 1) r - 2 P + r k = H r. Out-of-range h' are the zero padding of the convolution on both sides.
- * The bias: ConvTranspose2d has one per channel c, the sub-pixel layer one per (c, i, j); they agree when the
- * sub-pixel bias is constant over the r^2 phases of each c (b[c r^2 + i r + j] = beta[c]). */
+/* The exact weight mapping (derived in family_conv.h, mb_subpixel_to_convt_weight), for both forms. */
 Test(vision_subpixel, equals_transposed_conv_with_kernel_rk_stride_r) {
     const struct mb_kernel *sub = mb_kernel_find("vision.subpixel_conv.im2col");
     const struct mb_kernel *forms[] = {mb_kernel_find("vision.conv_transpose2d.scatter"),
@@ -232,19 +223,10 @@ Test(vision_subpixel, equals_transposed_conv_with_kernel_rk_stride_r) {
             struct mb_workload wt;
             cr_assert_eq(mb_workload_create(&wt, forms[f]->family, &pt, 9, err, sizeof err), 0, "%s", err);
             memcpy(wt.inputs[0].data, ws.inputs[0].data, (size_t)mb_tensor_numel(&ws.inputs[0]) * sizeof(float));
-            const float *wc = ws.inputs[1].data;
+            struct mb_subpixel_shape shape;
+            cr_assert_eq(mb_subpixel_shape(&ps, &shape, err, sizeof err), 0, "%s", err);
             float *wtr = wt.inputs[1].data;
-            for (int64_t c = 0; c < s->c_out; c++)
-                for (int64_t i = 0; i < r; i++)
-                    for (int64_t j = 0; j < r; j++)
-                        for (int64_t cin = 0; cin < s->c_in; cin++)
-                            for (int64_t a = 0; a < k; a++)
-                                for (int64_t b = 0; b < k; b++) {
-                                    const int64_t m = mb_vision_shuffle_channel(c, i, j, r);
-                                    const int64_t A = i + (k - 1 - a) * r, B = j + (k - 1 - b) * r;
-                                    wtr[((cin * s->c_out + c) * kk + A) * kk + B] =
-                                        wc[((m * s->c_in + cin) * k + a) * k + b];
-                                }
+            mb_subpixel_to_convt_weight(&shape, ws.inputs[1].data, wtr);
             for (int64_t c = 0; c < s->c_out; c++) wt.inputs[2].data[c] = bias[c * r * r];
             cr_assert_eq(mb_run_once(forms[f], &wt, err, sizeof err), 0, "%s", err);
             cr_assert_eq(mb_tensor_numel(&wt.outputs[0]), mb_tensor_numel(&ws.outputs[0]));
