@@ -91,9 +91,12 @@ int mb_interp_axis_init(struct mb_interp_axis *ax, enum mb_interp_mode mode, int
                         int align_corners, double scale_factor) {
     ax->taps = mb_interp_taps(mode);
     ax->in = in, ax->out = out;
+    ax->blocks = (out + MB_INTERP_BLOCK - 1) / MB_INTERP_BLOCK;
     ax->index = malloc((size_t)(ax->taps * out) * sizeof *ax->index);
-    ax->weight = malloc((size_t)(ax->taps * out) * sizeof *ax->weight);
-    if (!ax->index || !ax->weight) return mb_interp_axis_free(ax), -1;
+    ax->weight = calloc((size_t)(ax->taps * out + MB_INTERP_BLOCK), sizeof *ax->weight);
+    ax->window = malloc((size_t)(ax->taps * ax->blocks) * sizeof *ax->window);
+    ax->lane = calloc((size_t)(ax->taps * ax->blocks * MB_INTERP_BLOCK), sizeof *ax->lane);
+    if (!ax->index || !ax->weight || !ax->window || !ax->lane) return mb_interp_axis_free(ax), -1;
     const float scale = mb_interp_scale(in, out, align_corners, scale_factor);
     for (int64_t j = 0; j < out; j++) {
         int64_t idx[4] = {0};
@@ -110,12 +113,26 @@ int mb_interp_axis_init(struct mb_interp_axis *ax, enum mb_interp_mode mode, int
         }
         for (int t = 0; t < ax->taps; t++) ax->index[t * out + j] = (int32_t)idx[t], ax->weight[t * out + j] = w[t];
     }
+    for (int t = 0; t < ax->taps; t++) /* the permutation windows; any block that does not fit: gathers */
+        for (int64_t b = 0; b < ax->blocks; b++) {
+            const int32_t *at = ax->index + t * out + b * MB_INTERP_BLOCK;
+            const int64_t count = out - b * MB_INTERP_BLOCK < MB_INTERP_BLOCK ? out - b * MB_INTERP_BLOCK : MB_INTERP_BLOCK;
+            int32_t lo = at[0], hi = at[0];
+            for (int64_t j = 1; j < count; j++) lo = at[j] < lo ? at[j] : lo, hi = at[j] > hi ? at[j] : hi;
+            if (hi - lo >= 2 * MB_INTERP_BLOCK) {
+                free(ax->window), free(ax->lane);
+                ax->window = NULL, ax->lane = NULL;
+                return 0;
+            }
+            ax->window[t * ax->blocks + b] = lo;
+            for (int64_t j = 0; j < count; j++) ax->lane[(t * ax->blocks + b) * MB_INTERP_BLOCK + j] = at[j] - lo;
+        }
     return 0;
 }
 
 void mb_interp_axis_free(struct mb_interp_axis *ax) {
-    free(ax->index), free(ax->weight);
-    ax->index = NULL, ax->weight = NULL;
+    free(ax->index), free(ax->weight), free(ax->window), free(ax->lane);
+    ax->index = NULL, ax->weight = NULL, ax->window = NULL, ax->lane = NULL;
 }
 
 /* ------------------------------------------------------------------------------------------ stores */
@@ -147,8 +164,45 @@ void mb_vision_store_fence(void) { _mm_sfence(); }
 #define MUL_ADD(a, b, c) ((a) * (b) + (c))
 #endif
 
+#ifdef __AVX512F__
+/* Tap t's sources of block b: two masked loads of the window (never past the row) and a two-register permutation. */
+static inline __m512 window_sources(const float *src, const struct mb_interp_axis *ax, int t, int64_t b) {
+    const int64_t first = ax->window[t * ax->blocks + b], left = ax->in - first;
+    const __m512i lane = _mm512_loadu_si512(ax->lane + (t * ax->blocks + b) * MB_INTERP_BLOCK);
+    if (left >= 32) return _mm512_permutex2var_ps(_mm512_loadu_ps(src + first), lane, _mm512_loadu_ps(src + first + 16));
+    const __mmask16 m_lo = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+    const __mmask16 m_hi = left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+    const __m512 lo = _mm512_maskz_loadu_ps(m_lo, src + first), hi = _mm512_maskz_loadu_ps(m_hi, src + first + 16);
+    return _mm512_permutex2var_ps(lo, lane, hi);
+}
+
+/* The width pass by permutations: dst (a scratch row, padded to a block) = the taps' sums as width_pass's. */
+static void width_pass_windows(float *restrict dst, const float *restrict src, const struct mb_interp_axis *ax,
+                               int weighted) {
+    const int64_t n = ax->out;
+    for (int64_t b = 0; b < ax->blocks; b++) {
+        const int64_t j = b * MB_INTERP_BLOCK;
+        __m512 acc = window_sources(src, ax, 0, b);
+        if (weighted && ax->taps == 1) acc = _mm512_mul_ps(acc, _mm512_loadu_ps(ax->weight + j));
+        if (weighted && ax->taps >= 2) {
+            const __m512 s1 = _mm512_mul_ps(window_sources(src, ax, 1, b), _mm512_loadu_ps(ax->weight + n + j));
+            acc = _mm512_fmadd_ps(acc, _mm512_loadu_ps(ax->weight + j), s1);
+            for (int t = 2; t < ax->taps; t++)
+                acc = _mm512_fmadd_ps(window_sources(src, ax, t, b), _mm512_loadu_ps(ax->weight + t * n + j), acc);
+        }
+        _mm512_storeu_ps(dst + j, acc);
+    }
+}
+#endif
+
 /* The width pass of one input row: dst[j] = sum_t src[index[t, j]] weight[t, j], accumulated tap by tap. */
 static void width_pass(float *restrict dst, const float *restrict src, const struct mb_interp_axis *ax, int weighted) {
+#ifdef __AVX512F__
+    if (ax->window) {
+        width_pass_windows(dst, src, ax, weighted);
+        return;
+    }
+#endif
     const int64_t n = ax->out;
     const int32_t *restrict i0 = ax->index;
     const float *restrict w0 = ax->weight;
@@ -188,7 +242,7 @@ static void combine(float *restrict dst, const float *const *rows, const float *
 struct row_cache {
     int64_t key[MB_INTERP_CACHE_SLOTS], used[MB_INTERP_CACHE_SLOTS];
     float *rows;
-    int64_t stride;
+    int64_t stride, rows_in; /* floats per cached row; input rows (planes D H) */
 };
 
 static const float *cached_row(struct row_cache *c, const struct mb_interp_plan *pl, int64_t key, int64_t now) {
@@ -201,7 +255,11 @@ static const float *cached_row(struct row_cache *c, const struct mb_interp_plan 
         if (c->used[s] < c->used[victim]) victim = s;
     }
     float *row = c->rows + victim * c->stride;
-    width_pass(row, pl->in + key * pl->axis[2].in, &pl->axis[2], pl->weighted);
+    const int64_t w_in = pl->axis[2].in;
+    const float *next = pl->in + (key + 1) * w_in; /* the next input row, most often needed soon: on its way */
+    if (key + 1 < c->rows_in)
+        for (int64_t j = 0; j < w_in; j += 16) _mm_prefetch((const char *)(next + j), _MM_HINT_T0);
+    width_pass(row, pl->in + key * w_in, &pl->axis[2], pl->weighted);
     c->key[victim] = key, c->used[victim] = now;
     return row;
 }
@@ -209,7 +267,7 @@ static const float *cached_row(struct row_cache *c, const struct mb_interp_plan 
 static void run_rows(const struct mb_interp_plan *pl, float *scratch, int64_t r0, int64_t r1) {
     const struct mb_interp_axis *ad = &pl->axis[0], *ah = &pl->axis[1];
     const int64_t w_out = pl->axis[2].out;
-    struct row_cache c = {.rows = scratch, .stride = pl->scratch_row};
+    struct row_cache c = {.rows = scratch, .stride = pl->scratch_row, .rows_in = pl->planes * ad->in * ah->in};
     for (int s = 0; s < MB_INTERP_CACHE_SLOTS; s++) c.key[s] = -1, c.used[s] = -1;
     float *acc = scratch + MB_INTERP_CACHE_SLOTS * pl->scratch_row, *u = acc + pl->scratch_row; /* u: 4 rows */
     for (int64_t r = r0; r < r1; r++) {

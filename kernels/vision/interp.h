@@ -44,12 +44,18 @@ void mb_interp_cubic_weights_double(double t, double w[4]);
 enum mb_interp_mode { MB_INTERP_NEAREST, MB_INTERP_NEAREST_EXACT, MB_INTERP_LINEAR, MB_INTERP_CUBIC };
 int mb_interp_taps(enum mb_interp_mode mode); /* 1, 1, 2, 4 */
 
-/* One spatial axis: for each output index j, taps source indices and float weights, tap-major (index[t * out + j]). */
+/* One spatial axis: for each output index j, taps source indices and float weights, tap-major (index[t * out + j]).
+ * Blocks of 16 outputs whose sources of each tap lie in a window of 32 consecutive inputs (upsampling) are read with
+ * two vector loads and a two-register permutation instead of a gather: window[t * blocks + b] is the first input of
+ * the window, lane[t * out + j] = index - window (NULL when some block does not fit). */
+#define MB_INTERP_BLOCK 16
 struct mb_interp_axis {
     int taps;
-    int64_t in, out;
-    int32_t *index; /* (taps, out) */
-    float *weight;  /* (taps, out) */
+    int64_t in, out, blocks;
+    int32_t *index;  /* (taps, out) */
+    float *weight;   /* (taps, out) + a block of padding */
+    int32_t *window; /* (taps, blocks) or NULL */
+    int32_t *lane;   /* (taps, blocks * 16) */
 };
 /* Fill ax (allocates). scale_factor: the user's (0 = none). Returns 0 or -1 (out of memory). */
 int mb_interp_axis_init(struct mb_interp_axis *ax, enum mb_interp_mode mode, int64_t in, int64_t out,
