@@ -52,22 +52,27 @@ int mb_shuffle_shape(const struct mb_point *p, struct mb_shuffle *s, char *err, 
     s->unshuffle = point_has_param(p, "downscale_factor");
     s->r = param_int_or(p, s->unshuffle ? "downscale_factor" : "upscale_factor", p->scale);
     s->batch = p->batch, s->c_in = p->channels, s->h_in = p->height, s->w_in = p->width;
-    const int64_t r = s->r, r2 = r * r;
-    if (r < 1) return mb_errorf(err, errlen, "vision: the factor r = %lld must be >= 1", (long long)r);
-    if (!s->unshuffle) {
-        if (s->c_in % r2)
-            return mb_errorf(err, errlen, "pixel_shuffle: %lld input channels are not divisible by upscale_factor^2 = "
-                             "%lld (allowed: a multiple of r^2)", (long long)s->c_in, (long long)r2);
-        s->c_out = s->c_in / r2, s->h_out = s->h_in * r, s->w_out = s->w_in * r;
-    } else {
-        if (s->h_in % r || s->w_in % r)
-            return mb_errorf(err, errlen, "pixel_unshuffle: H = %lld, W = %lld are not both divisible by "
-                             "downscale_factor = %lld", (long long)s->h_in, (long long)s->w_in, (long long)r);
-        s->c_out = s->c_in * r2, s->h_out = s->h_in / r, s->w_out = s->w_in / r;
-    }
+    const int64_t r = s->r > 0 ? s->r : 1, r2 = r * r;
+    s->fits = 1;
+    if (!s->unshuffle) s->c_out = s->c_in / r2, s->h_out = s->h_in * r, s->w_out = s->w_in * r;
+    else s->c_out = s->c_in * r2, s->h_out = s->h_in / r, s->w_out = s->w_in / r;
+    if (s->r < 1) return mb_errorf(err, errlen, "vision: the factor r = %lld must be >= 1", (long long)s->r);
     if ((double)s->batch * (double)s->c_in * (double)s->h_in * (double)s->w_in > (double)MAX_ELEMENTS)
         return mb_errorf(err, errlen, "vision: N*C*H*W is too large (max 2^34 elements)");
+    s->fits = 0;
+    if (!s->unshuffle && s->c_in % r2)
+        return mb_errorf(err, errlen, "pixel_shuffle: %lld input channels are not divisible by upscale_factor^2 = "
+                         "%lld (allowed: a multiple of r^2)", (long long)s->c_in, (long long)r2);
+    if (s->unshuffle && (s->h_in % r || s->w_in % r))
+        return mb_errorf(err, errlen, "pixel_unshuffle: H = %lld, W = %lld are not both divisible by "
+                         "downscale_factor = %lld", (long long)s->h_in, (long long)s->w_in, (long long)r);
+    s->fits = 1;
     return 0;
+}
+
+int mb_shuffle_supports(const struct mb_kernel *k MB_UNUSED, const struct mb_point *p, char *why, size_t len) {
+    struct mb_shuffle s;
+    return mb_shuffle_shape(p, &s, why, len) ? 1 : 0;
 }
 
 double mb_shuffle_bytes(const struct mb_kernel *k MB_UNUSED, const struct mb_point *p) {
@@ -106,9 +111,11 @@ void mb_shuffle_teardown(void *state) {
     free(st);
 }
 
+/* A shape r does not divide is laid out (truncated) and refused by the kernels' supports and by eval, with the
+   shape's own line: eval lays out the family's default point before it reads the file's shapes. */
 static int shuffle_layout(struct mb_workload *w, char *err, size_t errlen) {
     struct mb_shuffle s;
-    if (mb_shuffle_shape(&w->point, &s, err, errlen)) return -1;
+    if (mb_shuffle_shape(&w->point, &s, err, errlen) && s.fits) return -1;
     mb_tensor_set(&w->inputs[0], "input", "batch,channels,height,width", 4, s.batch, s.c_in, s.h_in, s.w_in);
     mb_tensor_set(&w->outputs[0], "out", "batch,channels,height,width", 4, s.batch, s.c_out, s.h_out, s.w_out);
     w->n_inputs = w->n_outputs = 1;
@@ -121,6 +128,8 @@ static int shuffle_point_from_inputs(struct mb_workload *w, char *err, size_t er
     struct mb_workload want = {.family = w->family, .point = w->point};
     want.point.batch = x->shape[0], want.point.channels = x->shape[1];
     want.point.height = x->shape[2], want.point.width = x->shape[3];
+    struct mb_shuffle s;
+    if (mb_shuffle_shape(&want.point, &s, err, errlen)) return -1;
     return adopt_point(w, &want, err, errlen);
 }
 

@@ -27,10 +27,12 @@ struct mb_shuffle {
     int unshuffle;                 /* 0: pixel_shuffle, 1: pixel_unshuffle */
     int64_t batch, r;
     int64_t c_in, h_in, w_in;      /* input (N, c_in, h_in, w_in) */
-    int64_t c_out, h_out, w_out;   /* output */
+    int64_t c_out, h_out, w_out;   /* output (truncated when r does not divide) */
+    int fits;                      /* 0: r does not divide the shape (the only refusal the layout lets through) */
 };
 /* The point's shuffle (which one, r, shapes). Returns 0 or -1 with one line naming the bad value. */
 int mb_shuffle_shape(const struct mb_point *p, struct mb_shuffle *s, char *err, size_t errlen);
+int mb_shuffle_supports(const struct mb_kernel *k, const struct mb_point *p, char *why, size_t len);
 double mb_shuffle_bytes(const struct mb_kernel *k, const struct mb_point *p);
 double mb_shuffle_flops(const struct mb_kernel *k, const struct mb_point *p); /* 0: a permutation */
 /* The state of a shuffle kernel: shapes, tensors, per-thread scratch rows (scratch_rows rows of w_out floats). */
@@ -49,7 +51,7 @@ double mb_shuffle_workspace(const struct mb_kernel *k, const struct mb_point *p)
     .family = &mb_family_vision, MB_KERNEL_SOURCE,                                                                    \
     .axes = MB_AXIS_BIT(batch) | MB_AXIS_BIT(channels) | MB_AXIS_BIT(height) | MB_AXIS_BIT(width) |                  \
             MB_AXIS_BIT(scale),                                                                                       \
-    .setup = mb_shuffle_setup, .teardown = mb_shuffle_teardown, .flops = mb_shuffle_flops,                            \
+    .supports = mb_shuffle_supports, .setup = mb_shuffle_setup, .teardown = mb_shuffle_teardown, .flops = mb_shuffle_flops,                            \
     .bytes = mb_shuffle_bytes, .workspace_bytes = mb_shuffle_workspace
 
 /* ------------------------------------------------------------------------------------------ interpolation */
