@@ -169,12 +169,67 @@ static int shuffle_check(const struct mb_kernel *k MB_UNUSED, const struct mb_wo
     return mb_check_sampled(&c, 1, ctx.s.batch * ctx.s.c_out * ctx.s.h_out, 0, opts, out, err, errlen);
 }
 
+/* ------------------------------------------------------------------------------------------ probe */
+/* Runs k once on w (setup, run, teardown). 0 or -1 with a message. */
+static int run_kernel_once(const struct mb_kernel *k, struct mb_workload *w, char *err, size_t errlen) {
+    void *state;
+    if (mb_kernel_setup(k, &state, w, err, errlen)) return -1;
+    k->run(state);
+    k->teardown(state);
+    return 0;
+}
+
+/* max |pixel_unshuffle(pixel_shuffle(x)) - x| for x ~ N(0, 1) of shape (N, C r^2, H, W), r = each x. */
+static int probe_roundtrip(const struct mb_probe *probe MB_UNUSED, const struct mb_point *base, const double *xs,
+                           int nx, uint64_t seed, struct mb_probe_series *out, char *err, size_t errlen) {
+    const struct mb_kernel *ps = mb_kernel_find("vision.pixel_shuffle"), *pu = mb_kernel_find("vision.pixel_unshuffle");
+    if (!ps || !pu) return mb_errorf(err, errlen, "shuffle_roundtrip: the shuffle kernels are not registered");
+    const uint64_t given = MB_AXIS_BIT(batch) | MB_AXIS_BIT(channels) | MB_AXIS_BIT(height) | MB_AXIS_BIT(width) |
+                           MB_AXIS_BIT(scale);
+    out->count = 0;
+    for (int i = 0; i < nx && i < MB_PROBE_MAX_POINTS; i++) {
+        const int64_t r = (int64_t)xs[i];
+        struct mb_point p = *base, q;
+        p.n_values = 0, p.params[0] = '\0';
+        p.scale = r, p.channels = (base->channels > 0 ? base->channels : 3) * r * r;
+        p.batch = base->batch > 0 ? base->batch : 1;
+        p.height = base->height > 0 ? base->height : 16, p.width = base->width > 0 ? base->width : 16;
+        q = p;
+        q.channels = p.channels / (r * r), q.height = p.height * r, q.width = p.width * r;
+        mb_point_complete(ps, &p, given), mb_point_complete(pu, &q, given);
+        struct mb_workload a, b;
+        if (mb_workload_create(&a, ps->family, &p, seed, err, errlen)) return -1;
+        if (mb_workload_create(&b, pu->family, &q, seed, err, errlen)) return mb_workload_free(&a), -1;
+        int status = run_kernel_once(ps, &a, err, errlen);
+        const int64_t count = mb_tensor_numel(&a.inputs[0]);
+        if (!status) memcpy(b.inputs[0].data, a.outputs[0].data, (size_t)count * sizeof(float));
+        if (!status) status = run_kernel_once(pu, &b, err, errlen);
+        double worst = 0;
+        for (int64_t j = 0; !status && j < count; j++)
+            worst = fmax(worst, fabs((double)b.outputs[0].data[j] - (double)a.inputs[0].data[j]));
+        mb_workload_free(&a), mb_workload_free(&b);
+        if (status) return -1;
+        out->x[out->count] = (double)r, out->y[out->count] = worst;
+        out->ns[out->count] = 0, out->samples[out->count] = NULL;
+        out->count++;
+    }
+    return 0;
+}
+
+static const struct mb_probe shuffle_probes[] = {
+    {.name = "shuffle_roundtrip", .x_axis = "scale", .run = probe_roundtrip,
+     .summary = "max |pixel_unshuffle(pixel_shuffle(x)) - x| over x ~ N(0, 1) of shape (N, C r^2, H, W), one value "
+                "per r (0 when PixelUnshuffle inverts PixelShuffle)"},
+};
+
 const struct mb_family mb_family_vision = {
     .name = "vision",
     .summary = "input (N, C, H, W) -> out: nn.PixelShuffle(r) (N, C r^2, H, W) -> (N, C, H r, W r) and "
                "nn.PixelUnshuffle(r), its inverse (PyTorch's channel order)",
     .axes = shuffle_axes,
     .n_axes = (int)(sizeof shuffle_axes / sizeof shuffle_axes[0]),
+    .probes = shuffle_probes,
+    .n_probes = 1,
     .mechanisms = shuffle_mechanisms,
     .n_mechanisms = (int)(sizeof shuffle_mechanisms / sizeof shuffle_mechanisms[0]),
     .layout = shuffle_layout,
