@@ -40,21 +40,25 @@ enum mb_axis {
 /* A `--param` key, declared by a family, a kernel or a probe the way axes are declared. Values are parsed once,
  * before setup, into the point's typed values (read them with mb_param_int/real/bool/enum); the stored text
  * p->params is normalised: every declared key, sorted, defaults filled in ("features=iid;inputs=random;qk_std=1"). */
-enum mb_param_type { MB_PARAM_INT, MB_PARAM_REAL, MB_PARAM_BOOL, MB_PARAM_ENUM };
+/* INTS: a list of 1..MB_PARAM_MAX_INTS integers in [min, max], comma-separated ("64" or "48,64", F.interpolate's
+ * size), or "none" (the default: no list; def is ignored). */
+enum mb_param_type { MB_PARAM_INT, MB_PARAM_REAL, MB_PARAM_BOOL, MB_PARAM_ENUM, MB_PARAM_INTS };
 struct mb_param_decl {
     const char *name;
     enum mb_param_type type;
-    double def;         /* default (ENUM: index into values; BOOL: 0 or 1) */
+    double def;         /* default (ENUM: index into values; BOOL: 0 or 1; INTS: none) */
     double min, max;    /* INT, REAL: allowed range, inclusive */
     const char *values; /* ENUM: the allowed values, '|'-separated: "orthogonal|iid" */
     const char *help;   /* one line */
 };
 #define MB_MAX_PARAMS 12
-#define MB_PARAM_NAME_LEN 16
+#define MB_PARAM_NAME_LEN 24 /* "recompute_scale_factor" */
+#define MB_PARAM_MAX_INTS 3
 struct mb_param_value {
     char name[MB_PARAM_NAME_LEN];
     enum mb_param_type type;
-    double value; /* INT and BOOL: an integer; ENUM: the index of the value */
+    double value; /* INT and BOOL: an integer; ENUM: the index of the value; INTS: the count (0 = none) */
+    int64_t ints[MB_PARAM_MAX_INTS]; /* INTS: the values */
 };
 
 /* One point of a sweep: a value for every axis (0 where the family or kernel does not read it) plus the declared
@@ -90,6 +94,8 @@ int64_t mb_param_int(const struct mb_point *p, const char *name);
 double mb_param_real(const struct mb_point *p, const char *name);
 int mb_param_bool(const struct mb_point *p, const char *name);
 int mb_param_enum(const struct mb_point *p, const char *name); /* index into the declared values */
+/* INTS: copies up to max values into out and returns how many the list has (0 = none). */
+int mb_param_ints(const struct mb_point *p, const char *name, int64_t *out, int max);
 /* Set key=value in a parsed point's normalised text and mark it unparsed (the caller parses it again, which checks
    the value). Returns 0, or -1 when the point has no such key. */
 int mb_param_set(struct mb_point *p, const char *key, const char *value);

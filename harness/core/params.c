@@ -45,6 +45,9 @@ static void allowed_text(const struct mb_param_decl *d, char *buf, size_t len) {
     case MB_PARAM_INT: snprintf(buf, len, "an integer %s..%s", lo, hi); break;
     case MB_PARAM_REAL: snprintf(buf, len, "a number in [%s, %s]", lo, hi); break;
     case MB_PARAM_BOOL: snprintf(buf, len, "0 or 1"); break;
+    case MB_PARAM_INTS:
+        snprintf(buf, len, "none, or 1 to %d comma-separated integers %s..%s", MB_PARAM_MAX_INTS, lo, hi);
+        break;
     case MB_PARAM_ENUM: {
         char list[256];
         size_t used = 0;
@@ -64,16 +67,42 @@ static void allowed_text(const struct mb_param_decl *d, char *buf, size_t len) {
 
 static void default_text(const struct mb_param_decl *d, char *buf, size_t len) {
     if (d->type == MB_PARAM_ENUM) enum_name(d->values, (int)d->def, buf, len);
+    else if (d->type == MB_PARAM_INTS) snprintf(buf, len, "none");
     else format_number(d->def, buf, len);
 }
 
-static void value_text(const struct mb_param_decl *d, double v, char *buf, size_t len) {
-    if (d->type == MB_PARAM_ENUM) enum_name(d->values, (int)v, buf, len);
-    else format_number(v, buf, len);
+static void value_text(const struct mb_param_decl *d, const struct mb_param_value *v, char *buf, size_t len) {
+    if (d->type == MB_PARAM_ENUM) enum_name(d->values, (int)v->value, buf, len);
+    else if (d->type == MB_PARAM_INTS) {
+        size_t used = 0;
+        snprintf(buf, len, "none");
+        for (int i = 0; i < (int)v->value && used < len; i++) {
+            int w = snprintf(buf + used, len - used, "%s%lld", i ? "," : "", (long long)v->ints[i]);
+            if (w > 0) used += (size_t)w;
+        }
+    } else format_number(v->value, buf, len);
+}
+
+/* INTS: "none" or "a,b,c" into out (count in out->value); 0 or -1 (bad syntax, too many, out of range). */
+static int parse_ints(const struct mb_param_decl *d, const char *text, struct mb_param_value *out) {
+    out->value = 0;
+    if (strcmp(text, "none") == 0) return 0;
+    const char *s = text;
+    for (int i = 0;; i++) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (end == s || errno || i == MB_PARAM_MAX_INTS || v < d->min || v > d->max) return -1;
+        out->ints[i] = v;
+        out->value = i + 1;
+        if (*end == '\0') return 0;
+        if (*end != ',') return -1;
+        s = end + 1;
+    }
 }
 
 void mb_param_describe(const struct mb_param_decl *d, char *buf, size_t len) {
-    static const char *const types[] = {"int", "real", "bool", "enum"};
+    static const char *const types[] = {"int", "real", "bool", "enum", "ints"};
     char allowed[320], def[64];
     allowed_text(d, allowed, sizeof allowed);
     default_text(d, def, sizeof def);
@@ -81,14 +110,19 @@ void mb_param_describe(const struct mb_param_decl *d, char *buf, size_t len) {
 }
 
 /* Parse one value; 0 or -1 with a message. */
-static int parse_value(const struct mb_param_decl *d, const char *owner, const char *text, double *out, char *err,
-                       size_t errlen) {
+static int parse_value(const struct mb_param_decl *d, const char *owner, const char *text, struct mb_param_value *out,
+                       char *err, size_t errlen) {
     char allowed[320];
     allowed_text(d, allowed, sizeof allowed);
     if (d->type == MB_PARAM_ENUM) {
         int i = enum_index(d->values, text);
         if (i < 0) return mb_errorf(err, errlen, "%s: parameter %s=%s is not allowed (%s)", owner, d->name, text, allowed);
-        *out = i;
+        out->value = i;
+        return 0;
+    }
+    if (d->type == MB_PARAM_INTS) {
+        if (parse_ints(d, text, out))
+            return mb_errorf(err, errlen, "%s: parameter %s=%s is not allowed (%s)", owner, d->name, text, allowed);
         return 0;
     }
     char *end;
@@ -98,7 +132,7 @@ static int parse_value(const struct mb_param_decl *d, const char *owner, const c
     if (!bad && d->type == MB_PARAM_BOOL) bad = v != 0 && v != 1;
     if (!bad && d->type != MB_PARAM_BOOL) bad = v < d->min || v > d->max;
     if (bad) return mb_errorf(err, errlen, "%s: parameter %s=%s is not allowed (%s)", owner, d->name, text, allowed);
-    *out = v;
+    out->value = v;
     return 0;
 }
 
@@ -129,6 +163,7 @@ static int compare_values(const void *a, const void *b) {
 int mb_params_parse_decls(const struct mb_param_decl *const *lists, const int *counts, int n_lists, const char *owner,
                           const char *text, unsigned flags, struct mb_point *p, char *err, size_t errlen) {
     struct mb_param_value values[MB_MAX_PARAMS];
+    memset(values, 0, sizeof values);
     int n = 0;
     for (int l = 0; l < n_lists; l++)
         for (int i = 0; i < counts[l]; i++) {
@@ -137,7 +172,7 @@ int mb_params_parse_decls(const struct mb_param_decl *const *lists, const int *c
                 return mb_errorf(err, errlen, "%s: too many or too long parameter declarations", owner);
             snprintf(values[n].name, sizeof values[n].name, "%s", d->name);
             values[n].type = d->type;
-            values[n].value = d->def;
+            values[n].value = d->type == MB_PARAM_INTS ? 0 : d->def;
             n++;
         }
     qsort(values, (size_t)n, sizeof values[0], compare_values);
@@ -172,7 +207,7 @@ int mb_params_parse_decls(const struct mb_param_decl *const *lists, const int *c
         while (strcmp(values[slot].name, key)) slot++;
         if (seen[slot]) return mb_errorf(err, errlen, "%s: parameter '%s' is given twice", owner, key);
         seen[slot] = 1;
-        if (parse_value(d, owner, value, &values[slot].value, err, errlen)) return -1;
+        if (parse_value(d, owner, value, &values[slot], err, errlen)) return -1;
     }
 
     char normal[MB_PARAMS_LEN];
@@ -180,7 +215,7 @@ int mb_params_parse_decls(const struct mb_param_decl *const *lists, const int *c
     normal[0] = '\0';
     for (int i = 0; i < n; i++) {
         char v[64];
-        value_text(find_decl(lists, counts, n_lists, values[i].name), values[i].value, v, sizeof v);
+        value_text(find_decl(lists, counts, n_lists, values[i].name), &values[i], v, sizeof v);
         int w = snprintf(normal + used, sizeof normal - used, "%s%s=%s", i ? ";" : "", values[i].name, v);
         if (w < 0 || (size_t)w >= sizeof normal - used)
             return mb_errorf(err, errlen, "%s: the parameters do not fit in %d characters", owner, MB_PARAMS_LEN - 1);
@@ -226,7 +261,7 @@ int mb_params_validate_for(const char *patterns, const char *text, char *err, si
             const struct mb_param_decl *d = mb_param_decl_of(ks[i], item);
             if (!d) continue;
             declared = 1;
-            double v;
+            struct mb_param_value v;
             if (parse_value(d, ks[i]->name, eq + 1, &v, err, errlen)) return -1;
         }
         if (!declared) {
@@ -271,6 +306,11 @@ int64_t mb_param_int(const struct mb_point *p, const char *name) {
 double mb_param_real(const struct mb_point *p, const char *name) { return value_of(p, name, MB_PARAM_REAL)->value; }
 int mb_param_bool(const struct mb_point *p, const char *name) { return value_of(p, name, MB_PARAM_BOOL)->value != 0; }
 int mb_param_enum(const struct mb_point *p, const char *name) { return (int)value_of(p, name, MB_PARAM_ENUM)->value; }
+int mb_param_ints(const struct mb_point *p, const char *name, int64_t *out, int max) {
+    const struct mb_param_value *v = value_of(p, name, MB_PARAM_INTS);
+    for (int i = 0; i < (int)v->value && i < max; i++) out[i] = v->ints[i];
+    return (int)v->value;
+}
 
 int mb_param_set(struct mb_point *p, const char *key, const char *value) {
     char out[MB_PARAMS_LEN * 2];
