@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # `make bench`: the attention experiments (scaling, rank trade-offs, decode, associative recall) and the PEFT
-# experiments (LoRA merged/unmerged/base, adapters), each with its PyTorch peer, then their plots.
+# experiments (LoRA merged/unmerged/base, adapters) and the vision layers (upsampling, transposed and sub-pixel
+# convolution), each with its PyTorch peer, then their plots.
 # The peers run with glibc's huge-page malloc (GLIBC_TUNABLES=glibc.malloc.hugetlb=1): torch allocates its outputs
 # per call, and without it a fresh 4 KiB page (~6 us on these VMs) would be measured as the peer's time.
 # Incremental: each sweep runs with --resume, so a rerun measures only what is missing or changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p results plots
-for exp in attention_scaling attention_rank attention_decode attention_recall peft_lora peft_lora_rank peft_adapter; do
+for exp in attention_scaling attention_rank attention_decode attention_recall peft_lora peft_lora_rank peft_adapter vision_upsample vision_conv; do
   echo "== $exp"
   ./mechbench sweep "experiments/$exp.ini" --resume
 done
@@ -25,6 +26,14 @@ for exp in peft_lora peft_adapter; do
 done
 /usr/bin/python3 scripts/peft_ratios.py results/peft_lora.h5 results/peft_adapter.h5
 
+echo "== PyTorch peers for the vision layers (1 thread) -> results/vision_upsample.h5, results/vision_conv.h5"
+export GLIBC_TUNABLES=glibc.malloc.hugetlb=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+/usr/bin/python3 bench/peers/torch_vision.py results/vision_upsample.h5 --threads 1
+/usr/bin/python3 bench/peers/torch_vision_conv.py results/vision_conv.h5 --threads 1
+echo "== interleaved ratios at (2, 3, 512, 512) x2 (torch time / mechbench time)"
+/usr/bin/python3 bench/peers/torch_vision.py results/vision_upsample.h5 --threads 1 --interleave 5
+unset GLIBC_TUNABLES OMP_NUM_THREADS OPENBLAS_NUM_THREADS MKL_NUM_THREADS
+
 echo "== plots"
 ./mechbench plot results/attention_scaling.h5 --where causal=0 --out plots/attention_scaling_causal0 \
   --crossover attention.softmax.flash,attention.linear.elu
@@ -40,3 +49,7 @@ echo "== plots"
 ./mechbench plot results/peft_lora_rank.h5 --x rank --y time --out plots/peft_lora_rank
 ./mechbench plot results/peft_adapter.h5 --where batch=1 --y time --out plots/peft_adapter_batch1
 ./mechbench plot results/peft_adapter.h5 --where batch=8 --y time --out plots/peft_adapter_batch8
+./mechbench plot results/vision_upsample.h5 --x height --y time --where width=512 --where scale=2 \
+  --kernels 'vision.pixel_*,vision.upsample.bi*,vision.upsample.nearest*' --out plots/vision_upsample_height
+./mechbench plot results/vision_upsample.h5 --x scale --y time --where height=256 --out plots/vision_upsample_scale
+./mechbench plot results/vision_conv.h5 --x height --y time --out plots/vision_conv_height

@@ -228,9 +228,26 @@ static void write_plot_command(FILE *f, const struct mb_series_set *set, enum mb
 }
 
 /* Tall enough for the legend: one line per series (and per "vs exact" twin). */
-static int canvas_height(const struct mb_series_set *set) {
+/* Legend lines: one per series, two for an approximation (its error vs exact). */
+static int legend_lines(const struct mb_series_set *set) {
     int lines = 0;
     for (int s = 0; s < set->count; s++) lines += 1 + is_approximation(&set->series[s]);
+    return lines;
+}
+
+/* Labels longer than this go in a legend below the plot (one column), so the plot keeps the canvas's width. */
+enum { WIDE_LABEL = 48 };
+
+static int widest_label(const struct mb_series_set *set) {
+    size_t widest = 0;
+    for (int s = 0; s < set->count; s++)
+        if (strlen(set->series[s].label) > widest) widest = strlen(set->series[s].label);
+    return (int)widest;
+}
+
+static int canvas_height(const struct mb_series_set *set) {
+    const int lines = legend_lines(set);
+    if (widest_label(set) > WIDE_LABEL) return 650 + lines * 18;
     return lines * 18 + 150 > 800 ? lines * 18 + 150 : 800;
 }
 
@@ -245,7 +262,10 @@ int mb_series_plot_draw(const struct mb_series_plot *p, const char *prefix, cons
     write_data_blocks(&g, &p->set);
     fputs("set title ", f);
     mb_gnuplot_quote(f, p->title);
-    fputs(" noenhanced\nset key outside right top noenhanced\nset grid\n", f);
+    fputs(widest_label(&p->set) > WIDE_LABEL ? " noenhanced\nset key outside below left Left reverse maxcols 1 noenhanced\n"
+                                             : " noenhanced\nset key outside right top noenhanced\n",
+          f);
+    fputs("set grid\n", f);
     for (int k = 0; k < MB_PLOT_KIND_COUNT; k++) {
         if (!want[k]) continue;
         fprintf(f, "\n# %s\n", mb_plot_kind_names[k]);

@@ -101,6 +101,44 @@ static void sort_and_dedupe(struct mb_series *s, int x_axis) {
     s->count = kept;
 }
 
+/* The value of parameter `name` (length len) in a normalised params text "a=1;b=x", or NULL. */
+static const char *param_value(const char *params, const char *name, size_t len, size_t *value_len) {
+    for (const char *t = params; *t; t += strcspn(t, ";"), t += *t == ';') {
+        if (strncmp(t, name, len) || t[len] != '=') continue;
+        *value_len = strcspn(t + len + 1, ";");
+        return t + len + 1;
+    }
+    return NULL;
+}
+
+/* "kernel axes params" with only the parameters whose value differs between the set's series: a parameter that
+   every series having it holds at one value says nothing in a legend, and long default lists pushed the plots off
+   the canvas. A series of the same kernel without the parameter counts as differing; another kernel's does not. */
+static void series_label(struct mb_series_set *set, int s, uint64_t label_mask) {
+    struct mb_series *se = &set->series[s];
+    char axes[192], params[MB_PARAMS_LEN] = "";
+    mb_series_key(&se->rows[0]->point, label_mask, 0, axes, sizeof axes);
+    const char *mine = se->rows[0]->point.params;
+    size_t used = 0;
+    for (const char *t = mine; set->key_params && *t; t += strcspn(t, ";"), t += *t == ';') {
+        const size_t token = strcspn(t, ";"), name = strcspn(t, "=;");
+        const char *value = t + name + 1;
+        size_t value_len = token > name ? token - name - 1 : 0, other_len;
+        int differs = 0;
+        for (int o = 0; o < set->count && !differs; o++) {
+            const char *other = param_value(set->series[o].rows[0]->point.params, t, name, &other_len);
+            if (!other) differs = !strcmp(set->series[o].kernel, se->kernel); /* a kernel without it: no evidence */
+            else differs = other_len != value_len || strncmp(other, value, value_len);
+        }
+        if (!differs) continue;
+        int w = snprintf(params + used, sizeof params - used, "%s%.*s", used ? ";" : "", (int)token, t);
+        if (w < 0 || (size_t)w >= sizeof params - used) break;
+        used += (size_t)w;
+    }
+    snprintf(se->label, sizeof se->label, "%s%s%s%s%s", se->kernel, axes[0] ? " " : "", axes, params[0] ? " " : "",
+             params);
+}
+
 int mb_series_group(const struct mb_row *const *rows, int64_t count, int x_axis, uint64_t key_mask, int key_params,
                     struct mb_series_set *set, char *err, size_t errlen) {
     memset(set, 0, sizeof *set);
@@ -141,8 +179,8 @@ int mb_series_group(const struct mb_row *const *rows, int64_t count, int x_axis,
         sort_and_dedupe(se, x_axis);
         snprintf(se->kernel, sizeof se->kernel, "%s", se->rows[0]->kernel);
         mb_series_key(&se->rows[0]->point, label_mask, key_params, se->key, sizeof se->key);
-        snprintf(se->label, sizeof se->label, "%s%s%s", se->kernel, se->key[0] ? " " : "", se->key);
     }
+    for (int s = 0; s < set->count; s++) series_label(set, s, label_mask);
     qsort_r(set->series, (size_t)set->count, sizeof *set->series, cmp_series, set);
     return 0;
 }

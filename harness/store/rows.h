@@ -28,7 +28,7 @@ void mb_series_key(const struct mb_point *p, uint64_t mask, int with_params, cha
 struct mb_series {
     char kernel[MB_NAME_LEN];
     char key[192];                /* mb_series_key over the set's key mask (plus rank) */
-    char label[MB_NAME_LEN + 192]; /* "kernel key" */
+    char label[MB_NAME_LEN + 192 + MB_PARAMS_LEN + 8]; /* "kernel axes params": params that differ between series */
     int count;
     const struct mb_row **rows;   /* one per x value, sorted by x */
 };

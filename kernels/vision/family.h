@@ -92,4 +92,11 @@ extern const struct mb_param_decl mb_upsample_trilinear_params[2];
     .teardown = mb_upsample_teardown, .flops = mb_upsample_flops, .bytes = mb_upsample_bytes,                         \
     .workspace_bytes = mb_upsample_workspace
 
+/* PixelShuffle(r)'s index map (torch.nn.PixelShuffle): out[n, c, h r + i, w r + j] = in[n, c r^2 + i r + j, h, w]:
+   the input channel of output channel c at sub-pixel phase (i, j). Used by vision.pixel_shuffle and by the fused
+   shuffle of vision.subpixel_conv. */
+static inline int64_t mb_vision_shuffle_channel(int64_t c, int64_t i, int64_t j, int64_t r) {
+    return c * r * r + i * r + j;
+}
+
 #endif

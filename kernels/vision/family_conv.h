@@ -20,6 +20,7 @@
 #define MB_VISION_FAMILY_CONV_H
 
 #include "core/mechbench.h"
+#include "vision/family.h" /* mb_vision_shuffle_channel */
 
 extern const struct mb_family mb_family_vision_conv_transpose2d;
 extern const struct mb_family mb_family_vision_subpixel_conv;
@@ -27,13 +28,6 @@ extern const struct mb_probe mb_vision_checkerboard_probes[1];
 extern const struct mb_probe mb_vision_subpixel_probes[1];
 
 enum { MB_VCONV_INPUT, MB_VCONV_WEIGHT, MB_VCONV_BIAS };
-
-/* PixelShuffle(r)'s index map (torch.nn.PixelShuffle): out[n, c, h r + i, w r + j] = in[n, c r^2 + i r + j, h, w].
-   The input channel of output channel c at sub-pixel phase (i, j). (kernels/vision/pixel_shuffle.c has the same
-   map as a kernel; the two may share one helper once both families are merged.) */
-static inline int64_t mb_vision_shuffle_channel(int64_t c, int64_t i, int64_t j, int64_t r) {
-    return c * r * r + i * r + j;
-}
 
 /* The shape of one transposed convolution (every size validated by mb_convt_shape). */
 struct mb_convt_shape {

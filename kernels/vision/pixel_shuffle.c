@@ -15,7 +15,7 @@ static void shuffle_rows(const struct mb_shuffle_state *st, float *restrict row,
     for (int64_t o = r0; o < r1; o++) {
         const int64_t oh = o % s->h_out, c = o / s->h_out % s->c_out, n = o / s->h_out / s->c_out;
         const int64_t h = oh / r, i = oh % r;
-        const float *restrict src = st->in + ((n * s->c_in + c * r * r + i * r) * s->h_in + h) * w_in;
+        const float *restrict src = st->in + ((n * s->c_in + mb_vision_shuffle_channel(c, i, 0, r)) * s->h_in + h) * w_in;
         if (r == 2) {
             const float *restrict a = src, *restrict b = src + plane;
             for (int64_t w = 0; w < w_in; w++) row[2 * w] = a[w], row[2 * w + 1] = b[w];

@@ -156,3 +156,22 @@ Test(series, empty_input) {
     cr_assert_eq(set.count, 0);
     mb_series_free(&set);
 }
+
+Test(series, labels_keep_only_the_params_that_differ) {
+    add("k", 128, 0, 1, 0, 1);
+    add("k", 128, 0, 1, 0, 2);
+    add("other", 128, 0, 1, 0, 3);
+    snprintf(rows[0].point.params, sizeof rows[0].point.params, "act=relu;m=1;size=none");
+    snprintf(rows[1].point.params, sizeof rows[1].point.params, "act=relu;m=2;size=none");
+    snprintf(rows[2].point.params, sizeof rows[2].point.params, "m=2;stride=0");
+    int pv;
+    uint64_t vary = mb_rows_varying(ptrs, n_rows, &pv);
+    struct mb_series_set set;
+    char err[128];
+    cr_assert_eq(mb_series_group(ptrs, n_rows, MB_AXIS_n, vary, pv, &set, err, sizeof err), 0);
+    cr_assert_eq(set.count, 3);
+    cr_assert_str_eq(set.series[0].label, "k m=1");
+    cr_assert_str_eq(set.series[1].label, "k m=2");
+    cr_assert_str_eq(set.series[2].label, "other m=2");
+    mb_series_free(&set);
+}
