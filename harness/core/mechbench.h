@@ -20,6 +20,9 @@
 #define MB_HASH_LEN 17     /* 16 hex digits + NUL */
 #define MB_MAX_TENSORS 16
 #define MB_MAX_DIMS 6
+/* The largest tensor a file may declare (elements); checked with overflow-safe arithmetic before allocating. */
+#define MB_TENSOR_MAX_ELEMENTS_LOG2 36
+#define MB_TENSOR_MAX_ELEMENTS (UINT64_C(1) << MB_TENSOR_MAX_ELEMENTS_LOG2)
 #define MB_UNUSED __attribute__((unused)) /* a parameter a callback's signature has but this callback ignores */
 
 /* ---------------------------------------------------------------------------------------------- axes */

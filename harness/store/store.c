@@ -753,14 +753,16 @@ int mb_h5_root_names(const char *path, char *buf, size_t len, char *err, size_t 
     return 0;
 }
 
-/* Shape of a float32/float64 dataset of rank <= MB_MAX_DIMS into t. */
-static int tensor_shape(hid_t d, const char *path, struct mb_tensor *t, char *err, size_t errlen) {
+/* Shape of a float32/float64 or integer dataset of rank <= MB_MAX_DIMS into t; *integer = it holds integers
+   (PyTorch's int64 indices), read exactly only while they fit float32's 24-bit significand. */
+static int tensor_shape(hid_t d, const char *path, struct mb_tensor *t, int *integer, char *err, size_t errlen) {
     hid_t type = H5Dget_type(d);
     H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
     size_t size = type >= 0 ? H5Tget_size(type) : 0;
     if (type >= 0) H5Tclose(type);
-    if (cls != H5T_FLOAT || (size != 4 && size != 8))
-        return mb_errorf(err, errlen, "%s: dataset '%s' is not float32 or float64", path, t->name);
+    *integer = cls == H5T_INTEGER;
+    if ((cls != H5T_FLOAT || (size != 4 && size != 8)) && cls != H5T_INTEGER)
+        return mb_errorf(err, errlen, "%s: dataset '%s' is not float32, float64 or an integer type", path, t->name);
     hid_t space = H5Dget_space(d);
     int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
     hsize_t dims[MB_MAX_DIMS];
@@ -769,9 +771,33 @@ static int tensor_shape(hid_t d, const char *path, struct mb_tensor *t, char *er
     if (rank < 0 || rank > MB_MAX_DIMS)
         return mb_errorf(err, errlen, "%s: dataset '%s' has rank %d (at most %d allowed)", path, t->name, rank,
                     MB_MAX_DIMS);
+    /* the element count, overflow-checked, before anything is allocated (a chunked, unallocated dataset can
+       declare any shape in a tiny file) */
+    uint64_t numel = 1;
+    for (int i = 0; i < rank; i++)
+        if (__builtin_mul_overflow(numel, (uint64_t)dims[i], &numel) || numel > MB_TENSOR_MAX_ELEMENTS)
+            return mb_errorf(err, errlen, "%s: dataset '%s' is too large (more than 2^%d elements)", path, t->name,
+                             MB_TENSOR_MAX_ELEMENTS_LOG2);
     t->ndim = rank;
     for (int i = 0; i < rank; i++) t->shape[i] = (int64_t)dims[i];
     return 0;
+}
+
+/* Reads an integer dataset into t->data (numel floats), refusing a value float32 cannot hold exactly. */
+static int read_integers(hid_t d, const char *path, struct mb_tensor *t, int64_t numel, char *err, size_t errlen) {
+    int64_t *values = malloc((size_t)(numel > 0 ? numel : 1) * sizeof *values);
+    if (!values) return mb_errorf(err, errlen, "%s: cannot allocate a buffer for '%s'", path, t->name);
+    int rc = 0;
+    if (numel > 0 && H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0)
+        rc = mb_errorf(err, errlen, "%s: cannot read '%s': %s", path, t->name, h5_detail());
+    for (int64_t i = 0; rc == 0 && i < numel; i++) {
+        if (values[i] > (INT64_C(1) << 24) || values[i] < -(INT64_C(1) << 24))
+            rc = mb_errorf(err, errlen, "%s: dataset '%s' holds the integer %lld at element %lld: float32 holds integers "
+                           "exactly only up to 2^24 = 16777216", path, t->name, (long long)values[i], (long long)i);
+        else t->data[i] = (float)values[i];
+    }
+    free(values);
+    return rc;
 }
 
 int mb_h5_read_tensor(const char *path, struct mb_tensor *t, char *err, size_t errlen) {
@@ -789,12 +815,14 @@ int mb_h5_read_tensor(const char *path, struct mb_tensor *t, char *err, size_t e
     }
     hid_t d = rc == 0 ? H5Dopen2(file, t->name, H5P_DEFAULT) : -1;
     if (rc == 0 && d < 0) rc = mb_errorf(err, errlen, "%s: '%s' is not a dataset", path, t->name);
-    if (rc == 0) rc = tensor_shape(d, path, t, err, errlen);
+    int integer = 0;
+    if (rc == 0) rc = tensor_shape(d, path, t, &integer, err, errlen);
     if (rc == 0) {
         int64_t numel = mb_tensor_numel(t);
         size_t bytes = (size_t)numel * sizeof(float);
         t->data = mb_alloc(bytes > 64 ? bytes : 64);
         if (!t->data) rc = mb_errorf(err, errlen, "%s: cannot allocate %zu bytes for '%s'", path, bytes, t->name);
+        else if (integer) rc = read_integers(d, path, t, numel, err, errlen);
         else if (numel > 0 && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) < 0) {
             rc = mb_errorf(err, errlen, "%s: cannot read '%s': %s", path, t->name, h5_detail());
         }

@@ -106,8 +106,8 @@ def test_max_unpool2d_matches_torch(tmp_path, shape, output_size):
     assert pooled.shape[-2:] == (h, w)
     want = F.max_unpool2d(pooled, idx, k, s, p, output_size=output_size)
     extra = params(stride=s, padding=p) + (params(output_size=output_size[0]) if output_size else [])
-    # mechbench reads float tensors only: PyTorch's int64 indices go in as float32, exact below 2^24
-    (got,) = run_eval(tmp_path, "vision.max_unpool2d.scatter", {"input": pooled, "indices": idx.float()}, "--ksize", k,
+    # PyTorch's int64 indices as they are (read exactly: every index is below 2^24)
+    (got,) = run_eval(tmp_path, "vision.max_unpool2d.scatter", {"input": pooled, "indices": idx}, "--ksize", k,
                       *extra)
     assert got.shape == want.shape
     assert torch.equal(got, want)
@@ -118,7 +118,7 @@ def test_max_unpool2d_invalid_index_is_refused(tmp_path):
     idx[0, 0, 1, 1] = 16
     src, dst = tmp_path / "in.h5", tmp_path / "out.h5"
     with h5py.File(src, "w") as f:
-        f["input"], f["indices"] = pooled.numpy(), idx.float().numpy()
+        f["input"], f["indices"] = pooled.numpy(), idx.numpy()
     proc = mechbench("eval", "vision.max_unpool2d.scatter", "--in", src, "--out", dst, "--ksize", 2, check=False)
     assert proc.returncode != 0 and "= 16" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 

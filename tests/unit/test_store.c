@@ -641,14 +641,16 @@ Test(store, tensors_round_trip_atomically) {
     cr_assert_str_eq(err, "cannot create /nonexistent/y.h5: No such file or directory");
 }
 
-Test(store, tensor_read_converts_float64_and_rejects_integers) {
+Test(store, tensor_read_converts_float64_and_integers_exactly) {
     const char *path = in_dir("in.h5");
     double q[6] = {1.5, -2.25, 3.0, 1e-8, 0.0, 7.0};
-    int iv[3] = {1, 2, 3};
-    hsize_t qd[2] = {2, 3}, id = 3;
+    long long iv[3] = {1, 16777216, -3}, big[2] = {5, 16777217};
+    hsize_t qd[2] = {2, 3}, id = 3, bd = 2;
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     H5LTmake_dataset_double(f, "q", 2, qd, q);
-    H5LTmake_dataset_int(f, "idx", 1, &id, iv);
+    H5LTmake_dataset(f, "idx", 1, &id, H5T_NATIVE_LLONG, iv);
+    H5LTmake_dataset(f, "big", 1, &bd, H5T_NATIVE_LLONG, big);
+    H5LTmake_dataset_string(f, "text", "not a tensor");
     H5Fclose(f);
     struct mb_tensor t = {.name = "q"};
     char err[512];
@@ -656,10 +658,33 @@ Test(store, tensor_read_converts_float64_and_rejects_integers) {
     cr_assert_eq(t.ndim, 2);
     for (int i = 0; i < 6; i++) cr_assert_eq(t.data[i], (float)q[i]);
     mb_free(t.data);
-    t = (struct mb_tensor){.name = "idx"};
+    t = (struct mb_tensor){.name = "idx"}; /* PyTorch's int64 indices: exact up to 2^24 */
+    cr_assert_eq(mb_h5_read_tensor(path, &t, err, sizeof err), 0, "%s", err);
+    for (int i = 0; i < 3; i++) cr_assert_eq(t.data[i], (float)iv[i]);
+    mb_free(t.data);
+    t = (struct mb_tensor){.name = "big"};
     cr_assert_eq(mb_h5_read_tensor(path, &t, err, sizeof err), -1);
-    cr_assert_not_null(strstr(err, "in.h5: dataset 'idx' is not float32 or float64"), "%s", err);
+    cr_assert_not_null(strstr(err, "in.h5: dataset 'big' holds the integer 16777217 at element 1"), "%s", err);
+    t = (struct mb_tensor){.name = "text"};
+    cr_assert_eq(mb_h5_read_tensor(path, &t, err, sizeof err), -1);
+    cr_assert_not_null(strstr(err, "dataset 'text' is not float32, float64 or an integer type"), "%s", err);
     t = (struct mb_tensor){.name = "q"};
     cr_assert_eq(mb_h5_read_tensor(in_dir("nope.h5"), &t, err, sizeof err), -1);
     cr_assert_not_null(strstr(err, "nope.h5: No such file or directory"), "%s", err);
+}
+
+Test(store, tensor_read_refuses_a_declared_shape_too_large_before_allocating) {
+    /* a chunked, never-written dataset: a tiny file that declares 65536 x 1024 x 16777216 x 4096 floats */
+    const char *path = in_dir("huge.h5");
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dims[4] = {65536, 1024, 16777216, 4096}, chunk[4] = {1, 1, 1, 16};
+    hid_t space = H5Screate_simple(4, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 4, chunk);
+    hid_t d = H5Dcreate2(f, "q", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Dclose(d), H5Pclose(dcpl), H5Sclose(space), H5Fclose(f);
+    struct mb_tensor t = {.name = "q"};
+    char err[512];
+    cr_assert_eq(mb_h5_read_tensor(path, &t, err, sizeof err), -1);
+    cr_assert_null(t.data);
+    cr_assert_not_null(strstr(err, "huge.h5: dataset 'q' is too large (more than 2^36 elements)"), "%s", err);
 }
