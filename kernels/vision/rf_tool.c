@@ -57,6 +57,12 @@ static int parse_args(int argc, char **argv, struct rf_args *a, char *err, size_
         if (!strcmp(name, "erf")) { a->erf = 1; continue; }
         if (!strcmp(name, "checkerboard")) { a->checkerboard = 1; continue; }
         if (!strcmp(name, "measure")) { a->measure = 1; continue; }
+        static const char *const valued[] = {"input", "channels", "trials", "nets", "out", "depths", "activation"};
+        int known = 0;
+        for (size_t v = 0; v < sizeof valued / sizeof valued[0]; v++) known |= !strcmp(name, valued[v]);
+        if (!known)
+            return mb_errorf(err, errlen, "unknown option %s (allowed: --input, --measure, --nets, --erf, --depths, "
+                             "--activation, --channels, --trials, --checkerboard, --out)", arg);
         if (i + 1 >= argc) return mb_errorf(err, errlen, "%s needs a value", arg);
         const char *value = argv[++i];
         if (!strcmp(name, "input")) {
@@ -68,10 +74,7 @@ static int parse_args(int argc, char **argv, struct rf_args *a, char *err, size_
         } else if (!strcmp(name, "nets")) a->nets = value;
         else if (!strcmp(name, "out")) a->out = value;
         else if (!strcmp(name, "depths")) a->depths = value;
-        else if (!strcmp(name, "activation")) a->activation = value;
-        else
-            return mb_errorf(err, errlen, "unknown option %s (allowed: --input, --measure, --nets, --erf, --depths, "
-                             "--activation, --channels, --trials, --checkerboard, --out)", arg);
+        else a->activation = value;
     }
     if (a->erf + a->checkerboard + (a->net != NULL) != 1)
         return mb_errorf(err, errlen, "give one of NET, --erf or --checkerboard (usage: mechbench rf --help)");
