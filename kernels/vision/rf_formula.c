@@ -11,6 +11,9 @@
 
 #include <stdio.h>
 
+/* "experiments/nets/alexnet.net" for messages (a net parsed from text: its name) */
+static const char *file_of(const struct mb_rf_net *net) { return net->path[0] ? net->path : net->name; }
+
 static int64_t keff(const struct mb_rf_layer *l, int axis) { return (int64_t)l->dil * (l->k[axis] - 1) + 1; }
 
 static int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
@@ -36,7 +39,7 @@ static int layer_size(const struct mb_rf_net *net, const struct mb_rf_layer *l, 
     }
     if (size < 1)
         return mb_errorf(err, errlen, "%s:%d: layer %s gets a %s of %lld pixels, smaller than its window %lld (give a "
-                         "larger --input)", net->name, l->line, l->name, axis ? "width" : "height", (long long)n,
+                         "larger --input)", file_of(net), l->line, l->name, axis ? "width" : "height", (long long)n,
                          (long long)k);
     *out = size;
     return 0;
@@ -78,7 +81,7 @@ int mb_rf_bottom_up(const struct mb_rf_net *net, int64_t n, struct mb_rf_field *
                 const double blo = br->centre[a] - (double)(br->r[a] - 1) / 2, bhi = blo + (double)(br->r[a] - 1);
                 if (b && (br->j[a] != f->j[a] || br->size[a] != f->size[a]))
                     return mb_errorf(err, errlen, "%s:%d: merge %s: branch 1 has jump %lld and size %lld, branch %d "
-                                     "jump %lld and size %lld (merged branches must agree in both)", net->name,
+                                     "jump %lld and size %lld (merged branches must agree in both)", file_of(net),
                                      l->line, l->name, (long long)f->j[a], (long long)f->size[a], b + 1,
                                      (long long)br->j[a], (long long)br->size[a]);
                 if (!b || blo < lo) lo = blo;

@@ -376,7 +376,7 @@ int mb_rf_net_load(const char *dir, const char *name, struct mb_rf_net *net, cha
     fclose(f);
     text[used] = '\0';
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    int rc = mb_rf_net_parse(text, is_path ? path : base, net, err, errlen);
+    int rc = mb_rf_net_parse(text, path, net, err, errlen);
     free(text);
     if (rc) return -1;
     snprintf(net->path, sizeof net->path, "%s", path);

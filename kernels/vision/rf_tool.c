@@ -114,7 +114,7 @@ static int run_net(const struct rf_args *a, struct mb_report *r, char *err, size
             if (tr[ax] != f[i].r[ax] || (double)tlo[ax] != f[i].centre[ax] - (double)(f[i].r[ax] - 1) / 2) disagree = i;
     }
     if (disagree >= 0) {
-        mb_errorf(err, errlen, "%s:%d: the top-down and bottom-up recursions disagree at layer %s (a bug)", net.name,
+        mb_errorf(err, errlen, "%s:%d: the top-down and bottom-up recursions disagree at layer %s (a bug)", net.path,
                   net.layers[disagree].line, net.layers[disagree].name);
         return free(f), -1;
     }
