@@ -31,7 +31,7 @@ int mb_plot_heatmap(const char *path_stem, const struct mb_heatmap *h, char *err
     mb_gnuplot_quote(f, h->y_label ? h->y_label : "");
     fputs("\nset cblabel ", f);
     mb_gnuplot_quote(f, h->value_label ? h->value_label : "");
-    fputc('\n', f);
+    fputs(" offset 1.5,0\n", f); /* clear of the colour bar's tick labels, however narrow they are */
     fprintf(f, "set xrange [%g:%g]\nset yrange [%g:%g]\n", h->x0 - 0.5, h->x0 + h->cols - 0.5, h->y0 - 0.5,
             h->y0 + h->rows - 0.5);
     fprintf(f, "set cbrange [0:%.10g]\n", hi > 0 ? hi : 1);
