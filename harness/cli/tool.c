@@ -1,8 +1,11 @@
 /* `mechbench TOOL ...`: run a family's tool (mechbench.h "tools", e.g. `params`, the peft family's fine-tuning
  * calculator) and print its report: the title, one aligned row per quantity (label, value, unit and detail), then
- * the stated assumptions. Errors are one line "mechbench TOOL: ..." and exit 2. */
+ * the stated assumptions; the report's grids (e.g. `rf --erf`) are drawn as heat maps (plot/heatmap.h) and their
+ * files named. Errors are one line "mechbench TOOL: ..." and exit 2 (a heat map that cannot be drawn: exit 1). */
 #include "cli/commands.h"
 #include "core/mechbench.h"
+#include "plot/gnuplot.h"
+#include "plot/heatmap.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -31,5 +34,21 @@ int mb_cmd_tool(int argc, char **argv) {
     }
     if (report.n_notes) printf("assumptions:\n");
     for (int i = 0; i < report.n_notes; i++) printf("  - %s\n", report.notes[i]);
-    return 0;
+    int status = 0;
+    if (report.n_grids && !mb_gnuplot_available()) {
+        fprintf(stderr, "mechbench %s: gnuplot not found on PATH: no heat map drawn\n", tool->name);
+        status = 1;
+    }
+    for (int i = 0; !status && i < report.n_grids; i++) {
+        const struct mb_report_grid *g = &report.grids[i];
+        const struct mb_heatmap h = {.title = g->title, .x_label = g->x_label, .y_label = g->y_label,
+                                     .value_label = g->value_label, .values = g->values, .rows = g->rows,
+                                     .cols = g->cols, .x0 = g->x0, .y0 = g->y0};
+        if (mb_plot_heatmap(g->path, &h, err, sizeof err)) {
+            fprintf(stderr, "mechbench %s: %s\n", tool->name, err);
+            status = 1;
+        } else printf("wrote %s.png and %s.svg\n", g->path, g->path);
+    }
+    mb_report_free(&report);
+    return status;
 }

@@ -213,22 +213,38 @@ struct mb_probe {
 /* A family's calculator behind a subcommand of its own (`mechbench params MODEL`: the peft family's fine-tuning
  * memory calculator; later `rf NET`, `tfrecord`): no kernel, no timing. The tool parses its own arguments and fills
  * a report of rows and notes; harness/cli prints it (the library never prints). */
-#define MB_REPORT_MAX_ROWS 40
+#define MB_REPORT_MAX_ROWS 256 /* `rf resnet152`: one row per layer */
 #define MB_REPORT_MAX_NOTES 16
+#define MB_REPORT_MAX_GRIDS 8
 struct mb_report_row {
     char label[48];  /* "trainable parameters" */
     char value[48];  /* "18,874,368" */
     char unit[128];  /* "L r (d_in + d_out) ...": unit, formula or qualifier, may be empty */
+};
+/* A map the CLI draws as a heat map (harness/plot/heatmap.h) at path.png and path.svg: e.g. `rf --erf`. */
+struct mb_report_grid {
+    char path[256];       /* output stem */
+    char title[160];
+    char x_label[48], y_label[48], value_label[64];
+    int rows, cols;
+    double x0, y0;        /* the coordinates of column 0 and row 0 (unit steps) */
+    double *values;       /* rows x cols, row-major, row 0 at the bottom; owned by the report */
 };
 struct mb_report {
     char title[160];
     int n_rows, n_notes;  /* rows or notes past the maximum are dropped (a tool bug; the tests see it) */
     struct mb_report_row rows[MB_REPORT_MAX_ROWS];
     char notes[MB_REPORT_MAX_NOTES][320];  /* the stated assumptions and sources, one sentence each */
+    int n_grids;
+    struct mb_report_grid grids[MB_REPORT_MAX_GRIDS];
 };
 void mb_report_row(struct mb_report *r, const char *label, const char *unit, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void mb_report_note(struct mb_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Add a grid of rows x cols zeros to fill (labels and x0, y0 set by the caller); NULL when full or out of memory. */
+struct mb_report_grid *mb_report_grid(struct mb_report *r, const char *path, const char *title, int rows, int cols);
+/* Free the grids' values (a report is reused only after this). */
+void mb_report_free(struct mb_report *r);
 
 struct mb_tool {
     const char *name;     /* the subcommand: "params" */

@@ -1,8 +1,11 @@
-/* A tool's report (mechbench.h "tools"): rows of label, value, unit and notes, filled by the tool, printed by cli. */
+/* A tool's report (mechbench.h "tools"): rows of label, value, unit, notes and grids, filled by the tool, printed
+ * (and the grids drawn) by cli. */
 #include "core/mechbench.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 void mb_report_row(struct mb_report *r, const char *label, const char *unit, const char *fmt, ...) {
     if (r->n_rows >= MB_REPORT_MAX_ROWS) return;
@@ -21,4 +24,24 @@ void mb_report_note(struct mb_report *r, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(r->notes[r->n_notes++], sizeof r->notes[0], fmt, ap);
     va_end(ap);
+}
+
+struct mb_report_grid *mb_report_grid(struct mb_report *r, const char *path, const char *title, int rows, int cols) {
+    if (r->n_grids >= MB_REPORT_MAX_GRIDS || rows < 1 || cols < 1) return NULL;
+    struct mb_report_grid *g = &r->grids[r->n_grids];
+    memset(g, 0, sizeof *g);
+    if (!(g->values = calloc((size_t)rows * (size_t)cols, sizeof *g->values))) return NULL;
+    snprintf(g->path, sizeof g->path, "%s", path);
+    snprintf(g->title, sizeof g->title, "%s", title);
+    g->rows = rows, g->cols = cols;
+    r->n_grids++;
+    return g;
+}
+
+void mb_report_free(struct mb_report *r) {
+    for (int i = 0; i < r->n_grids; i++) {
+        free(r->grids[i].values);
+        r->grids[i].values = NULL;
+    }
+    r->n_grids = 0;
 }

@@ -24,9 +24,9 @@ static const struct mb_param_decl checkerboard_params[] = {
     {"size", MB_PARAM_INT, 16, 4, 256, NULL, "H = W of the constant input"},
 };
 
-/* max / min over the interior of the overlap map for kernel size k; -1 with a message. */
-static int overlap_ratio(int64_t k, int64_t stride, int resize, int64_t size, double *ratio, char *err,
-                         size_t errlen) {
+int mb_vision_overlap_map(int64_t k, int64_t stride, int resize, int64_t size, float **map, int64_t *rows,
+                          int64_t *cols, char *err, size_t errlen) {
+    *map = NULL;
     struct mb_convt c = {.s = {.batch = 1, .c_in = 1, .c_out = 1, .groups = 1, .h = size, .w = size, .k = k,
                                .stride = stride, .pad = 0, .out_pad = 0, .dil = 1}};
     if (resize) { /* nearest upsampling of the constant input is the constant input of size s H */
@@ -46,18 +46,30 @@ static int overlap_ratio(int64_t k, int64_t stride, int resize, int64_t size, do
         for (int64_t i = 0; i < k * k; i++) w[i] = 1;
         c.x = x, c.weight = w, c.bias = &zero, c.out = y;
         mb_convt_scatter(&c, scratch, col, 1);
-        double lo = INFINITY, hi = -INFINITY;
-        for (int64_t oy = k; oy < c.s.h_out - k; oy++)
-            for (int64_t ox = k; ox < c.s.w_out - k; ox++) {
-                lo = fmin(lo, y[oy * c.s.w_out + ox]);
-                hi = fmax(hi, y[oy * c.s.w_out + ox]);
-            }
-        if (!(lo > 0)) rc = mb_errorf(err, errlen, "checkerboard_overlap: size = %lld leaves no interior for k = %lld",
-                                      (long long)size, (long long)k);
-        *ratio = hi / lo;
-    }
-    free(x), free(w), free(y), free(scratch);
+        *map = y, *rows = c.s.h_out, *cols = c.s.w_out;
+    } else free(y);
+    free(x), free(w), free(scratch);
     return rc;
+}
+
+/* max / min over the interior of the overlap map for kernel size k; -1 with a message. */
+static int overlap_ratio(int64_t k, int64_t stride, int resize, int64_t size, double *ratio, char *err,
+                         size_t errlen) {
+    float *y;
+    int64_t rows, cols;
+    if (mb_vision_overlap_map(k, stride, resize, size, &y, &rows, &cols, err, errlen)) return -1;
+    double lo = INFINITY, hi = -INFINITY;
+    for (int64_t oy = k; oy < rows - k; oy++)
+        for (int64_t ox = k; ox < cols - k; ox++) {
+            lo = fmin(lo, y[oy * cols + ox]);
+            hi = fmax(hi, y[oy * cols + ox]);
+        }
+    free(y);
+    if (!(lo > 0))
+        return mb_errorf(err, errlen, "checkerboard_overlap: size = %lld leaves no interior for k = %lld",
+                         (long long)size, (long long)k);
+    *ratio = hi / lo;
+    return 0;
 }
 
 static int probe_checkerboard(const struct mb_probe *probe MB_UNUSED, const struct mb_point *base, const double *xs,
@@ -65,7 +77,7 @@ static int probe_checkerboard(const struct mb_probe *probe MB_UNUSED, const stru
     const int64_t stride = mb_param_int(base, "stride"), size = mb_param_int(base, "size");
     const int resize = mb_param_enum(base, "mode") == 1;
     for (int xi = 0; xi < nx; xi++) {
-        double ratio;
+        double ratio = 0;
         if (overlap_ratio((int64_t)xs[xi], stride, resize, size, &ratio, err, errlen)) return -1;
         out->x[out->count] = xs[xi];
         out->y[out->count] = ratio;

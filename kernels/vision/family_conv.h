@@ -26,6 +26,11 @@ extern const struct mb_family mb_family_vision_conv_transpose2d;
 extern const struct mb_family mb_family_vision_subpixel_conv;
 extern const struct mb_probe mb_vision_checkerboard_probes[1];
 extern const struct mb_probe mb_vision_subpixel_probes[1];
+/* The overlap count map of checkerboard_probes.c (Odena et al. 2016): ConvTranspose2d(k, stride, padding 0) of a
+   constant-one size x size input with an all-ones kernel (resize: nearest x stride, then a k x k all-ones conv with
+   padding k / 2). *map: rows x cols, malloc'd (caller frees). Returns 0 or -1 with a message. */
+int mb_vision_overlap_map(int64_t k, int64_t stride, int resize, int64_t size, float **map, int64_t *rows,
+                          int64_t *cols, char *err, size_t errlen);
 
 enum { MB_VCONV_INPUT, MB_VCONV_WEIGHT, MB_VCONV_BIAS };
 
