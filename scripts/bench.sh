@@ -53,3 +53,6 @@ echo "== plots"
   --kernels 'vision.pixel_*,vision.upsample.bi*,vision.upsample.nearest*' --out plots/vision_upsample_height
 ./mechbench plot results/vision_upsample.h5 --x scale --y time --where height=256 --out plots/vision_upsample_scale
 ./mechbench plot results/vision_conv.h5 --x height --y time --out plots/vision_conv_height
+echo "== receptive fields: the effective receptive field (Luo et al. 2016) and checkerboard overlap heat maps"
+./mechbench rf --erf --out plots/vision_erf
+./mechbench rf --checkerboard --out plots/vision_checkerboard

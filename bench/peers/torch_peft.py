@@ -72,8 +72,11 @@ def main():
     with f:
         p = f["points"][...]
         rows = p[np.char.startswith(p["family"], b"peft") & (p["threads"] == args.threads) & np.isin(p["verdict"], [b"pass", b"fail"])]
-        points = sorted({(KERNELS[r["kernel"].decode()], tuple(int(r[a]) for a in AXES), r["params"].decode(),
-                          float(r["alpha"])) for r in rows if r["kernel"].decode() in KERNELS})
+        # F.linear does not read the rank: the frozen layer's and merged LoRA's points share one peer row (rank 0)
+        points = sorted({(KERNELS[r["kernel"].decode()],
+                          tuple(0 if a == "rank" and KERNELS[r["kernel"].decode()] == "peer.torch.linear" else int(r[a])
+                                for a in AXES), r["params"].decode(), float(r["alpha"]))
+                         for r in rows if r["kernel"].decode() in KERNELS})
         have = {(r["kernel"].decode(), tuple(int(r[a]) for a in AXES)) for r in p if r["kernel"].startswith(b"peer.")}
         peerlib.add_kernels(f, [{"name": name, "family": "peft.adapter" if "adapter" in name else "peft", "mechanism": name.split(".")[-1], "exact": 1, "oracle": "torch float64", "rank_meaning": "r",
                                  "source": "bench/peers/torch_peft.py",
