@@ -114,7 +114,16 @@ static int parse_range(struct values_ctx *c, const char *item) {
         return mb_errorf(c->err, c->errlen, "step in '%s'%s must be > 0 (e.g. 0:256:+64)", item, c->what);
 
     const double slack = 1e-9 * end; /* 1e-3:1:x10 must reach 1 despite rounding */
-    for (int i = 0;; i++) {
+    /* The number of terms, before expanding: a ratio or step too small to make progress (x1.000000000001,
+       +1e-300) would otherwise loop for ever, skipping repeats without counting them. Repeats of a small integer
+       range (x1.5 from 1) are skipped below, so terms may exceed the values kept, but not by more than a bounded
+       amount: allow 4 x max terms. */
+    const double terms = op == 'x' ? floor(log((end + slack) / start) / log(step)) + 1
+                                   : floor((end + slack - start) / step) + 1;
+    if (!(terms <= 4.0 * c->max) || (op == '+' && start + step == start))
+        return mb_errorf(c->err, c->errlen, "'%s'%s expands to %.3g values (at most %d; a larger ratio or step)",
+                         item, c->what, terms, c->max);
+    for (int64_t i = 0; i < (int64_t)terms + 1; i++) {
         double v = op == 'x' ? start * pow(step, i) : start + step * i;
         if (v > end + slack) break;
         if (c->count >= c->max)

@@ -151,6 +151,14 @@ Test(values, bad_ranges) {
     expect_values_error("-8:8:+4", MB_INT, "negative value");
 }
 
+/* Ranges that make no progress once expanded (issue 13: these hung the parser): refused, not looped on. */
+Test(values, ranges_must_make_progress, .timeout = 5) {
+    expect_values_error("1:1000:x1.000000000001", MB_INT, "expands to 6.91e+12 values (at most 256");
+    expect_values_error("1:2:+1e-300", MB_REAL, "'1:2:+1e-300' expands to");
+    expect_values_error("1e300:1e301:+1", MB_REAL, "expands to");
+    cr_assert_eq(values("1:1000:x1.5", MB_INT), 17); /* repeats of small integers skipped: 1, 2, 3, 5, 8, ... */
+}
+
 Test(values, at_most_max_values) {
     cr_assert_eq(values("1:256:+1", MB_INT), MB_MAX_VALUES);
     expect_values_error("1:257:+1", MB_INT, "gives more than 256 values (at most 256)");
