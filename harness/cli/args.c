@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int mb_cli_fail(const char *command, int code, const char *fmt, ...) {
     va_list ap;
@@ -76,6 +77,11 @@ static int parse_opt(struct mb_cli_parse *c, const struct mb_opt *o, const char 
         return 0;
     }
     return 0;
+}
+
+int mb_cli_same_file(const char *in, const char *out) {
+    struct stat a, b;
+    return stat(in, &a) == 0 && stat(out, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 int mb_cli_parse(struct mb_cli_parse *c, int argc, char **argv) {

@@ -32,5 +32,7 @@ struct mb_cli_parse {
 int mb_cli_parse(struct mb_cli_parse *c, int argc, char **argv);
 /* "mechbench CMD: message" on stderr; returns code. */
 int mb_cli_fail(const char *command, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* 1 when out names an existing file that is the same file as in (same device and inode: any spelling, links). */
+int mb_cli_same_file(const char *in, const char *out);
 
 #endif

@@ -334,6 +334,8 @@ int mb_cmd_eval(int argc, char **argv) {
     if (rc) return rc;
     if (c.n_positional != 1) return mb_cli_fail("eval", 2, "expected one kernel name (see mechbench list)");
     if (!in || !out) return mb_cli_fail("eval", 2, "--in and --out are required");
+    if (mb_cli_same_file(in, out))
+        return mb_cli_fail("eval", 2, "--out %s is the input file itself: write the outputs to another file", out);
     const struct mb_kernel *k = find_kernel("eval", c.positional[0]);
     if (!k) return 2;
 

@@ -331,6 +331,23 @@ def test_eval_missing_dataset(tmp_path):
     assert not (tmp_path / "o.h5").exists()
 
 
+def test_output_onto_its_own_input_is_refused(tmp_path, tiny):
+    """issue 13, item 6: `export F.h5 --out F.h5` replaced the results with text; `eval --in x --out x` the input."""
+    results = tmp_path / "good.h5"
+    results.write_bytes(tiny[2].read_bytes())
+    before = results.read_bytes()
+    assert_clean_failure(mechbench("export", results, "--format", "csv", "--out", tmp_path / "." / "good.h5",
+                                   check=False), "is the results file itself")
+    src = tmp_path / "in.h5"
+    with h5py.File(src, "w") as f:
+        for name in "qkv":
+            f[name] = np.zeros((1, 1, 4, 4), np.float32)
+    src_before = src.read_bytes()
+    assert_clean_failure(mechbench("eval", "attention.softmax.naive", "--in", src, "--out", src, check=False),
+                         "is the input file itself")
+    assert results.read_bytes() == before and src.read_bytes() == src_before
+
+
 def test_plot_without_gnuplot(tiny, tmp_path):
     bindir = tmp_path / "bin"
     bindir.mkdir()
