@@ -182,9 +182,8 @@ static int handler(void *user, const char *section, const char *name, const char
         if (mb_expect_parse(value, &c->expect))
             return fail(st, "expect = %s (allowed: a..b, <b, >a, exists, decreasing, increasing)%s", value, "");
     } else if (!strcmp(name, "at") || !strcmp(name, "tolerance")) {
-        char *end;
-        double v = strtod(value, &end);
-        if (end == value || *end) return fail(st, "%s = %s: expected a number", name, value);
+        double v;
+        if (mb_parse_number(value, &v)) return fail(st, "%s = %s: expected a number", name, value);
         if (name[0] == 'a') c->has_at = 1, c->at = v;
         else c->tolerance = v;
     } else if (!strcmp(name, "variants")) {

@@ -21,21 +21,12 @@ int mb_cli_fail(const char *command, int code, const char *fmt, ...) {
     return code;
 }
 
-static int parse_number(const char *text, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (end == text || *end || errno || !isfinite(v)) return -1;
-    *out = v;
-    return 0;
-}
-
 static int parse_axis(struct mb_cli_parse *c, int axis, const char *value) {
     const struct mb_axis_info *info = &mb_axes[axis];
     double v;
     if (info->kind == MB_BOOL && (!strcmp(value, "true") || !strcmp(value, "yes"))) v = 1;
     else if (info->kind == MB_BOOL && (!strcmp(value, "false") || !strcmp(value, "no"))) v = 0;
-    else if (parse_number(value, &v))
+    else if (mb_parse_number(value, &v))
         return mb_cli_fail(c->command, 2, "--%s '%s' is not a number", info->name, value);
     if (info->kind != MB_REAL && (v != floor(v) || v < 0 || v > 9.0e15))
         return mb_cli_fail(c->command, 2, "--%s %s: expected a whole number >= 0", info->name, value);
@@ -61,12 +52,12 @@ static int parse_opt(struct mb_cli_parse *c, const struct mb_opt *o, const char 
         }
         return 0;
     case MB_OPT_INT:
-        if (parse_number(value, &v) || v != floor(v) || v < 0 || v > 9.0e15)
+        if (mb_parse_number(value, &v) || v != floor(v) || v < 0 || v > 9.0e15)
             return mb_cli_fail(c->command, 2, "--%s '%s': expected a whole number >= 0", o->name, value);
         *(int64_t *)o->target = (int64_t)v;
         return 0;
     case MB_OPT_REAL:
-        if (parse_number(value, &v) || v < 0)
+        if (mb_parse_number(value, &v) || v < 0)
             return mb_cli_fail(c->command, 2, "--%s '%s': expected a number >= 0", o->name, value);
         *(double *)o->target = v;
         return 0;
@@ -110,9 +101,13 @@ int mb_cli_parse(struct mb_cli_parse *c, int argc, char **argv) {
         int axis = c->point ? mb_axis_lookup(name) : -1;
         if (!o && axis < 0)
             return mb_cli_fail(c->command, 2, "unknown option --%s (see mechbench %s --help)", name, c->command);
-        int is_flag = (o && o->kind == MB_OPT_FLAG) || (axis >= 0 && mb_axes[axis].kind == MB_BOOL && !value &&
-                                                        (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0 ||
-                                                         (strcmp(argv[i + 1], "0") && strcmp(argv[i + 1], "1"))));
+        /* a BOOL axis is a flag (--causal) unless a number or a truth word follows: --causal 0, --causal 2 (refused) */
+        double next;
+        int bool_value = axis >= 0 && mb_axes[axis].kind == MB_BOOL && i + 1 < argc &&
+                         (!mb_parse_number(argv[i + 1], &next) || !strcmp(argv[i + 1], "true") ||
+                          !strcmp(argv[i + 1], "false") || !strcmp(argv[i + 1], "yes") || !strcmp(argv[i + 1], "no"));
+        int is_flag = (o && o->kind == MB_OPT_FLAG) ||
+                      (axis >= 0 && mb_axes[axis].kind == MB_BOOL && !value && !bool_value);
         if (is_flag) {
             if (value && o) return mb_cli_fail(c->command, 2, "--%s takes no value", name);
             value = "1";

@@ -246,9 +246,9 @@ static int split_params(const struct mb_kernel *k, struct mb_point *p, uint64_t 
         const char *value = eq + 1;
         int axis = mb_axis_lookup(item);
         if (!mb_param_decl_of(k, item) && axis >= 0) {
-            char *end;
-            double v = strtod(value, &end);
-            if (*end || end == value) return mb_errorf(err, errlen, "--param %s: '%s' is not a number", item, value);
+            double v;
+            if (mb_parse_number(value, &v))
+                return mb_errorf(err, errlen, "--param %s: '%s' is not a number", item, value);
             mb_point_set(p, (enum mb_axis)axis, v);
             *axes_set |= UINT64_C(1) << axis;
             continue;

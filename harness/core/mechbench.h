@@ -403,6 +403,9 @@ struct mb_row {
 };
 
 /* ---------------------------------------------------------------------------------------------- util */
+/* The one number syntax of every command line, experiment, claim and --param: decimal notation ("64", "1e-3",
+   "-2.5"), finite; no hex, nan, inf or spaces. Returns 0 and *v, or -1. */
+int mb_parse_number(const char *s, double *v);
 void *mb_alloc(size_t bytes);       /* 64-byte aligned (2 MiB and huge pages from 2 MiB up), zeroed; NULL on failure */
 void mb_free(void *p);
 uint64_t mb_splitmix64(uint64_t *state);

@@ -125,10 +125,8 @@ static int parse_value(const struct mb_param_decl *d, const char *owner, const c
             return mb_errorf(err, errlen, "%s: parameter %s=%s is not allowed (%s)", owner, d->name, text, allowed);
         return 0;
     }
-    char *end;
-    errno = 0;
-    double v = d->type == MB_PARAM_REAL ? strtod(text, &end) : (double)strtoll(text, &end, 10);
-    int bad = end == text || *end || errno || !isfinite(v);
+    double v = 0;
+    int bad = mb_parse_number(text, &v) || (d->type != MB_PARAM_REAL && v != floor(v));
     if (!bad && d->type == MB_PARAM_BOOL) bad = v != 0 && v != 1;
     if (!bad && d->type != MB_PARAM_BOOL) bad = v < d->min || v > d->max;
     if (bad) return mb_errorf(err, errlen, "%s: parameter %s=%s is not allowed (%s)", owner, d->name, text, allowed);

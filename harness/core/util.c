@@ -6,6 +6,7 @@
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -167,6 +168,16 @@ int mb_family_validate(const struct mb_family *f, const struct mb_point *p, char
  * "madvise" mode): a 4 KiB page costs a TLB miss per 4 KiB streamed and ~6 us at first touch, and the placement of
  * 4 KiB pages made the same GEMV 20-40% slower in a process's later allocations than in its first (measured:
  * peft.linear.base at d = 4096, n = 1). The memset is the first touch, before anything is timed. */
+int mb_parse_number(const char *s, double *v) {
+    if (!*s || strspn(s, "0123456789.eE+-") != strlen(s)) return -1; /* decimal only: no hex, nan, inf, spaces */
+    char *end;
+    errno = 0;
+    const double x = strtod(s, &end);
+    if (end == s || *end || errno == ERANGE || !isfinite(x)) return -1;
+    *v = x;
+    return 0;
+}
+
 void *mb_alloc(size_t bytes) {
     const size_t huge = (size_t)2 << 20;
     const size_t align = bytes >= huge ? huge : 64;

@@ -35,15 +35,6 @@ static void copy_trimmed(const char *s, size_t len, char *buf, size_t buflen) {
 }
 
 /* A plain decimal number (no hex, inf or nan): 0 and *v, or -1. */
-static int parse_number(const char *s, double *v) {
-    if (!*s || strspn(s, "0123456789.eE+-") != strlen(s)) return -1;
-    char *end;
-    errno = 0;
-    *v = strtod(s, &end);
-    if (*end || errno == ERANGE || !isfinite(*v)) return -1;
-    return 0;
-}
-
 static int parse_bool(const char *s, double *v) {
     static const char *const names[][2] = {{"0", "1"}, {"false", "true"}, {"no", "yes"}, {"off", "on"}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -96,8 +87,8 @@ static int parse_range(struct values_ctx *c, const char *item) {
     copy_trimmed(c2 + 1, strlen(c2 + 1), step_s, sizeof step_s);
     double start, end, step;
     char op = step_s[0];
-    if (parse_number(start_s, &start) || parse_number(end_s, &end) || (op != 'x' && op != '+') ||
-        parse_number(step_s + 1, &step))
+    if (mb_parse_number(start_s, &start) || mb_parse_number(end_s, &end) || (op != 'x' && op != '+') ||
+        mb_parse_number(step_s + 1, &step))
         return mb_errorf(c->err, c->errlen, "cannot parse '%s'%s (" VALUES_HINT ")", item, c->what);
     if (c->kind == MB_INT && (start != floor(start) || end != floor(end) || (op == '+' && step != floor(step))))
         return mb_errorf(c->err, c->errlen, "'%s' is not an integer range%s (" VALUES_HINT ")", item, c->what);
@@ -161,7 +152,7 @@ static int parse_values_for(const char *text, enum mb_axis_kind kind, const char
                                  item, what);
             if (push_value(&c, item, v)) return -1;
         } else {
-            if (parse_number(item, &v))
+            if (mb_parse_number(item, &v))
                 return mb_errorf(err, errlen, "cannot parse '%s'%s (" VALUES_HINT ")", item, what);
             if (push_value(&c, item, v)) return -1;
         }
@@ -196,7 +187,7 @@ int mb_parse_bytes(const char *text, double *bytes) {
     char num[64];
     copy_trimmed(buf, n, num, sizeof num);
     double v;
-    if (parse_number(num, &v) || v < 0) return -1;
+    if (mb_parse_number(num, &v) || v < 0) return -1;
     *bytes = v * scale;
     return 0;
 }
@@ -419,7 +410,7 @@ static int experiment_key(struct parse_state *st, const char *key, const char *v
         return 1;
     }
     if (strcmp(key, "min_time") == 0) {
-        if (parse_number(value, &v)) return fail(st, "cannot parse min_time = '%s' (use seconds, e.g. 0.05)", value);
+        if (mb_parse_number(value, &v)) return fail(st, "cannot parse min_time = '%s' (use seconds, e.g. 0.05)", value);
         if (!(v > 0 && v <= 60))
             return fail(st, "min_time = %s is out of range (seconds > 0 and <= 60)", value);
         e->min_time = v;
@@ -433,7 +424,7 @@ static int experiment_key(struct parse_state *st, const char *key, const char *v
         return 1;
     }
     if (strcmp(key, "budget") == 0) {
-        if (parse_number(value, &v)) return fail(st, "cannot parse budget = '%s' (use seconds, 0 = unlimited)", value);
+        if (mb_parse_number(value, &v)) return fail(st, "cannot parse budget = '%s' (use seconds, 0 = unlimited)", value);
         if (v < 0) return fail(st, "budget = %s is out of range (seconds >= 0, 0 = unlimited)", value);
         e->budget = v;
         return 1;

@@ -270,6 +270,12 @@ def assert_clean_failure(proc, *words):
     (["run", "attention.performer", "--param", "features=sideways"], ["features=sideways", "orthogonal, iid"]),
     (["eval", "attention.softmax.naive", "--in", "x.h5", "--out", "y.h5", "--param", "rounds=2"],
      ["unknown parameter 'rounds'"]),
+    # issue 13, item 10: one number syntax everywhere (decimal; no hex, nan or inf), a BOOL axis takes 0 or 1
+    (["run", "attention.linear.elu", "--n", "0x40"], ["--n '0x40' is not a number"]),
+    (["run", "attention.linear.elu", "--n", "inf"], ["--n 'inf' is not a number"]),
+    (["run", "attention.linear.elu", "--causal", "2"], ["--causal 2: expected 0 or 1"]),
+    (["run", "attention.linear.elu", "--param", "threads=nan"], ["--param threads: 'nan' is not a number"]),
+    (["run", "attention.linear.elu", "--param", "qk_std=0x1"], ["qk_std=0x1", "not allowed"]),
     (["describe", "nope"], ["unknown kernel"]),
     (["list", "--family", "nope"], ["unknown family"]),
     (["frobnicate"], ["unknown command"]),
