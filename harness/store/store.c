@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -368,14 +369,29 @@ static int store_attach(struct mb_store *s, char *err, size_t errlen) {
 }
 
 /* Create path as an empty file we own (O_EXCL), replacing an old one if overwrite. */
-static int create_empty(const char *path, int overwrite, char *err, size_t errlen) {
-    if (overwrite && unlink(path) < 0 && errno != ENOENT)
-        return mb_errorf(err, errlen, "cannot replace %s: %s", path, strerror(errno));
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    if (fd < 0 && errno == EEXIST) return mb_errorf(err, errlen, "%s already exists", path);
-    if (fd < 0) return mb_errorf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+/* Is the file at path held by a writer (HDF5's exclusive flock)? A sweep replacing it with --force would
+   otherwise unlink it under the running sweep, which then writes on into a file no one can see. */
+static int in_use(const char *path) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    int busy = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
     close(fd);
-    return 0;
+    return busy;
+}
+
+/* The temporary name the file is created under: a kill while the header is written leaves no stub at path. */
+static void temp_name(const char *path, char *buf, size_t len) {
+    snprintf(buf, len, "%s.tmp.%ld", path, (long)getpid());
+}
+
+/* Moves the finished header into place: replacing an existing file when overwrite, else only if none exists. */
+static int publish(const char *tmp, const char *path, int overwrite, char *err, size_t errlen) {
+    if (overwrite ? rename(tmp, path) == 0 : renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+        return 0;
+    const int e = errno;
+    unlink(tmp);
+    if (e == EEXIST) return mb_errorf(err, errlen, "%s already exists", path);
+    return mb_errorf(err, errlen, "cannot create %s: %s", path, strerror(e));
 }
 
 static int write_root_attrs(hid_t file, const struct mb_store_meta *meta, char *err, size_t errlen) {
@@ -395,11 +411,19 @@ int mb_store_create(const char *path, const struct mb_store_meta *meta, int over
                     char *err, size_t errlen) {
     quiet_hdf5();
     *out = NULL;
-    if (create_empty(path, overwrite, err, errlen) < 0) return -1;
+    if (access(path, F_OK) == 0 && !overwrite) return mb_errorf(err, errlen, "%s already exists", path);
+    if (overwrite && in_use(path))
+        return mb_errorf(err, errlen, "%s: file is in use by another mechbench process (--force does not replace a "
+                         "file a running sweep is writing)", path);
+    char tmp[sizeof ((struct mb_store *)0)->path + 32];
+    temp_name(path, tmp, sizeof tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644); /* the plain errno of a missing folder, a full disk */
+    if (fd < 0) return mb_errorf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+    close(fd);
     struct mb_store *s = store_new(path, 1);
-    if (!s) return mb_errorf(err, errlen, "out of memory");
+    if (!s) return unlink(tmp), mb_errorf(err, errlen, "out of memory");
     hid_t fapl = store_fapl(1);
-    s->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    s->file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
     char why[512];
     struct col pc[MAX_COLS];
@@ -414,9 +438,10 @@ int mb_store_create(const char *path, const struct mb_store_meta *meta, int over
     if (st == 0) st = store_attach(s, err, errlen);
     if (st == 0 && H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0)
         st = mb_errorf(err, errlen, "%s: cannot flush: %s", path, h5_detail());
+    if (st == 0) st = publish(tmp, path, overwrite, err, errlen);
+    else unlink(tmp);
     if (st < 0) {
         store_free(s);
-        unlink(path);
         return -1;
     }
     *out = s;

@@ -217,6 +217,25 @@ def test_killed_sweep_resumes_with_each_point_once(tmp_path, sig):
         assert len(f["samples"]) == 2 * RESUME_POINTS
 
 
+def test_force_does_not_replace_a_file_a_sweep_is_writing(tmp_path):
+    """issue 13, item 5: `sweep --force` on the file of a running sweep unlinked it under that sweep (both exit 0)."""
+    ini = tmp_path / "resume.ini"
+    ini.write_text(RESUME_INI)
+    out = tmp_path / "resume.h5"
+    first = subprocess.Popen([str(BINARY), "sweep", str(ini), "--out", str(out)], stderr=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, text=True, cwd=ROOT)
+    for line in first.stderr:  # the first point is written: the file exists and is held
+        if line.startswith("["):
+            break
+    second = mechbench("sweep", ini, "--out", out, "--force", check=False)
+    first.stderr.read()
+    assert first.wait(timeout=120) == 0
+    assert_clean_failure(second, "in use by another mechbench process")
+    keys = _point_keys(out)
+    assert len(keys) == RESUME_POINTS and len(set(keys)) == RESUME_POINTS
+    assert not list(tmp_path.glob("*.tmp.*"))
+
+
 def test_budgets_record_skipped_points(tmp_path):
     ini = tmp_path / "budget.ini"
     ini.write_text(TINY_INI.replace("n = 16:64:x2", "n = 16, 4096") + "\n")
