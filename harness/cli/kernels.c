@@ -318,17 +318,24 @@ int mb_cmd_run(int argc, char **argv) {
 
 int mb_cmd_eval(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
+    int allow_nonfinite = 0;
     struct mb_point p;
     memset(&p, 0, sizeof p);
-    const struct mb_opt opts[] = {
-        MB_OPT("in", MB_OPT_STRING, &in), MB_OPT("out", MB_OPT_STRING, &out), MB_OPT_REPEAT("param", add_param, &p)};
-    struct mb_cli_parse c = {.command = "eval", .opts = opts, .n_opts = 3, .point = &p};
+    struct mb_run_opts limits;
+    mb_run_opts_default(&limits);
+    const struct mb_opt opts[] = {MB_OPT("in", MB_OPT_STRING, &in), MB_OPT("out", MB_OPT_STRING, &out),
+                                  MB_OPT_REPEAT("param", add_param, &p),
+                                  MB_OPT("allow-nonfinite", MB_OPT_FLAG, &allow_nonfinite),
+                                  MB_OPT("max-mem", MB_OPT_BYTES, &limits.max_mem)};
+    struct mb_cli_parse c = {.command = "eval", .opts = opts, .n_opts = 5, .point = &p};
     int rc = mb_cli_parse(&c, argc, argv);
     if (rc == 3) {
         printf("usage: mechbench eval KERNEL --in IN.h5 --out OUT.h5 [--param key=value]... [--AXIS value]\n"
                "  Run KERNEL once on float32 tensors read from IN.h5 (PyTorch layouts and names; attention: q, k, v\n"
                "  of shape (batch, heads, n, d)) and write its outputs (attention: out) to OUT.h5.\n"
-               "  Axes the shapes do not fix come from --param (e.g. --param causal=1) or --AXIS options.\n");
+               "  Axes the shapes do not fix come from --param (e.g. --param causal=1) or --AXIS options.\n"
+               "  Inputs holding NaN or Inf are refused unless --allow-nonfinite; inputs larger than --max-mem\n"
+               "  (default: run's) are refused before anything is read.\n");
         return 0;
     }
     if (rc) return rc;
@@ -355,9 +362,23 @@ int mb_cmd_eval(int argc, char **argv) {
             return mb_cli_fail("eval", 2, "%s", err);
     }
     if (k->family->layout(&w, err, sizeof err)) return mb_cli_fail("eval", 2, "%s", err);
+    double input_bytes = 0; /* the shapes first: nothing is allocated for a file that declares too much */
+    for (int i = 0; i < w.n_inputs; i++) {
+        struct mb_tensor shape = {.name = w.inputs[i].name};
+        if (mb_h5_tensor_shape(in, &shape, err, sizeof err)) return mb_cli_fail("eval", 1, "%s", err);
+        input_bytes += 4.0 * (double)mb_tensor_numel(&shape);
+    }
+    if (input_bytes > limits.max_mem)
+        return mb_cli_fail("eval", 1, "%s: the inputs hold %.3g bytes as float32, more than --max-mem %.3g", in,
+                           input_bytes, limits.max_mem);
     for (int i = 0; i < w.n_inputs; i++) {
         w.inputs[i].data = NULL;
-        if (mb_h5_read_tensor(in, &w.inputs[i], err, sizeof err)) {
+        int64_t first = -1, bad = 0;
+        if (mb_h5_read_tensor(in, &w.inputs[i], err, sizeof err) ||
+            (!allow_nonfinite && (bad = mb_tensor_count_nonfinite(&w.inputs[i], &first)) > 0)) {
+            if (bad)
+                snprintf(err, sizeof err, "%s: '%s' holds %lld NaN or Inf values (the first at element %lld); "
+                         "--allow-nonfinite runs anyway", in, w.inputs[i].name, (long long)bad, (long long)first);
             mb_workload_free(&w);
             return mb_cli_fail("eval", 1, "%s", err);
         }
@@ -367,9 +388,7 @@ int mb_cmd_eval(int argc, char **argv) {
     struct mb_row row;
     if (!rc) {
         mb_row_init(&row, k, &w.point);
-        struct mb_run_opts o;
-        mb_run_opts_default(&o);
-        rc = mb_row_admit(&row, k, &o, err, sizeof err);
+        rc = mb_row_admit(&row, k, &limits, err, sizeof err);
         if (rc > 0) snprintf(err, sizeof err, "%s: %s", mb_verdict_names[row.verdict], row.message);
     }
     if (!rc) rc = mb_workload_alloc(&w, err, sizeof err);

@@ -168,6 +168,15 @@ int mb_family_validate(const struct mb_family *f, const struct mb_point *p, char
  * "madvise" mode): a 4 KiB page costs a TLB miss per 4 KiB streamed and ~6 us at first touch, and the placement of
  * 4 KiB pages made the same GEMV 20-40% slower in a process's later allocations than in its first (measured:
  * peft.linear.base at d = 4096, n = 1). The memset is the first touch, before anything is timed. */
+int64_t mb_tensor_count_nonfinite(const struct mb_tensor *t, int64_t *first) {
+    const int64_t count = mb_tensor_numel(t);
+    int64_t bad = 0;
+    *first = -1;
+    for (int64_t i = 0; i < count; i++)
+        if (!isfinite(t->data[i]) && bad++ == 0) *first = i;
+    return bad;
+}
+
 int mb_parse_number(const char *s, double *v) {
     if (!*s || strspn(s, "0123456789.eE+-") != strlen(s)) return -1; /* decimal only: no hex, nan, inf, spaces */
     char *end;

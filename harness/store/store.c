@@ -825,6 +825,26 @@ static int read_integers(hid_t d, const char *path, struct mb_tensor *t, int64_t
     return rc;
 }
 
+int mb_h5_tensor_shape(const char *path, struct mb_tensor *t, char *err, size_t errlen) {
+    quiet_hdf5();
+    if (access(path, R_OK) < 0) return mb_errorf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    if (!has_hdf5_signature(path)) return mb_errorf(err, errlen, "%s: not an HDF5 file (truncated or foreign)", path);
+    hid_t file = open_h5(path, 0);
+    if (file < 0) return open_failure(path, err, errlen);
+    int rc = 0, integer;
+    if (H5Lexists(file, t->name, H5P_DEFAULT) <= 0) {
+        char names[512];
+        root_names(file, names, sizeof names);
+        rc = mb_errorf(err, errlen, "%s: no dataset '%s' (found: %s)", path, t->name, names);
+    }
+    hid_t d = rc == 0 ? H5Dopen2(file, t->name, H5P_DEFAULT) : -1;
+    if (rc == 0 && d < 0) rc = mb_errorf(err, errlen, "%s: '%s' is not a dataset", path, t->name);
+    if (rc == 0) rc = tensor_shape(d, path, t, &integer, err, errlen);
+    if (d >= 0) H5Dclose(d);
+    H5Fclose(file);
+    return rc;
+}
+
 int mb_h5_read_tensor(const char *path, struct mb_tensor *t, char *err, size_t errlen) {
     quiet_hdf5();
     t->data = NULL;

@@ -49,6 +49,8 @@ int mb_store_attr(struct mb_store *s, const char *name, char *buf, size_t len);
 /* Tensors for `mechbench eval`: float32 datasets at the root of a plain HDF5 file. */
 int mb_h5_root_names(const char *path, char *buf, size_t len, char *err, size_t errlen); /* "q,k,v" */
 int mb_h5_read_tensor(const char *path, struct mb_tensor *t, char *err, size_t errlen); /* by t->name; allocates */
+/* Only the shape of dataset t->name into t (validated and size-capped as the reader does); allocates nothing. */
+int mb_h5_tensor_shape(const char *path, struct mb_tensor *t, char *err, size_t errlen);
 /* Write outputs to a new file atomically (temp file + rename). attrs: "key=value" lines added as attributes. */
 int mb_h5_write_tensors(const char *path, const struct mb_tensor *ts, int count, const char *attrs, char *err,
                         size_t errlen);

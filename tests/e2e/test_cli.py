@@ -373,6 +373,36 @@ def test_output_onto_its_own_input_is_refused(tmp_path, tiny):
     assert results.read_bytes() == before and src.read_bytes() == src_before
 
 
+def test_eval_refuses_nonfinite_and_oversized_inputs(tmp_path):
+    """issue 13, items 1 and 9: NaN in q ran (exit 0); a 1.9 KB file declaring huge chunked datasets overflowed
+    the reader's size arithmetic. Non-finite values are refused unless asked for; declared sizes are checked
+    against the limits before anything is allocated."""
+    src, out = tmp_path / "nan.h5", tmp_path / "o.h5"
+    q = np.ones((1, 1, 4, 8), np.float32)
+    q[0, 0, 1, 2] = np.nan
+    with h5py.File(src, "w") as f:
+        f["q"], f["k"], f["v"] = q, np.zeros_like(q), np.zeros_like(q)
+    assert_clean_failure(mechbench("eval", "attention.linear.elu", "--in", src, "--out", out, check=False),
+                         "'q' holds 1 NaN or Inf values (the first at element 10)", "--allow-nonfinite")
+    assert not out.exists()
+    mechbench("eval", "attention.linear.elu", "--in", src, "--out", out, "--allow-nonfinite")
+    assert out.exists()
+    huge = tmp_path / "huge.h5"
+    with h5py.File(huge, "w") as f:
+        for name, shape in (("q", (65536, 1024, 16777216, 4096)), ("k", (1, 1, 4, 8)), ("v", (1, 1, 4, 8))):
+            f.create_dataset(name, shape=shape, dtype="f4", chunks=(1,) * (len(shape) - 1) + (8,))
+    assert huge.stat().st_size < 20000
+    assert_clean_failure(mechbench("eval", "attention.softmax.naive", "--in", huge, "--out", tmp_path / "h.h5",
+                                   check=False), "dataset 'q' is too large")
+    big = tmp_path / "big.h5"  # within the reader's cap, beyond the memory limit: refused before reading
+    with h5py.File(big, "w") as f:
+        for name in "qkv":
+            f.create_dataset(name, shape=(64, 64, 65536, 64), dtype="f4", chunks=(1, 1, 1, 64))
+    assert_clean_failure(mechbench("eval", "attention.softmax.naive", "--in", big, "--out", tmp_path / "b.h5",
+                                   check=False), "more than --max-mem")
+    assert not (tmp_path / "h.h5").exists() and not (tmp_path / "b.h5").exists()
+
+
 def test_plot_without_gnuplot(tiny, tmp_path):
     bindir = tmp_path / "bin"
     bindir.mkdir()
