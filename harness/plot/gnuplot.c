@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -111,6 +112,11 @@ static void last_line(const char *path, char *buf, size_t len) {
     fclose(f);
 }
 
+static int empty_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && st.st_size == 0;
+}
+
 static void remove_temps(const struct mb_gnuplot *g) {
     for (int i = 0; i < g->n_figures; i++) unlink(g->files[i].temp[0]), unlink(g->files[i].temp[1]);
 }
@@ -155,6 +161,10 @@ int mb_gnuplot_run(struct mb_gnuplot *g, char *err, size_t errlen) {
                 remove_temps(g);
                 return mb_errorf(err, errlen, "gnuplot did not write %s%s%s", g->files[i].out[t], why[0] ? ": " : "",
                                  why);
+            } else if (empty_file(g->files[i].temp[t])) { /* a full disk: cairo writes nothing, gnuplot exits 0 */
+                remove_temps(g);
+                return mb_errorf(err, errlen, "gnuplot wrote an empty %s (is the disk full?)%s%s", g->files[i].out[t],
+                                 why[0] ? ": " : "", why);
             }
     for (int i = 0; i < g->n_figures; i++)
         for (int t = 0; t < 2; t++)

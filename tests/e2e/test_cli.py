@@ -403,6 +403,21 @@ def test_eval_refuses_nonfinite_and_oversized_inputs(tmp_path):
     assert not (tmp_path / "h.h5").exists() and not (tmp_path / "b.h5").exists()
 
 
+def test_plot_on_a_full_disk_fails_and_leaves_nothing(tiny, tmp_path):
+    """issue 13, item 4: on a full disk `plot` exited 0 with eight 0-byte images."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        (disk / "fill").write_bytes(b"\0" * 60 * 1024)
+        proc = mechbench("plot", tiny[2], "--out", disk / "p", "--y", "time", check=False)
+        assert_clean_failure(proc, "is the disk full?")
+        assert sorted(x.name for x in disk.iterdir()) == ["fill"]
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
 def test_plot_without_gnuplot(tiny, tmp_path):
     bindir = tmp_path / "bin"
     bindir.mkdir()
