@@ -80,7 +80,8 @@ def error_fields(own, exact):
 
 
 def append_row(f, fields, samples):
-    """Appends one /points row (fields by column name; others zero) and its samples; flushes."""
+    """Appends one /points row (fields by column name; others zero) and its samples, flushes, then commits them
+    (the committed_rows attributes) and flushes again, as mechbench's own writer does."""
     points = f["points"]
     row = np.zeros(1, dtype=points.dtype)
     for key, value in fields.items():
@@ -98,6 +99,11 @@ def append_row(f, fields, samples):
     srow["seconds"] = samples
     s.resize((base + len(samples),))
     s[base:] = srow
+    f.flush()
+    # the commit (harness/store/store.c): mechbench shows a row only once committed_rows covers it
+    for table in (points, s):
+        if "committed_rows" in table.attrs:
+            table.attrs["committed_rows"] = np.int64(table.shape[0])
     f.flush()
 
 

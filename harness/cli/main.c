@@ -1,6 +1,7 @@
 /* mechbench: one binary, one subcommand per job (DESIGN.md "CLI"). */
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "store/store.h"
 #include "core/isa.h"
 
 #include <signal.h>
@@ -53,6 +54,7 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
     signal(SIGABRT, on_abort);
+    mb_store_library_init();
     if (mb_isa_error()) { /* MB_ISA names an unknown ISA or one this CPU lacks (core/isa.h) */
         fprintf(stderr, "mechbench: %s\n", mb_isa_error());
         return 2;

@@ -182,8 +182,21 @@ static hid_t file_type(const struct col *c, int n) {
    successful call (cleanup) clears the stack itself. */
 static _Thread_local char last_h5_error[256];
 
+/* One line: a system error's own words when HDF5 quotes one ("file write failed: time = ..., errno = 28, error
+   message = 'No space left on device', ..." -> "file write failed: No space left on device"), no newlines. */
 static herr_t deepest_cb(unsigned n, const H5E_error2_t *e, void *data) {
-    if (n == 0 && e->desc) snprintf((char *)data, sizeof last_h5_error, "%s", e->desc);
+    if (n != 0 || !e->desc) return 0;
+    char *out = data;
+    const char *quoted = strstr(e->desc, "error message = '");
+    if (quoted) {
+        quoted += strlen("error message = '");
+        snprintf(out, sizeof last_h5_error, "%.*s: %.*s", (int)strcspn(e->desc, ":"), e->desc,
+                 (int)strcspn(quoted, "'"), quoted);
+    } else {
+        snprintf(out, sizeof last_h5_error, "%s", e->desc);
+    }
+    for (char *c = out; *c; c++)
+        if (*c == '\n' || *c == '\r') *c = ' ';
     return 0;
 }
 
@@ -194,6 +207,12 @@ static herr_t capture_error(hid_t stack, void *data) {
 }
 
 static const char *h5_detail(void) { return last_h5_error[0] ? last_h5_error : "unknown HDF5 error"; }
+
+void mb_store_library_init(void) {
+    /* Every file is flushed after each row and closed explicitly; at exit HDF5 would try to close a file whose
+       flush failed (a full disk) for ever and print a screenful ("infinite loop closing library"). */
+    H5dont_atexit();
+}
 
 static void quiet_hdf5(void) {
     H5Eset_auto2(H5E_DEFAULT, capture_error, NULL);
@@ -222,6 +241,36 @@ static int64_t table_count(hid_t dset) {
     int ok = space >= 0 && H5Sget_simple_extent_ndims(space) == 1 && H5Sget_simple_extent_dims(space, &n, NULL) == 1;
     if (space >= 0) H5Sclose(space);
     return ok ? (int64_t)n : -1;
+}
+
+/* Committed rows. A row of /points (with its /samples) is visible only once complete: after the row and its
+   samples are written, the attribute committed_rows of each table is set to its new length, then the file is
+   flushed. A write that fails half-way (a full disk, a kill) leaves rows beyond committed_rows: readers never show
+   them and a writer opening the file cuts them off. Files without the attribute (schema before it) count every
+   row as committed. */
+static const char committed_attr[] = "committed_rows";
+
+static int64_t committed_count(hid_t dset) {
+    const int64_t n = table_count(dset);
+    if (n < 0 || H5Aexists(dset, committed_attr) <= 0) return n;
+    long long c = -1;
+    hid_t a = H5Aopen(dset, committed_attr, H5P_DEFAULT);
+    if (a < 0 || H5Aread(a, H5T_NATIVE_LLONG, &c) < 0) c = -1;
+    if (a >= 0) H5Aclose(a);
+    return c < 0 ? -1 : c < n ? c : n;
+}
+
+static int set_committed(hid_t dset, int64_t rows) {
+    const long long v = rows;
+    hid_t a = H5Aexists(dset, committed_attr) > 0 ? H5Aopen(dset, committed_attr, H5P_DEFAULT) : -1;
+    if (a < 0) {
+        hid_t space = H5Screate(H5S_SCALAR);
+        a = space < 0 ? -1 : H5Acreate2(dset, committed_attr, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+        if (space >= 0) H5Sclose(space);
+    }
+    const herr_t st = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_LLONG, &v);
+    if (a >= 0) H5Aclose(a);
+    return st < 0 ? -1 : 0;
 }
 
 /* Rows [start, start + count) of the table as selections in the file and in memory. */
@@ -436,6 +485,8 @@ int mb_store_create(const char *path, const struct mb_store_meta *meta, int over
                     table_create(s->file, "samples", sample_cols, COUNT(sample_cols), CHUNK_SAMPLES) < 0))
         st = mb_errorf(err, errlen, "%s: cannot create tables: %s", path, h5_detail());
     if (st == 0) st = store_attach(s, err, errlen);
+    if (st == 0 && (set_committed(s->points, 0) < 0 || set_committed(s->samples, 0) < 0))
+        st = mb_errorf(err, errlen, "%s: cannot write committed_rows: %s", path, h5_detail());
     if (st == 0 && H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0)
         st = mb_errorf(err, errlen, "%s: cannot flush: %s", path, h5_detail());
     if (st == 0) st = publish(tmp, path, overwrite, err, errlen);
@@ -462,19 +513,31 @@ static int check_schema(struct mb_store *s, char *err, size_t errlen) {
     return 0;
 }
 
-/* A writer killed inside the flush that ends an append may leave that point's samples on disk without its
-   /points row. Drop such samples before appending again (they are a suffix of /samples). */
-static int trim_orphan_samples(struct mb_store *s) {
-    int64_t npoints = table_count(s->points), n = table_count(s->samples);
+/* Repair on opening for writing: cut /points and /samples back to their committed rows (an append that failed
+   half-way). Files without committed_rows: a writer killed inside the flush that ends an append may leave that
+   point's samples without its /points row; drop such samples (they are a suffix of /samples). */
+static int trim_uncommitted(struct mb_store *s) {
+    hid_t tables[2] = {s->points, s->samples};
+    int changed = 0;
+    for (int t = 0; t < 2; t++) {
+        const int64_t n = table_count(tables[t]), c = committed_count(tables[t]);
+        if (n < 0 || c < 0) return -1;
+        hsize_t size = (hsize_t)c;
+        if (c < n && H5Dset_extent(tables[t], &size) < 0) return -1;
+        changed |= c < n;
+    }
+    int64_t npoints = table_count(s->points), n = table_count(s->samples), before = n;
     struct sample_rec rec;
     while (n > 0) {
         if (table_read(s->samples, sample_cols, COUNT(sample_cols), sizeof rec, (hsize_t)n - 1, 1, &rec) < 0) return -1;
         if (rec.point_id < npoints) break;
         n--;
     }
-    if (n == table_count(s->samples)) return 0;
     hsize_t size = (hsize_t)n;
-    if (H5Dset_extent(s->samples, &size) < 0) return -1;
+    if (n < before && (H5Dset_extent(s->samples, &size) < 0 ||
+                       (H5Aexists(s->samples, committed_attr) > 0 && set_committed(s->samples, n) < 0)))
+        return -1;
+    if (!changed && n == before) return 0;
     return H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0 ? -1 : 0;
 }
 
@@ -532,7 +595,7 @@ int mb_store_open(const char *path, int writable, struct mb_store **out, char *e
     int rc = s->file < 0 ? open_failure(path, err, errlen) : 0;
     if (rc == 0) rc = check_schema(s, err, errlen);
     if (rc == 0) rc = store_attach(s, err, errlen);
-    if (rc == 0 && writable && trim_orphan_samples(s) < 0)
+    if (rc == 0 && writable && trim_uncommitted(s) < 0)
         rc = mb_errorf(err, errlen, "%s: cannot repair /samples after an interrupted write", path);
     if (rc < 0) {
         store_free(s);
@@ -595,7 +658,7 @@ int mb_store_add_kernel(struct mb_store *s, const struct mb_kernel *k, char *err
 
 int mb_store_append(struct mb_store *s, struct mb_row *row, char *err, size_t errlen) {
     quiet_hdf5();
-    int64_t n = table_count(s->points);
+    int64_t n = committed_count(s->points);
     if (n < 0) return mb_errorf(err, errlen, "%s: cannot read /points", s->path);
     struct point_rec rec;
     rec.row = *row;
@@ -614,6 +677,10 @@ int mb_store_append(struct mb_store *s, struct mb_row *row, char *err, size_t er
     int rc = table_append(s->samples, s->samples_mem, sr, (hsize_t)ns);
     free(sr);
     if (rc < 0) return mb_errorf(err, errlen, "%s: cannot append to /samples: %s", s->path, h5_detail());
+    /* the row and its samples first, then the commit: a failure before this point leaves them invisible */
+    if (flush(s, err, errlen)) return -1;
+    if (set_committed(s->points, n + 1) < 0 || set_committed(s->samples, table_count(s->samples)) < 0)
+        return mb_errorf(err, errlen, "%s: cannot commit the row: %s", s->path, h5_detail());
     return flush(s, err, errlen);
 }
 
@@ -627,7 +694,7 @@ int mb_store_read_rows(struct mb_store *s, struct mb_row **rows, int64_t *count,
     quiet_hdf5();
     *rows = NULL;
     *count = 0;
-    int64_t n = table_count(s->points);
+    int64_t n = committed_count(s->points);
     if (n < 0) return mb_errorf(err, errlen, "%s: cannot read /points", s->path);
     if (n == 0) return 0;
     struct point_rec *recs = malloc((size_t)n * sizeof *recs);
@@ -661,7 +728,7 @@ int mb_store_read_samples(struct mb_store *s, int64_t point_id, double **samples
     quiet_hdf5();
     *samples = NULL;
     *count = 0;
-    int64_t n = table_count(s->samples);
+    int64_t n = committed_count(s->samples);
     if (n < 0) return mb_errorf(err, errlen, "%s: cannot read /samples", s->path);
     enum { BLOCK = 16384 };
     struct sample_rec *buf = malloc(BLOCK * sizeof *buf);

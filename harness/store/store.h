@@ -48,6 +48,9 @@ int mb_store_attr(struct mb_store *s, const char *name, char *buf, size_t len);
 
 /* Tensors for `mechbench eval`: float32 datasets at the root of a plain HDF5 file. */
 int mb_h5_root_names(const char *path, char *buf, size_t len, char *err, size_t errlen); /* "q,k,v" */
+/* Call before any other store function (the CLI's main does): HDF5 does not close files at exit (ours are
+   flushed and closed explicitly; one whose flush failed stays as the last commit left it). */
+void mb_store_library_init(void);
 int mb_h5_read_tensor(const char *path, struct mb_tensor *t, char *err, size_t errlen); /* by t->name; allocates */
 /* Only the shape of dataset t->name into t (validated and size-capped as the reader does); allocates nothing. */
 int mb_h5_tensor_shape(const char *path, struct mb_tensor *t, char *err, size_t errlen);
