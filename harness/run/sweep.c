@@ -133,6 +133,18 @@ static int open_output(const struct mb_experiment *e, const struct mb_sweep_opts
             return mb_errorf(err, errlen, "%s was measured with isa=%s but this run uses isa=%s (set MB_ISA=%s or use "
                              "--force)", so->out, isa, mb_isa_name(), isa);
         }
+        /* the rows of one file come from one experiment and seed: appending another's would mix them */
+        char name[256] = "", seed[32] = "", want_seed[32];
+        snprintf(want_seed, sizeof want_seed, "%llu", (unsigned long long)e->seed);
+        mb_store_attr(*store, "experiment", name, sizeof name);
+        mb_store_attr(*store, "seed", seed, sizeof seed);
+        if (strcmp(name, e->name) != 0 || (seed[0] && strcmp(seed, want_seed) != 0)) {
+            char ignored[64];
+            mb_store_close(*store, ignored, sizeof ignored);
+            return mb_errorf(err, errlen, "%s holds experiment '%s' (seed %s); this is '%s' (seed %s): --resume continues "
+                             "the same experiment only (use another --out, or --force to replace it)", so->out, name,
+                             seed[0] ? seed : "?", e->name, want_seed);
+        }
         return mb_store_read_rows(*store, old_rows, n_old, err, errlen);
     }
     if (exists && !so->force)

@@ -264,6 +264,20 @@ def test_full_disk_leaves_no_junk_row_and_resume_completes(tmp_path):
         subprocess.run(["umount", str(disk)], check=False)
 
 
+def test_resume_refuses_another_experiment(tmp_path, tiny):
+    """issue 13, item 6: --resume with another experiment (name, seed) appended to the file of experiment 'tiny'."""
+    out = tmp_path / "tiny.h5"
+    out.write_bytes(tiny[2].read_bytes())
+    before = out.read_bytes()
+    for old, new in (("name = tiny", "name = other"), ("seed = 7", "seed = 8")):
+        ini = tmp_path / "other.ini"
+        ini.write_text(TINY_INI.replace(old, new))
+        assert_clean_failure(mechbench("sweep", ini, "--out", out, "--resume", check=False),
+                             "holds experiment 'tiny' (seed 7)", "same experiment only")
+    assert out.read_bytes() == before
+    mechbench("sweep", tiny[1], "--out", out, "--resume")  # the same experiment still resumes
+
+
 def test_budgets_record_skipped_points(tmp_path):
     ini = tmp_path / "budget.ini"
     ini.write_text(TINY_INI.replace("n = 16:64:x2", "n = 16, 4096") + "\n")
