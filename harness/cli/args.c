@@ -2,6 +2,7 @@
 #include "cli/args.h"
 
 #include "run/experiment.h"
+#include "run/runner.h" /* mb_physical_memory */
 
 #include <errno.h>
 #include <math.h>
@@ -64,6 +65,9 @@ static int parse_opt(struct mb_cli_parse *c, const struct mb_opt *o, const char 
     case MB_OPT_BYTES:
         if (mb_parse_bytes(value, &v) || v <= 0)
             return mb_cli_fail(c->command, 2, "--%s '%s': expected a size in bytes such as 512M or 8G", o->name, value);
+        if (v > mb_physical_memory()) /* every buffer is zeroed: a budget above RAM ends in the OOM killer */
+            return mb_cli_fail(c->command, 2, "--%s %s exceeds this machine's memory (%.1f GiB)", o->name, value,
+                               mb_physical_memory() / 1073741824.0);
         *(double *)o->target = v;
         return 0;
     }

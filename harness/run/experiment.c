@@ -9,6 +9,7 @@
  * earlier line than our own first error is reported as a malformed line.
  */
 #include "run/experiment.h"
+#include "run/runner.h" /* mb_physical_memory */
 
 #include <errno.h>
 #include <ini.h>
@@ -420,6 +421,8 @@ static int experiment_key(struct parse_state *st, const char *key, const char *v
         if (mb_parse_bytes(value, &v))
             return fail(st, "cannot parse max_mem = '%s' (use bytes >= 0 with an optional K, M, G or T suffix: "
                             "512M, 8G)", value);
+        if (v > mb_physical_memory())
+            return fail(st, "max_mem = %s exceeds this machine's memory (%.1f GiB)", value, mb_physical_memory() / 1073741824.0);
         e->max_mem = v;
         return 1;
     }

@@ -337,6 +337,7 @@ def assert_clean_failure(proc, *words):
     (["run", "attention.linear.elu", "--causal", "2"], ["--causal 2: expected 0 or 1"]),
     (["run", "attention.linear.elu", "--param", "threads=nan"], ["--param threads: 'nan' is not a number"]),
     (["run", "attention.linear.elu", "--param", "qk_std=0x1"], ["qk_std=0x1", "not allowed"]),
+    (["run", "attention.linear.elu", "--max-mem", "1T"], ["--max-mem 1T exceeds this machine's memory"]),  # item 11
     (["describe", "nope"], ["unknown kernel"]),
     (["list", "--family", "nope"], ["unknown family"]),
     (["frobnicate"], ["unknown command"]),
@@ -353,6 +354,7 @@ def test_bad_cli_input(args, words):
     ("[experiment]\nname = x\nkernels = attention.linear.elu\nthis is not ini\n", [":4:"]),
     ("[experiment]\nkernels = attention.linear.elu\n", ["name"]),
     ("[experiment]\nname = x\nkernels = attention.linear.elu\n[axes]\nd = 100000\n", ["d = 100000"]),
+    ("[experiment]\nname = x\nmax_mem = 1T\nkernels = attention.linear.elu\n", [":3:", "exceeds this machine's memory"]),
     ("[experiment]\nname = x\nkernels = attention.linear.elu\n[axes]\nparams = nope=1\n",
      [":5:", "unknown parameter 'nope'", "qk_std"]),
     ("[experiment]\nname = x\n[sweep p]\nkernels = attention.performer\nparams = features=sideways\n",
