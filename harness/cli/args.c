@@ -2,7 +2,6 @@
 #include "cli/args.h"
 
 #include "run/experiment.h"
-#include "run/runner.h" /* mb_physical_memory */
 
 #include <errno.h>
 #include <math.h>

@@ -406,6 +406,8 @@ struct mb_row {
 /* The one number syntax of every command line, experiment, claim and --param: decimal notation ("64", "1e-3",
    "-2.5"), finite; no hex, nan, inf or spaces. Returns 0 and *v, or -1. */
 int mb_parse_number(const char *s, double *v);
+/* The machine's physical memory in bytes (the ceiling of every memory budget). */
+double mb_physical_memory(void);
 /* NaN and Inf values in t->data: their count, and the index of the first in *first (-1 when none). */
 int64_t mb_tensor_count_nonfinite(const struct mb_tensor *t, int64_t *first);
 void *mb_alloc(size_t bytes);       /* 64-byte aligned (2 MiB and huge pages from 2 MiB up), zeroed; NULL on failure */

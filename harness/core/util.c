@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 const struct mb_axis_info mb_axes[MB_AXIS_COUNT] = {
 #define MB_AXIS(name_, kind_, help_) \
@@ -168,6 +169,10 @@ int mb_family_validate(const struct mb_family *f, const struct mb_point *p, char
  * "madvise" mode): a 4 KiB page costs a TLB miss per 4 KiB streamed and ~6 us at first touch, and the placement of
  * 4 KiB pages made the same GEMV 20-40% slower in a process's later allocations than in its first (measured:
  * peft.linear.base at d = 4096, n = 1). The memset is the first touch, before anything is timed. */
+double mb_physical_memory(void) {
+    return (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
+}
+
 int64_t mb_tensor_count_nonfinite(const struct mb_tensor *t, int64_t *first) {
     const int64_t count = mb_tensor_numel(t);
     int64_t bad = 0;

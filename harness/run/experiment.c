@@ -9,7 +9,6 @@
  * earlier line than our own first error is reported as a malformed line.
  */
 #include "run/experiment.h"
-#include "run/runner.h" /* mb_physical_memory */
 
 #include <errno.h>
 #include <ini.h>

@@ -18,10 +18,6 @@ void mb_run_opts_default(struct mb_run_opts *o) {
     o->check_rows = 256;
 }
 
-double mb_physical_memory(void) {
-    return (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
-}
-
 /* Kernels own the parallelism (OpenMP): OpenBLAS calls inside them must be single-threaded. */
 static void blas_single_threaded(void) {
     static int done;

@@ -14,7 +14,6 @@ struct mb_run_opts {
     int64_t check_rows;  /* oracle rows per point (<= 0 = all) */
 };
 void mb_run_opts_default(struct mb_run_opts *o);
-double mb_physical_memory(void);
 
 /* Start a row for k at p: names, hashes, models, tolerance; verdict MB_ERROR until measured. */
 void mb_row_init(struct mb_row *row, const struct mb_kernel *k, const struct mb_point *p);
