@@ -78,6 +78,8 @@ const struct mb_feature_list *mb_sequence_example_find(const struct mb_sequence_
 
 /* Serialize the view (features need not be sorted; the output is, by name). *out is malloc'ed; 0 or -1. */
 int mb_example_serialize(const struct mb_example *ex, uint8_t **out, size_t *len, char *err, size_t errlen);
+/* The serialized size of the view, without serializing it (-1: out of memory). */
+long long mb_example_serialized_size(const struct mb_example *ex);
 int mb_sequence_example_serialize(const struct mb_sequence_example *sx, uint8_t **out, size_t *len, char *err,
                                   size_t errlen);
 
