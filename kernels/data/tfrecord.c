@@ -469,10 +469,10 @@ enum mb_tfr_status mb_tfr_reader_next(struct mb_tfr_reader *r, const uint8_t **d
                      (unsigned long long)r->opt.max_record_bytes);
             return reader_fail(r, MB_TFR_ABSURD_LENGTH, err, errlen, AT, detail);
         }
-        if (r->opt.compression == MB_TFR_NONE && len > rest) {
-            snprintf(detail, sizeof detail, " (length %llu > the %llu bytes left in the file)",
+        if (r->opt.compression == MB_TFR_NONE && (len > rest || rest - len < MB_TFR_FOOTER_BYTES)) {
+            snprintf(detail, sizeof detail, " (length %llu + 4 CRC bytes > the %llu bytes left in the file)",
                      (unsigned long long)len, (unsigned long long)rest);
-            return reader_fail(r, MB_TFR_ABSURD_LENGTH, err, errlen, AT, detail);
+            return reader_fail(r, MB_TFR_TRUNCATED, err, errlen, AT, detail);
         }
         size_t need = (size_t)len + MB_TFR_FOOTER_BYTES;
         int buffered = r->opt.compression == MB_TFR_NONE && (r->fd < 0 || need <= sizeof r->in);

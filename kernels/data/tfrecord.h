@@ -7,8 +7,8 @@
  *
  * GZIP and ZLIB compression apply to the whole stream (zlib, windowBits 15 + 16 and 15). The reader streams in
  * constant memory (one record buffer, grown to the largest record) for any file size, and refuses a length field
- * that cannot be right (larger than max_record_bytes, or, for an uncompressed file, than the rest of the file)
- * before allocating anything for it. Byte offsets are offsets of the record's first byte in the uncompressed
+ * that cannot be right before allocating anything for it: larger than max_record_bytes (absurd length), or, in an
+ * uncompressed file, than the rest of the file (truncated record). Byte offsets are offsets of the record's first byte in the uncompressed
  * stream. The library returns a status and an error line; it never prints. */
 #ifndef MB_DATA_TFRECORD_H
 #define MB_DATA_TFRECORD_H
@@ -27,10 +27,11 @@ enum mb_tfr_compression { MB_TFR_NONE, MB_TFR_GZIP, MB_TFR_ZLIB };
 enum mb_tfr_status {
     MB_TFR_RECORD = 1,
     MB_TFR_END = 0,
-    MB_TFR_TRUNCATED = -1,     /* the stream ends inside a record */
+    MB_TFR_TRUNCATED = -1,     /* the stream ends inside a record (uncompressed: known from the length, before
+                                  anything is read or allocated for it) */
     MB_TFR_BAD_LENGTH_CRC = -2,
     MB_TFR_BAD_DATA_CRC = -3,
-    MB_TFR_ABSURD_LENGTH = -4, /* length > max_record_bytes or > the rest of the file */
+    MB_TFR_ABSURD_LENGTH = -4, /* length > max_record_bytes (refused before allocating) */
     MB_TFR_CORRUPT_STREAM = -5, /* zlib refused the GZIP/ZLIB stream */
     MB_TFR_IO_ERROR = -6,
     MB_TFR_NO_MEMORY = -7,
