@@ -38,7 +38,7 @@ struct tool_args {
 
 static int parse_args(int argc, char **argv, struct tool_args *a, char *err, size_t errlen) {
     memset(a, 0, sizeof *a);
-    if (argc < 2) return mb_errorf(err, errlen, "missing command (cat, verify, count, stats, from-csv); usage: %s", USAGE);
+    if (argc < 2) return mb_errorf(err, errlen, "missing command (cat, verify, count, stats, from-csv; see mechbench tfrecord --help)");
     a->command = argv[1];
     if (strcmp(a->command, "cat") && strcmp(a->command, "verify") && strcmp(a->command, "count") &&
         strcmp(a->command, "stats") && strcmp(a->command, "from-csv"))
