@@ -42,7 +42,7 @@ LIB_OBJS   += $(PROTO_OBJS)
 TEST_C     := $(wildcard tests/unit/*.c)
 TEST_OBJS  := $(TEST_C:%.c=build/%.o)
 
-.PHONY: all deps demo test unit pytest e2e bench claims readme clean
+.PHONY: all deps demo test unit pytest e2e bench claims readme fuzz clean
 all: mechbench
 
 # Install missing Debian packages, then stop with their names if pkg-config still cannot find a library. Every
@@ -138,6 +138,21 @@ claims: all
 # The README's kernel table from the registry (tests/tree/test_readme.py checks they agree).
 readme: all
 	$(PYTHON) scripts/readme_kernels.py
+
+# libFuzzer on the TFRecord reader and the tf.Example parser (fuzz/fuzz_tfrecord.c), FUZZ_SECONDS long, from the
+# seed corpus fuzz/corpus/ (copied: new inputs go to build/fuzz/corpus/). A crash leaves build/fuzz/crash-*; it
+# becomes a regression test. Not part of `make test`.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := fuzz/fuzz_tfrecord.c kernels/data/tfrecord.c kernels/data/example.c
+build/fuzz/fuzz_tfrecord: $(FUZZ_SRC) $(PROTO_GEN_C) $(PROTO_GEN_H) | deps
+	@mkdir -p $(dir $@)
+	clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iharness -Ikernels -Ibuild/gen \
+	  $(FUZZ_SRC) $(PROTO_GEN_C) -o $@ -lisal -lprotobuf-c -lz
+
+fuzz: build/fuzz/fuzz_tfrecord
+	@mkdir -p build/fuzz/corpus
+	cp -n fuzz/corpus/* build/fuzz/corpus/
+	cd build/fuzz && ./fuzz_tfrecord -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 corpus
 
 clean:
 	rm -rf build mechbench
