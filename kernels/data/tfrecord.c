@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <isa-l/crc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,13 +60,15 @@ static uint32_t crc32c_table_entry(uint32_t byte) {
     return c;
 }
 
+static uint32_t crc32c_lookup[256];
+static void crc32c_lookup_init(void) {
+    for (uint32_t b = 0; b < 256; b++) crc32c_lookup[b] = crc32c_table_entry(b);
+}
+
 uint32_t mb_crc32c_table(const void *data, size_t n) {
-    static uint32_t table[256];
-    static int ready;
-    if (!ready) { /* idempotent: racing threads write the same values */
-        for (uint32_t b = 0; b < 256; b++) table[b] = crc32c_table_entry(b);
-        ready = 1;
-    }
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, crc32c_lookup_init);
+    const uint32_t *table = crc32c_lookup;
     const uint8_t *p = data;
     uint32_t crc = 0xFFFFFFFFu;
     for (size_t i = 0; i < n; i++) crc = table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8);
