@@ -18,12 +18,12 @@ ISA_CFLAGS_NOTE := kernels per ISA (-O3 -mtune=native -fopenmp): portable $(ISA_
   avx2 $(ISA_ARCH_avx2), avx512 $(ISA_ARCH_avx512)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CPPFLAGS = -Iharness -Ikernels $(PKG_CFLAGS) -DMB_CFLAGS='"$(OPTFLAGS) $(WARN); $(ISA_CFLAGS_NOTE)"'
+CPPFLAGS = -Iharness -Ikernels -Ibuild/gen $(PKG_CFLAGS) -DMB_CFLAGS='"$(OPTFLAGS) $(WARN); $(ISA_CFLAGS_NOTE)"'
 CPPFLAGS += -DMB_BENCHMARK_VERSION='"$(shell pkg-config --modversion benchmark 2>/dev/null)"'
 CFLAGS   = -std=c17 -D_GNU_SOURCE $(OPTFLAGS) $(WARN) -MMD -MP
 KERNEL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) -MMD -MP
 CXXFLAGS = -std=c++17 $(OPTFLAGS) $(WARN) -MMD -MP
-LDLIBS   = $(PKG_LIBS) -lhdf5_hl -lgsl -lpthread -lm
+LDLIBS   = $(PKG_LIBS) -lhdf5_hl -lgsl -lisal -lprotobuf-c -lz -lpthread -lm
 PYTHON  := /usr/bin/python3
 
 HARNESS_C  := $(filter-out harness/cli/main.c,$(wildcard harness/*/*.c))
@@ -31,10 +31,18 @@ HARNESS_CC := $(wildcard harness/*/*.cc)
 KERNEL_C   := $(wildcard kernels/*/*.c)
 ISA_OBJS   := $(ISAS:%=build/isa/%.o)
 LIB_OBJS   := $(HARNESS_C:%.c=build/%.o) $(HARNESS_CC:%.cc=build/%.o) $(ISA_OBJS)
+# protobuf-c code generated from kernels/*/proto/*.proto into build/gen/*/proto/ (protoc-c), compiled once, portable,
+# with the harness: the per-ISA kernel copies only reference its symbols, so their renaming leaves it alone.
+PROTO_SRC  := $(wildcard kernels/*/proto/*.proto)
+PROTO_GEN_C := $(patsubst kernels/%.proto,build/gen/%.pb-c.c,$(PROTO_SRC))
+PROTO_GEN_H := $(PROTO_GEN_C:.c=.h)
+PROTO_OBJS := $(PROTO_GEN_C:.c=.o)
+LIB_OBJS   += $(PROTO_OBJS)
+.SECONDARY: $(PROTO_GEN_C) $(PROTO_GEN_H)
 TEST_C     := $(wildcard tests/unit/*.c)
 TEST_OBJS  := $(TEST_C:%.c=build/%.o)
 
-.PHONY: all deps demo test unit pytest e2e bench claims readme clean
+.PHONY: all deps demo test unit pytest e2e bench claims readme fuzz clean
 all: mechbench
 
 # Install missing Debian packages, then stop with their names if pkg-config still cannot find a library. Every
@@ -78,7 +86,7 @@ isa_of = $(firstword $(subst /, ,$(1)))
 src_of = $(patsubst $(call isa_of,$(1))/%,%,$(1))
 isa_kernel_objs = $(patsubst %.c,build/isa/$(1)/%.o,$(KERNEL_C))
 .SECONDEXPANSION:
-build/isa/%.o: $$(call src_of,$$*).c $$(wildcard $$(dir $$(call src_of,$$*))family* $$(dir $$(call src_of,$$*))*.def) | deps
+build/isa/%.o: $$(call src_of,$$*).c $$(wildcard $$(dir $$(call src_of,$$*))family* $$(dir $$(call src_of,$$*))*.def) | deps $(PROTO_GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(KERNEL_CFLAGS) $(call KERNEL_OPTFLAGS,$(call isa_of,$*)) \
 	  -DMB_SOURCE_HASH="\"$$(cat $(filter %.c %.h %.def,$^) | sha256sum | cut -c1-16)\"" -c $< -o $@
@@ -91,6 +99,13 @@ $(ISA_OBJS): build/isa/%.o: $$(call isa_kernel_objs,$$*)
 	  objcopy --redefine-syms=$@.syms $@.tmp && rm -f $@.syms; \
 	fi
 	@mv $@.tmp $@
+
+build/gen/%.pb-c.c build/gen/%.pb-c.h: kernels/%.proto | deps
+	@mkdir -p $(dir $@)
+	cd $(dir $<) && protoc-c -I. --c_out=$(abspath $(dir $@)) $(notdir $<)
+
+build/gen/%.pb-c.o: build/gen/%.pb-c.c $(PROTO_GEN_H)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 build/tests/%.o: tests/%.c | deps
 	@mkdir -p $(dir $@)
@@ -123,6 +138,21 @@ claims: all
 # The README's kernel table from the registry (tests/tree/test_readme.py checks they agree).
 readme: all
 	$(PYTHON) scripts/readme_kernels.py
+
+# libFuzzer on the TFRecord reader and the tf.Example parser (fuzz/fuzz_tfrecord.c), FUZZ_SECONDS long, from the
+# seed corpus fuzz/corpus/ (copied: new inputs go to build/fuzz/corpus/). A crash leaves build/fuzz/crash-*; it
+# becomes a regression test. Not part of `make test`.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := fuzz/fuzz_tfrecord.c kernels/data/tfrecord.c kernels/data/example.c
+build/fuzz/fuzz_tfrecord: $(FUZZ_SRC) $(PROTO_GEN_C) $(PROTO_GEN_H) | deps
+	@mkdir -p $(dir $@)
+	clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iharness -Ikernels -Ibuild/gen \
+	  $(FUZZ_SRC) $(PROTO_GEN_C) -o $@ -lisal -lprotobuf-c -lz
+
+fuzz: build/fuzz/fuzz_tfrecord
+	@mkdir -p build/fuzz/corpus
+	cp -n fuzz/corpus/* build/fuzz/corpus/
+	cd build/fuzz && ./fuzz_tfrecord -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 corpus
 
 clean:
 	rm -rf build mechbench
