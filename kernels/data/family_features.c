@@ -208,6 +208,8 @@ const struct mb_family mb_family_data_features_hash = {
     .summary = "ids (n, features) -> out (n, features) = Fingerprint64(decimal id) % buckets: TF's hash bucket column",
     .axes = ids_axes,
     .n_axes = N_IDS_AXES,
+    .probes = mb_features_probes,
+    .n_probes = MB_FC_N_PROBES,
     .mechanisms = hash_mechanisms,
     .n_mechanisms = 1,
     .layout = hash_layout,

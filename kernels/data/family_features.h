@@ -77,6 +77,9 @@ static inline double mb_fc_combiner_scale(enum mb_fc_combiner c, double sum_w, d
 extern const struct mb_family mb_family_data_features_bucketize, mb_family_data_features_hash,
     mb_family_data_features_cross, mb_family_data_features_embedding;
 #define MB_FC_EMBEDDING_PARAMS_COUNT 2
+/* features_probes.c: hash_occupancy (the birthday bound of hash buckets). */
+#define MB_FC_N_PROBES 1
+extern const struct mb_probe mb_features_probes[MB_FC_N_PROBES];
 /* Tensor indices. */
 enum { MB_FC_IN_VALUES = 0, MB_FC_IN_SECOND = 1, MB_FC_OUT = 0 };
 
