@@ -50,17 +50,19 @@ static inline uint64_t mb_fc_hash_int(int64_t v) {
 }
 
 /* Bucketize (math_ops._bucketize, BucketizeOp: std::upper_bound): the number of boundaries <= x, so a value equal
-   to a boundary goes to the bucket above it. Branchless binary search over sorted boundaries[0..nb). */
+   to a boundary goes to the bucket above it. Branchless binary search over sorted boundaries[0..nb): a window
+   [base, base + len) with every boundary before it <= x and every one after it > x halves each step (the comparison
+   picks the new base by a conditional move; the trip count depends on nb only), then its one element decides. */
 static inline int64_t mb_fc_bucketize(const float *boundaries, int64_t nb, float x) {
+    if (nb == 0) return 0;
     const float *base = boundaries;
     int64_t len = nb;
-    while (len > 0) {
+    while (len > 1) {
         const int64_t half = len / 2;
-        const int go_right = base[half] <= x;
-        base = go_right ? base + half + 1 : base;
-        len = go_right ? len - half - 1 : half;
+        base = base[half] <= x ? base + half : base;
+        len -= half;
     }
-    return base - boundaries;
+    return (base - boundaries) + (base[0] <= x);
 }
 
 /* Embedding combiners (embedding_ops.embedding_lookup_sparse): sum; mean = sum / sum(w); sqrtn = sum / sqrt(sum w^2).
