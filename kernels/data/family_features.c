@@ -216,6 +216,8 @@ const struct mb_family mb_family_data_features_hash = {
     .fill = hash_fill,
     .point_from_inputs = ids_point_from_inputs,
     .check = hash_check,
+    .tools = mb_features_tools,
+    .n_tools = MB_FC_N_TOOLS,
 };
 
 /* ------------------------------------------------------------------------------------------- cross */

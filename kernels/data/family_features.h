@@ -82,6 +82,9 @@ extern const struct mb_family mb_family_data_features_bucketize, mb_family_data_
 /* features_probes.c: hash_occupancy (the birthday bound of hash buckets). */
 #define MB_FC_N_PROBES 1
 extern const struct mb_probe mb_features_probes[MB_FC_N_PROBES];
+/* features_tool.c: `mechbench features apply` (the dense input layer of a spec over a TFRecord). */
+#define MB_FC_N_TOOLS 1
+extern const struct mb_tool mb_features_tools[MB_FC_N_TOOLS];
 /* Tensor indices. */
 enum { MB_FC_IN_VALUES = 0, MB_FC_IN_SECOND = 1, MB_FC_OUT = 0 };
 
