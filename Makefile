@@ -18,12 +18,12 @@ ISA_CFLAGS_NOTE := kernels per ISA (-O3 -mtune=native -fopenmp): portable $(ISA_
   avx2 $(ISA_ARCH_avx2), avx512 $(ISA_ARCH_avx512)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CPPFLAGS = -Iharness -Ikernels $(PKG_CFLAGS) -DMB_CFLAGS='"$(OPTFLAGS) $(WARN); $(ISA_CFLAGS_NOTE)"'
+CPPFLAGS = -Iharness -Ikernels -Ibuild/gen $(PKG_CFLAGS) -DMB_CFLAGS='"$(OPTFLAGS) $(WARN); $(ISA_CFLAGS_NOTE)"'
 CPPFLAGS += -DMB_BENCHMARK_VERSION='"$(shell pkg-config --modversion benchmark 2>/dev/null)"'
 CFLAGS   = -std=c17 -D_GNU_SOURCE $(OPTFLAGS) $(WARN) -MMD -MP
 KERNEL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) -MMD -MP
 CXXFLAGS = -std=c++17 $(OPTFLAGS) $(WARN) -MMD -MP
-LDLIBS   = $(PKG_LIBS) -lhdf5_hl -lgsl -lfarmhash -lpthread -lm
+LDLIBS   = $(PKG_LIBS) -lhdf5_hl -lgsl -lisal -lprotobuf-c -lz -lfarmhash -lpthread -lm
 PYTHON  := /usr/bin/python3
 
 HARNESS_C  := $(filter-out harness/cli/main.c,$(wildcard harness/*/*.c))
@@ -34,6 +34,14 @@ KERNEL_C   := $(wildcard kernels/*/*.c)
 KERNEL_CC  := $(wildcard kernels/*/*.cc)
 ISA_OBJS   := $(ISAS:%=build/isa/%.o)
 LIB_OBJS   := $(HARNESS_C:%.c=build/%.o) $(HARNESS_CC:%.cc=build/%.o) $(KERNEL_CC:%.cc=build/%.o) $(ISA_OBJS)
+# protobuf-c code generated from kernels/*/proto/*.proto into build/gen/*/proto/ (protoc-c), compiled once, portable,
+# with the harness: the per-ISA kernel copies only reference its symbols, so their renaming leaves it alone.
+PROTO_SRC  := $(wildcard kernels/*/proto/*.proto)
+PROTO_GEN_C := $(patsubst kernels/%.proto,build/gen/%.pb-c.c,$(PROTO_SRC))
+PROTO_GEN_H := $(PROTO_GEN_C:.c=.h)
+PROTO_OBJS := $(PROTO_GEN_C:.c=.o)
+LIB_OBJS   += $(PROTO_OBJS)
+.SECONDARY: $(PROTO_GEN_C) $(PROTO_GEN_H)
 TEST_C     := $(wildcard tests/unit/*.c)
 TEST_OBJS  := $(TEST_C:%.c=build/%.o)
 
@@ -85,7 +93,7 @@ isa_of = $(firstword $(subst /, ,$(1)))
 src_of = $(patsubst $(call isa_of,$(1))/%,%,$(1))
 isa_kernel_objs = $(patsubst %.c,build/isa/$(1)/%.o,$(KERNEL_C))
 .SECONDEXPANSION:
-build/isa/%.o: $$(call src_of,$$*).c $$(wildcard $$(dir $$(call src_of,$$*))family* $$(dir $$(call src_of,$$*))*.def) | deps
+build/isa/%.o: $$(call src_of,$$*).c $$(wildcard $$(dir $$(call src_of,$$*))family* $$(dir $$(call src_of,$$*))*.def) | deps $(PROTO_GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(KERNEL_CFLAGS) $(call KERNEL_OPTFLAGS,$(call isa_of,$*)) \
 	  -DMB_SOURCE_HASH="\"$$(cat $(filter %.c %.h %.def,$^) | sha256sum | cut -c1-16)\"" -c $< -o $@
@@ -98,6 +106,13 @@ $(ISA_OBJS): build/isa/%.o: $$(call isa_kernel_objs,$$*)
 	  objcopy --redefine-syms=$@.syms $@.tmp && rm -f $@.syms; \
 	fi
 	@mv $@.tmp $@
+
+build/gen/%.pb-c.c build/gen/%.pb-c.h: kernels/%.proto | deps
+	@mkdir -p $(dir $@)
+	cd $(dir $<) && protoc-c -I. --c_out=$(abspath $(dir $@)) $(notdir $<)
+
+build/gen/%.pb-c.o: build/gen/%.pb-c.c $(PROTO_GEN_H)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 build/tests/%.o: tests/%.c | deps
 	@mkdir -p $(dir $@)

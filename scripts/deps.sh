@@ -11,9 +11,11 @@ PACKAGES=(
   # numerics
   libopenblas-dev liblapacke-dev libfftw3-dev libsleef-dev libgsl-dev
   # data pipelines
-  libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libfarmhash-dev zlib1g-dev
+  libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libfarmhash-dev zlib1g-dev libisal-dev
+  # fuzzing (make fuzz: libFuzzer)
+  clang
   # tests and oracles
-  libcriterion-dev python3-torch python3-h5py python3-numpy python3-pytest
+  libcriterion-dev python3-torch python3-h5py python3-numpy python3-pytest python3-protobuf
 )
 
 missing=()

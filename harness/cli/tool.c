@@ -1,9 +1,10 @@
 /* `mechbench TOOL ...`: run a family's tool (mechbench.h "tools", e.g. `params`, the peft family's fine-tuning
  * calculator) and print its report: the title, one aligned row per quantity (label, value, unit and detail), then
  * the stated assumptions; the report's grids (e.g. `rf --erf`) are drawn as heat maps (plot/heatmap.h) and their
- * files named. A grid whose path ends in ".h5" (`features apply --out dense.h5`) is data, not a picture: it is
- * written as the float32 dataset "dense" (rows x cols, row r first; attributes title, x_label, y_label) by the
- * store's atomic writer, so a failed run leaves no file. Errors are one line "mechbench TOOL: ..." and exit 2 (a heat map that cannot be drawn: exit 1). */
+ * files named (a grid whose path ends in ".h5", `features apply --out dense.h5`, is data, not a picture: it is
+ * written as the float32 dataset "dense", rows x cols, row r first, attributes title, x_label, y_label, by the
+ * store's atomic writer, so a failed run leaves no file); its raw text lines (`tfrecord cat`) are printed as they come. Errors are one line "mechbench TOOL: ..."
+ * and exit 2, or exit 1 when the report marks the input as bad (a heat map that cannot be drawn: exit 1). */
 #include "cli/commands.h"
 #include "core/mechbench.h"
 #include "plot/gnuplot.h"
@@ -13,6 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static void print_line(void *ctx, const char *text) {
+    (void)ctx;
+    fputs(text, stdout);
+    fputc('\n', stdout);
+}
 
 static int is_h5(const char *path) {
     const size_t len = strlen(path);
@@ -47,10 +54,13 @@ int mb_cmd_tool(int argc, char **argv) {
         }
     static struct mb_report report; /* 20 kB: off the stack */
     char err[768];
+    report.line = print_line;
     if (tool->run(argc, argv, &report, err, sizeof err)) {
+        fflush(stdout);
         fprintf(stderr, "mechbench %s: %s\n", tool->name, err);
-        return 2;
+        return report.failed ? 1 : 2;
     }
+    if (!report.title[0] && !report.n_rows) return 0; /* a tool whose output is its text lines */
     printf("%s\n", report.title);
     for (int i = 0; i < report.n_rows; i++) {
         const struct mb_report_row *r = &report.rows[i];

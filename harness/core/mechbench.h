@@ -237,13 +237,23 @@ struct mb_report {
     char notes[MB_REPORT_MAX_NOTES][320];  /* the stated assumptions and sources, one sentence each */
     int n_grids;
     struct mb_report_grid grids[MB_REPORT_MAX_GRIDS];
+    /* Raw text lines (`tfrecord cat`: JSON lines), before the title and rows. With `line` set (the CLI sets it),
+       each line is handed on as it is made, in constant memory; else they are kept in text (freed by
+       mb_report_free). */
+    void (*line)(void *ctx, const char *text);
+    void *line_ctx;
+    char *text;
+    size_t text_len, text_cap;
+    int failed;           /* set with run's -1 when the input is bad rather than the usage (exit 1, not 2) */
 };
 void mb_report_row(struct mb_report *r, const char *label, const char *unit, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void mb_report_note(struct mb_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Add a grid of rows x cols zeros to fill (labels and x0, y0 set by the caller); NULL when full or out of memory. */
 struct mb_report_grid *mb_report_grid(struct mb_report *r, const char *path, const char *title, int rows, int cols);
-/* Free the grids' values (a report is reused only after this). */
+/* Append one raw text line (no newline in fmt). */
+void mb_report_line(struct mb_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Free the grids' values and the kept text (a report is reused only after this). */
 void mb_report_free(struct mb_report *r);
 
 struct mb_tool {

@@ -38,7 +38,32 @@ struct mb_report_grid *mb_report_grid(struct mb_report *r, const char *path, con
     return g;
 }
 
+void mb_report_line(struct mb_report *r, const char *fmt, ...) {
+    char small[1024], *line = small;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n >= sizeof small) { /* a long line: format it again into the heap */
+        if (!(line = malloc((size_t)n + 1))) return;
+        va_start(ap, fmt);
+        vsnprintf(line, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    if (r->line) r->line(r->line_ctx, line);
+    else if (r->text_len + (size_t)n + 2 <= r->text_cap || (r->text = realloc(r->text, r->text_cap = 2 * (r->text_cap + (size_t)n + 2)))) {
+        memcpy(r->text + r->text_len, line, (size_t)n);
+        r->text_len += (size_t)n;
+        r->text[r->text_len++] = '\n';
+        r->text[r->text_len] = 0;
+    }
+    if (line != small) free(line);
+}
+
 void mb_report_free(struct mb_report *r) {
+    free(r->text);
+    r->text = NULL, r->text_len = r->text_cap = 0;
     for (int i = 0; i < r->n_grids; i++) {
         free(r->grids[i].values);
         r->grids[i].values = NULL;

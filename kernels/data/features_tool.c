@@ -146,8 +146,8 @@ static int apply(const struct apply_args *a, const struct mb_fc_spec *s, struct 
     free(view);
     free(row);
     if (!rc && rows == 0) rc = mb_errorf(err, errlen, "%s: no records", a->data);
+    out->failed = rc != 0; /* bad input, not usage: exit 1 */
     if (!rc) {
-        memset(out, 0, sizeof *out);
         snprintf(out->title, sizeof out->title, "dense input layer of %s over %s: %lld records x %lld values",
                  a->spec, a->data, (long long)rows, (long long)s->width);
         for (int d = 0; d < s->n_dense; d++) {
