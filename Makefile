@@ -23,14 +23,17 @@ CPPFLAGS += -DMB_BENCHMARK_VERSION='"$(shell pkg-config --modversion benchmark 2
 CFLAGS   = -std=c17 -D_GNU_SOURCE $(OPTFLAGS) $(WARN) -MMD -MP
 KERNEL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) -MMD -MP
 CXXFLAGS = -std=c++17 $(OPTFLAGS) $(WARN) -MMD -MP
-LDLIBS   = $(PKG_LIBS) -lhdf5_hl -lgsl -lisal -lprotobuf-c -lz -lpthread -lm
+LDLIBS   = $(PKG_LIBS) -lhdf5_hl -lgsl -lisal -lprotobuf-c -lz -lfarmhash -lpthread -lm
 PYTHON  := /usr/bin/python3
 
 HARNESS_C  := $(filter-out harness/cli/main.c,$(wildcard harness/*/*.c))
 HARNESS_CC := $(wildcard harness/*/*.cc)
 KERNEL_C   := $(wildcard kernels/*/*.c)
+# C++ shims of kernels (kernels/data/farmhash_shim.cc: FarmHash is C++): compiled once, portable, outside the per-ISA
+# copies; the copies' references to their extern "C" symbols stay undefined there and resolve to this one object.
+KERNEL_CC  := $(wildcard kernels/*/*.cc)
 ISA_OBJS   := $(ISAS:%=build/isa/%.o)
-LIB_OBJS   := $(HARNESS_C:%.c=build/%.o) $(HARNESS_CC:%.cc=build/%.o) $(ISA_OBJS)
+LIB_OBJS   := $(HARNESS_C:%.c=build/%.o) $(HARNESS_CC:%.cc=build/%.o) $(KERNEL_CC:%.cc=build/%.o) $(ISA_OBJS)
 # protobuf-c code generated from kernels/*/proto/*.proto into build/gen/*/proto/ (protoc-c), compiled once, portable,
 # with the harness: the per-ISA kernel copies only reference its symbols, so their renaming leaves it alone.
 PROTO_SRC  := $(wildcard kernels/*/proto/*.proto)
@@ -73,6 +76,10 @@ build/harness/%_avx512.o: harness/%_avx512.c | deps
 	$(CC) $(CPPFLAGS) $(CFLAGS) -march=x86-64-v4 -c $< -o $@
 
 build/harness/%.o: harness/%.cc | deps
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
+
+build/kernels/%.o: kernels/%.cc | deps
 	@mkdir -p $(dir $@)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
 
