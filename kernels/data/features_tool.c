@@ -16,11 +16,12 @@
 #include <string.h>
 
 #define USAGE                                                                                                         \
-    "features apply SPEC DATA.tfrecord --out DENSE.h5 [--compression none|gzip|zlib]\n"                               \
+    "features apply SPEC DATA.tfrecord --out DENSE.h5 [--compression none|gzip|zlib] [--skip-corrupt]\n"              \
     "  the dense input layer of the FeatureColumns in SPEC (INI, one [column] per section: numeric, bucketized,\n"     \
     "  identity, vocabulary_list, vocabulary_file, hash_bucket, crossed, weighted, indicator, embedding; see\n"       \
     "  kernels/data/feature_columns.h) over every tf.Example of DATA, written to DENSE.h5 as the float32 dataset\n"   \
-    "  'dense' (records x width, columns sorted by name). Compression: from the suffix (.gz, .zz) unless given.\n"
+    "  'dense' (records x width, columns sorted by name). Compression: from the suffix (.gz, .zz) unless given.\n" \
+    "  --skip-corrupt skips records with a bad data CRC and says how many.\n"
 
 #define MAX_RECORD_FEATURES 4096
 
@@ -65,6 +66,7 @@ static int view_of(const struct mb_example *ex, struct record_view *v, struct mb
 
 struct apply_args {
     const char *spec, *data, *out, *compression;
+    int skip_corrupt;
 };
 
 static int parse_args(int argc, char **argv, struct apply_args *a, char *err, size_t errlen) {
@@ -77,8 +79,11 @@ static int parse_args(int argc, char **argv, struct apply_args *a, char *err, si
             if (i + 1 >= argc) return mb_errorf(err, errlen, "%s needs a value", argv[i]);
             *(!strcmp(argv[i], "--out") ? &a->out : &a->compression) = argv[i + 1];
             i++;
+        } else if (!strcmp(argv[i], "--skip-corrupt")) {
+            a->skip_corrupt = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
-            return mb_errorf(err, errlen, "unknown option '%s' (allowed: --out, --compression)", argv[i]);
+            return mb_errorf(err, errlen, "unknown option '%s' (allowed: --out, --compression, --skip-corrupt)",
+                             argv[i]);
         } else if (positional == 0) a->spec = argv[i], positional++;
         else if (positional == 1) a->data = argv[i], positional++;
         else return mb_errorf(err, errlen, "unexpected argument '%s'", argv[i]);
@@ -108,7 +113,8 @@ static int append_row(double **values, int64_t *cap, int64_t rows, int64_t width
 
 static int apply(const struct apply_args *a, const struct mb_fc_spec *s, struct mb_report *out, char *err,
                  size_t errlen) {
-    struct mb_tfr_reader_options opt = {.compression = mb_tfr_compression_from_path(a->data)};
+    struct mb_tfr_reader_options opt = {.compression = mb_tfr_compression_from_path(a->data),
+                                        .skip_corrupt = a->skip_corrupt};
     if (a->compression && mb_tfr_compression_parse(a->compression, &opt.compression, err, errlen)) return -1;
     struct mb_tfr_reader *r = mb_tfr_reader_open(a->data, &opt, err, errlen);
     if (!r) return -1;
@@ -142,6 +148,7 @@ static int apply(const struct apply_args *a, const struct mb_fc_spec *s, struct 
         else rows++;
         mb_example_free(&ex);
     }
+    const uint64_t skipped = mb_tfr_reader_skipped(r);
     mb_tfr_reader_close(r);
     free(view);
     free(row);
@@ -164,7 +171,11 @@ static int apply(const struct apply_args *a, const struct mb_fc_spec *s, struct 
             snprintf(g->y_label, sizeof g->y_label, "record");
             snprintf(g->value_label, sizeof g->value_label, "dense");
             memcpy(g->values, values, (size_t)rows * (size_t)s->width * sizeof *values);
-            mb_report_note(out, "columns sorted by name as tf.keras.layers.DenseFeatures; row r of 'dense' = record r");
+            mb_report_note(out, "columns sorted by name as tf.keras.layers.DenseFeatures; row r of 'dense' = the r-th "
+                                "record read");
+            if (a->skip_corrupt)
+                mb_report_note(out, "--skip-corrupt: %llu records with a bad data CRC skipped",
+                               (unsigned long long)skipped);
             mb_report_note(out, "hashing: FarmHash Fingerprint64 (Debian libfarmhash); crossed: FingerprintCat64 "
                                 "chain from 0xDECAFCAFFE; embedding tables N(0, 1/dimension) from each column's seed");
         }

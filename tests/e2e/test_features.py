@@ -220,6 +220,11 @@ def test_corrupt_crc_names_record(files):
     assert proc.returncode != 0
     assert len(proc.stderr.strip().splitlines()) == 1 and "record 1" in proc.stderr, proc.stderr
     assert not out.exists()
+    # --skip-corrupt: record 1 is skipped and counted, record 0 is written
+    proc = mechbench("features", "apply", spec, path, "--out", out, "--skip-corrupt")
+    assert "1 records with a bad data CRC skipped" in proc.stdout, proc.stdout
+    with h5py.File(out, "r") as f:
+        assert f["dense"].shape[0] == 1
 
 
 def test_spec_error_names_file_and_line(files):
