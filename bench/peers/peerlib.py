@@ -2,6 +2,7 @@
 with each row, timing as mechbench times (warm-up, then repetitions of enough iterations to last --min-time),
 error metrics against a float64 reference, and appending rows (+ samples) and kernel-table entries in the file's
 own schema (the row schema of harness/store/row_schema.c, read from the file itself)."""
+import argparse
 import math
 import os
 import sys
@@ -10,6 +11,17 @@ import time
 import h5py
 import numpy as np
 import torch
+
+
+def arguments(doc, reps, min_time, results_optional=False):
+    """The options every peer takes: the results file it appends to, --threads, --reps, --min-time."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results", nargs="?" if results_optional else None,
+                    help="mechbench results file (HDF5); rows are appended to it")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--reps", type=int, default=reps)
+    ap.add_argument("--min-time", type=float, default=min_time)
+    return ap
 
 
 def fail(program, message):

@@ -14,7 +14,6 @@ one warm-up run first (fresh-buffer page faults make the first call much slower)
 version and the ATen CPU capability are written into each row's `message`, so the rows say how they were made.
 Rows whose inputs + modelled workspace exceed --max-mem are recorded as skipped-budget, as mechbench does.
 """
-import argparse
 import math
 import sys
 import time
@@ -82,11 +81,7 @@ def add_kernels(f):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("results", help="mechbench results file (HDF5); rows are appended to it")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--min-time", type=float, default=0.05)
+    ap = peerlib.arguments(__doc__, reps=3, min_time=0.05)
     ap.add_argument("--max-mem", type=float, default=8e9, help="bytes")
     ap.add_argument("--peers", default=",".join(PEERS))
     ap.add_argument("--max-n", type=int, default=8192, help="skip longer sequences (torch's n x n path is slow)")

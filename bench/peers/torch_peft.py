@@ -15,7 +15,6 @@ Start it with glibc's huge-page malloc (above): torch allocates its outputs per 
 ~6 us on these VMs (DEPENDENCY-NOTES), which would be measured as the peer's time. Thread settings, torch version,
 ATen capability and GLIBC_TUNABLES are written into each row's `message`.
 """
-import argparse
 import sys
 import time
 
@@ -60,11 +59,7 @@ def make_peer(name, t, scaling, act):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("results", help="mechbench results file (HDF5); rows are appended to it")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--min-time", type=float, default=0.05)
+    ap = peerlib.arguments(__doc__, reps=5, min_time=0.05)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     settings = peerlib.settings(args.threads)

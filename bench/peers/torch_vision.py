@@ -15,7 +15,6 @@ allocates its outputs per call (DEPENDENCY-NOTES). Settings are written into eac
 --interleave K re-times mechbench's kernel and the peer K times each, alternately, at one point (the issue's
 (2, 3, 512, 512) x2 ratios) and prints the ratios; it writes nothing.
 """
-import argparse
 import subprocess
 import sys
 import time
@@ -90,11 +89,7 @@ def interleave(args):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("results", nargs="?", help="mechbench results file (HDF5); rows are appended to it")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--min-time", type=float, default=0.03)
+    ap = peerlib.arguments(__doc__, reps=5, min_time=0.03, results_optional=True)
     ap.add_argument("--interleave", type=int, default=0, help="rounds of the interleaved ratio check (no file)")
     ap.add_argument("--interleave-kernels", default="vision.upsample.bilinear,vision.upsample.bicubic,"
                     "vision.upsample.nearest,vision.pixel_shuffle")

@@ -12,7 +12,6 @@ Peers (float32, no grad; PyTorch picks oneDNN for these transposed convolutions)
   peer.torch.subpixel_conv      F.pixel_shuffle(F.conv2d(input, weight, bias, padding=k // 2), r)
 Thread settings, torch version, ATen capability and GLIBC_TUNABLES are written into each row's `message`.
 """
-import argparse
 import re
 import sys
 import time
@@ -62,11 +61,7 @@ def make_peer(name, point, prm, gen):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("results", help="mechbench results file (HDF5); rows are appended to it")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--min-time", type=float, default=0.05)
+    ap = peerlib.arguments(__doc__, reps=5, min_time=0.05)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     settings = peerlib.settings(args.threads)
