@@ -892,58 +892,59 @@ static int read_integers(hid_t d, const char *path, struct mb_tensor *t, int64_t
     return rc;
 }
 
-int mb_h5_tensor_shape(const char *path, struct mb_tensor *t, char *err, size_t errlen) {
+/* Opens dataset t->name of the file at path and reads its shape into t (tensor_shape's checks): 0 with *file and
+   *d open (close both), or -1 with a message and nothing open. */
+static int open_tensor(const char *path, struct mb_tensor *t, hid_t *file, hid_t *d, int *integer, char *err,
+                       size_t errlen) {
     quiet_hdf5();
+    *file = *d = -1;
     if (access(path, R_OK) < 0) return mb_errorf(err, errlen, "cannot open %s: %s", path, strerror(errno));
     if (!has_hdf5_signature(path)) return mb_errorf(err, errlen, "%s: not an HDF5 file (truncated or foreign)", path);
-    hid_t file = open_h5(path, 0);
-    if (file < 0) return open_failure(path, err, errlen);
-    int rc = 0, integer;
-    if (H5Lexists(file, t->name, H5P_DEFAULT) <= 0) {
+    *file = open_h5(path, 0);
+    if (*file < 0) return open_failure(path, err, errlen);
+    int rc = 0;
+    if (H5Lexists(*file, t->name, H5P_DEFAULT) <= 0) {
         char names[512];
-        root_names(file, names, sizeof names);
+        root_names(*file, names, sizeof names);
         rc = mb_errorf(err, errlen, "%s: no dataset '%s' (found: %s)", path, t->name, names);
     }
-    hid_t d = rc == 0 ? H5Dopen2(file, t->name, H5P_DEFAULT) : -1;
-    if (rc == 0 && d < 0) rc = mb_errorf(err, errlen, "%s: '%s' is not a dataset", path, t->name);
-    if (rc == 0) rc = tensor_shape(d, path, t, &integer, err, errlen);
-    if (d >= 0) H5Dclose(d);
-    H5Fclose(file);
+    if (rc == 0 && (*d = H5Dopen2(*file, t->name, H5P_DEFAULT)) < 0)
+        rc = mb_errorf(err, errlen, "%s: '%s' is not a dataset", path, t->name);
+    if (rc == 0) rc = tensor_shape(*d, path, t, integer, err, errlen);
+    if (rc < 0) {
+        if (*d >= 0) H5Dclose(*d);
+        H5Fclose(*file);
+        *file = *d = -1;
+    }
     return rc;
 }
 
+int mb_h5_tensor_shape(const char *path, struct mb_tensor *t, char *err, size_t errlen) {
+    hid_t file, d;
+    int integer;
+    if (open_tensor(path, t, &file, &d, &integer, err, errlen)) return -1;
+    H5Dclose(d);
+    H5Fclose(file);
+    return 0;
+}
+
 int mb_h5_read_tensor(const char *path, struct mb_tensor *t, char *err, size_t errlen) {
-    quiet_hdf5();
     t->data = NULL;
-    if (access(path, R_OK) < 0) return mb_errorf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-    if (!has_hdf5_signature(path)) return mb_errorf(err, errlen, "%s: not an HDF5 file (truncated or foreign)", path);
-    hid_t file = open_h5(path, 0);
-    if (file < 0) return open_failure(path, err, errlen);
-    int rc = 0;
-    if (H5Lexists(file, t->name, H5P_DEFAULT) <= 0) {
-        char names[512];
-        root_names(file, names, sizeof names);
-        rc = mb_errorf(err, errlen, "%s: no dataset '%s' (found: %s)", path, t->name, names);
+    hid_t file, d;
+    int integer = 0, rc = 0;
+    if (open_tensor(path, t, &file, &d, &integer, err, errlen)) return -1;
+    const int64_t numel = mb_tensor_numel(t);
+    const size_t bytes = (size_t)numel * sizeof(float);
+    t->data = mb_alloc(bytes > 64 ? bytes : 64);
+    if (!t->data) rc = mb_errorf(err, errlen, "%s: cannot allocate %zu bytes for '%s'", path, bytes, t->name);
+    else if (integer) rc = read_integers(d, path, t, numel, err, errlen);
+    else if (numel > 0 && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) < 0)
+        rc = mb_errorf(err, errlen, "%s: cannot read '%s': %s", path, t->name, h5_detail());
+    if (rc < 0) {
+        mb_free(t->data);
+        t->data = NULL;
     }
-    hid_t d = rc == 0 ? H5Dopen2(file, t->name, H5P_DEFAULT) : -1;
-    if (rc == 0 && d < 0) rc = mb_errorf(err, errlen, "%s: '%s' is not a dataset", path, t->name);
-    int integer = 0;
-    if (rc == 0) rc = tensor_shape(d, path, t, &integer, err, errlen);
-    if (rc == 0) {
-        int64_t numel = mb_tensor_numel(t);
-        size_t bytes = (size_t)numel * sizeof(float);
-        t->data = mb_alloc(bytes > 64 ? bytes : 64);
-        if (!t->data) rc = mb_errorf(err, errlen, "%s: cannot allocate %zu bytes for '%s'", path, bytes, t->name);
-        else if (integer) rc = read_integers(d, path, t, numel, err, errlen);
-        else if (numel > 0 && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) < 0) {
-            rc = mb_errorf(err, errlen, "%s: cannot read '%s': %s", path, t->name, h5_detail());
-        }
-        if (rc < 0) {
-            mb_free(t->data);
-            t->data = NULL;
-        }
-    }
-    if (d >= 0) H5Dclose(d);
+    H5Dclose(d);
     H5Fclose(file);
     return rc;
 }
