@@ -78,6 +78,16 @@ int mb_cli_same_file(const char *in, const char *out) {
     return stat(in, &a) == 0 && stat(out, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+int mb_cli_check_out(const char *command, const char *out) {
+    struct stat st;
+    if (!out[0]) return mb_cli_fail(command, 2, "--out needs a file name");
+    if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+        return mb_cli_fail(command, 2, "--out %s is a directory: give a file name (%s/NAME)", out, out);
+    if (stat(out, &st) == 0 && !S_ISREG(st.st_mode)) /* outputs are renamed into place: it would replace a device */
+        return mb_cli_fail(command, 2, "--out %s is not a regular file", out);
+    return 0;
+}
+
 int mb_cli_parse(struct mb_cli_parse *c, int argc, char **argv) {
     c->n_positional = 0;
     c->axes_set = 0;

@@ -34,5 +34,8 @@ int mb_cli_parse(struct mb_cli_parse *c, int argc, char **argv);
 int mb_cli_fail(const char *command, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* 1 when out names an existing file that is the same file as in (same device and inode: any spelling, links). */
 int mb_cli_same_file(const char *in, const char *out);
+/* An output file name must be a name: refuses "", an existing directory and an existing non-regular file (a device:
+   outputs are renamed into place). Returns 0 or 2 (message printed). */
+int mb_cli_check_out(const char *command, const char *out);
 
 #endif

@@ -232,7 +232,7 @@ int mb_cli_export(int argc, char **argv) {
     if (!format) return mb_cli_fail("export", 2, "missing --format (allowed: tsv, csv, json)");
     int kind = !strcmp(format, "tsv") ? 0 : !strcmp(format, "csv") ? 1 : !strcmp(format, "json") ? 2 : -1;
     if (kind < 0) return mb_cli_fail("export", 2, "unknown --format '%s' (allowed: tsv, csv, json)", format);
-    if (out && !*out) return mb_cli_fail("export", 2, "--out needs a file name");
+    if (out && (rc = mb_cli_check_out("export", out))) return rc;
     if (out && mb_cli_same_file(cli.positional[0], out))
         return mb_cli_fail("export", 2, "--out %s is the results file itself: it would be replaced by %s text", out,
                            format);

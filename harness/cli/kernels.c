@@ -341,6 +341,7 @@ int mb_cmd_eval(int argc, char **argv) {
     if (rc) return rc;
     if (c.n_positional != 1) return mb_cli_fail("eval", 2, "expected one kernel name (see mechbench list)");
     if (!in || !out) return mb_cli_fail("eval", 2, "--in and --out are required");
+    if ((rc = mb_cli_check_out("eval", out))) return rc;
     if (mb_cli_same_file(in, out))
         return mb_cli_fail("eval", 2, "--out %s is the input file itself: write the outputs to another file", out);
     const struct mb_kernel *k = find_kernel("eval", c.positional[0]);
@@ -384,6 +385,12 @@ int mb_cmd_eval(int argc, char **argv) {
         }
     }
     rc = k->family->point_from_inputs(&w, err, sizeof err);
+    for (int a = 0; !rc && a < MB_AXIS_COUNT; a++) /* an axis given on the command line must agree with the shapes */
+        if ((c.axes_set & (UINT64_C(1) << a)) && mb_point_get(&w.point, a) != mb_point_get(&p, a)) {
+            mb_workload_free(&w);
+            return mb_cli_fail("eval", 2, "--%s %g contradicts the inputs in %s (their shapes give %s = %g)",
+                               mb_axes[a].name, mb_point_get(&p, a), in, mb_axes[a].name, mb_point_get(&w.point, a));
+        }
     if (!rc && !w.point.n_values) rc = mb_params_parse(k, w.point.params, 0, &w.point, err, sizeof err);
     struct mb_row row;
     if (!rc) {

@@ -4,9 +4,9 @@
 #include "core/isa.h"
 #include "core/mechbench.h"
 #include "run/machine.h"
+#include "store/outfile.h"
 
 #include <stdio.h>
-#include <sys/stat.h>
 
 int mb_cmd_machine(int argc, char **argv) {
     const char *out = MB_MACHINE_FILE;
@@ -25,11 +25,16 @@ int mb_cmd_machine(int argc, char **argv) {
     if (rc) return rc;
     if (cli.n_positional) return mb_cli_fail("machine", 2, "unexpected argument '%s'", cli.positional[0]);
     if (reps < 1 || reps > 100) return mb_cli_fail("machine", 2, "--reps %lld (allowed: 1..100)", (long long)reps);
+    if ((rc = mb_cli_check_out("machine", out))) return rc;
     struct mb_machine m;
     char err[512];
+    /* the output must be writable before seconds of measuring: try a temporary next to it (removed again) */
+    struct mb_outfile probe;
+    if (mb_make_parent_dirs(out, err, sizeof err) || mb_outfile_open(&probe, out, err, sizeof err))
+        return mb_cli_fail("machine", 1, "%s", err);
+    mb_outfile_abort(&probe);
     fprintf(stderr, "measuring sgemm, STREAM triad and exp throughput (a few seconds)...\n");
     if (mb_machine_measure(&m, (int)reps, err, sizeof err)) return mb_cli_fail("machine", 1, "%s", err);
-    mkdir("results", 0777);
     if (mb_machine_save(&m, out, err, sizeof err)) return mb_cli_fail("machine", 1, "%s", err);
     printf("cpu               %s (%d cores)\n", m.cpu_model, m.cores);
     char isas[64];

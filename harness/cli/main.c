@@ -59,17 +59,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "mechbench: %s\n", mb_isa_error());
         return 2;
     }
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {
         usage(stdout);
         return 0;
     }
-    for (int i = 0; i < N_COMMANDS; i++)
+    for (int i = 0; argc >= 2 && i < N_COMMANDS; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
-    if (mb_tool_find(argv[1])) return mb_cmd_tool(argc - 1, argv + 1);
+    if (argc >= 2 && mb_tool_find(argv[1])) return mb_cmd_tool(argc - 1, argv + 1);
     char names[512];
     size_t used = 0;
     for (int i = 0; i < N_COMMANDS && used < sizeof names; i++)
@@ -77,6 +73,7 @@ int main(int argc, char **argv) {
     for (int fam = 0; fam < mb_n_families && used < sizeof names; fam++)
         for (int i = 0; i < mb_families[fam]->n_tools && used < sizeof names; i++)
             used += (size_t)snprintf(names + used, sizeof names - used, ", %s", mb_families[fam]->tools[i].name);
-    fprintf(stderr, "mechbench: unknown command '%s' (commands: %s)\n", argv[1], names);
+    if (argc < 2) fprintf(stderr, "mechbench: no command given (commands: %s; `mechbench --help` for usage)\n", names);
+    else fprintf(stderr, "mechbench: unknown command '%s' (commands: %s)\n", argv[1], names);
     return 2;
 }

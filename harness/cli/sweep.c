@@ -97,6 +97,10 @@ int mb_cmd_sweep(int argc, char **argv) {
     if (out) snprintf(path, sizeof path, "%s", out);
     else if (e.out[0]) snprintf(path, sizeof path, "%s", e.out);
     else snprintf(path, sizeof path, "results/%s.h5", e.name);
+    if ((rc = mb_cli_check_out("sweep", path))) return mb_experiment_free(&e), rc;
+    if (mb_cli_same_file(c.positional[0], path))
+        return mb_experiment_free(&e), mb_cli_fail("sweep", 2, "--out %s is the experiment file itself: write the "
+                                                   "results to another file", path);
     so.out = path;
     so.on_event = mb_cli_sweep_report;
     so.ctx = &report;

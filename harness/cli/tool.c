@@ -5,6 +5,7 @@
  * written as the float32 dataset "dense", rows x cols, row r first, attributes title, x_label, y_label, by the
  * store's atomic writer, so a failed run leaves no file); its raw text lines (`tfrecord cat`) are printed as they come. Errors are one line "mechbench TOOL: ..."
  * and exit 2, or exit 1 when the report marks the input as bad (a heat map that cannot be drawn: exit 1). */
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "core/mechbench.h"
 #include "plot/gnuplot.h"
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void print_line(void *ctx, const char *text) {
     (void)ctx;
@@ -41,6 +43,16 @@ static int write_grid_h5(const struct mb_report_grid *g, char *err, size_t errle
     return rc;
 }
 
+/* The value of --out (--out X or --out=X), or NULL. */
+static const char *out_option(int argc, char **argv) {
+    const char *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
+        else if (!strncmp(argv[i], "--out=", 6)) out = argv[i] + 6;
+    }
+    return out;
+}
+
 int mb_cmd_tool(int argc, char **argv) {
     const struct mb_tool *tool = mb_tool_find(argv[0]);
     if (!tool) {
@@ -52,6 +64,18 @@ int mb_cmd_tool(int argc, char **argv) {
             printf("usage: mechbench %s", tool->usage);
             return 0;
         }
+    const char *out = out_option(argc, argv); /* a tool's output never replaces one of its inputs */
+    int rc = out ? mb_cli_check_out(tool->name, out) : 0;
+    if (rc) return rc;
+    for (int i = 1; out && i < argc; i++)
+        if (argv[i] != out && argv[i][0] != '-' && mb_cli_same_file(argv[i], out))
+            return mb_cli_fail(tool->name, 2, "--out %s is the input file %s itself: write to another file", out,
+                               argv[i]);
+    for (int i = 1; i < argc; i++) { /* tools read regular files: /dev/zero or a FIFO would never end */
+        struct stat st;
+        if (argv[i][0] != '-' && stat(argv[i], &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+            return mb_cli_fail(tool->name, 2, "%s is not a regular file", argv[i]);
+    }
     static struct mb_report report; /* 20 kB: off the stack */
     char err[768];
     report.line = print_line;

@@ -584,6 +584,8 @@ int mb_experiment_parse(const char *text, const char *name, struct mb_experiment
     return status;
 }
 
+#define MAX_INI_BYTES (1 << 20)
+
 int mb_experiment_load(const char *path, struct mb_experiment *e, char *err, size_t errlen) {
     memset(e, 0, sizeof *e);
     FILE *f = fopen(path, "rb");
@@ -591,6 +593,11 @@ int mb_experiment_load(const char *path, struct mb_experiment *e, char *err, siz
     char *text = NULL;
     size_t len = 0, cap = 0;
     for (;;) {
+        if (len > MAX_INI_BYTES) { /* /dev/zero, a log file by mistake: refused before memory runs out */
+            free(text);
+            fclose(f);
+            return mb_errorf(err, errlen, "%s: larger than %d MiB: not an experiment file", path, MAX_INI_BYTES >> 20);
+        }
         if (len + 4096 + 1 > cap) {
             cap = cap ? 2 * cap : 16384;
             char *grown = realloc(text, cap);
@@ -605,11 +612,11 @@ int mb_experiment_load(const char *path, struct mb_experiment *e, char *err, siz
         len += got;
         if (got < 4096) break;
     }
-    int read_error = ferror(f);
+    int read_error = ferror(f) ? errno : 0;
     fclose(f);
     if (read_error) {
         free(text);
-        return mb_errorf(err, errlen, "%s: read error", path);
+        return mb_errorf(err, errlen, "%s: cannot read: %s", path, strerror(read_error));
     }
     text[len] = '\0';
     if (strlen(text) != len) {

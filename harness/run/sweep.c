@@ -125,7 +125,8 @@ static int open_output(const struct mb_experiment *e, const struct mb_sweep_opts
     *n_old = 0;
     int exists = access(so->out, F_OK) == 0;
     if (exists && so->resume) {
-        if (mb_store_open(so->out, 1, store, err, errlen)) return -1;
+        /* checked read-only first: a refused --resume leaves the file as it was (an RDWR open rewrites it) */
+        if (mb_store_open(so->out, 0, store, err, errlen)) return -1;
         char isa[32]; /* files written before the attribute existed are accepted */
         if (mb_store_attr(*store, "isa", isa, sizeof isa) == 0 && isa[0] && strcmp(isa, mb_isa_name()) != 0) {
             char ignored[64];
@@ -145,6 +146,7 @@ static int open_output(const struct mb_experiment *e, const struct mb_sweep_opts
                              "the same experiment only (use another --out, or --force to replace it)", so->out, name,
                              seed[0] ? seed : "?", e->name, want_seed);
         }
+        if (mb_store_close(*store, err, errlen) || mb_store_open(so->out, 1, store, err, errlen)) return -1;
         return mb_store_read_rows(*store, old_rows, n_old, err, errlen);
     }
     if (exists && !so->force)
@@ -166,7 +168,7 @@ int mb_sweep_run(const struct mb_experiment *e, const struct mb_sweep_opts *so, 
 
     struct item_list items = {0};
     for (int s = 0; s < e->n_sweeps; s++)
-        if (expand_sweep(&e->sweeps[s], &items, err, errlen)) return free(items.items), 1;
+        if (expand_sweep(&e->sweeps[s], &items, err, errlen)) return free(items.items), 2; /* the .ini's fault */
 
     struct mb_store *store;
     struct mb_row *old_rows;

@@ -541,14 +541,17 @@ static int trim_uncommitted(struct mb_store *s) {
     return H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0 ? -1 : 0;
 }
 
-/* The HDF5 signature at offset 0, 512, 1024, 2048 ... (as H5Fis_hdf5 looks for it, without opening or locking). */
+/* The HDF5 signature at offset 0, 512, 1024, 2048 ... (as H5Fis_hdf5 looks for it, without opening or locking).
+   Only a regular file can be one (/dev/zero would be read for ever). */
 static int has_hdf5_signature(const char *path) {
     static const char sig[8] = {'\211', 'H', 'D', 'F', '\r', '\n', '\032', '\n'};
     FILE *f = fopen(path, "rb");
     if (!f) return 0;
+    struct stat st;
+    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) return fclose(f), 0;
     char buf[8];
     int found = 0;
-    for (long off = 0; !found; off = off ? 2 * off : 512) {
+    for (long off = 0; !found && off + 8 <= st.st_size; off = off ? 2 * off : 512) {
         if (fseek(f, off, SEEK_SET) != 0 || fread(buf, 1, 8, f) != 8) break;
         found = memcmp(buf, sig, 8) == 0;
     }
