@@ -138,6 +138,12 @@ e2e: all
 bench: all
 	@bash scripts/bench.sh
 
+# The crash test with 50 random SIGKILLs instead of `make test`'s 20 (tests/e2e/test_crash.py; MB_CRASH_SEED=N for
+# other kill moments). About 2.5 s per trial.
+.PHONY: stress
+stress: all
+	MB_STRESS_TRIALS=50 $(PYTHON) -m pytest -q -s -p no:cacheprovider tests/e2e/test_crash.py
+
 # Paper claims (experiments/claims/*.ini): table on stdout, report in results/claims.md, plots in plots/claims/.
 claims: all
 	./mechbench claims

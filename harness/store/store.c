@@ -36,6 +36,7 @@
 #include "store/provenance.h"
 #include "store/row_schema.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
@@ -44,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -433,6 +435,26 @@ static void temp_name(const char *path, char *buf, size_t len) {
     snprintf(buf, len, "%s.tmp.%ld", path, (long)getpid());
 }
 
+/* A writer killed before publishing leaves its temporary: the next create removes those of path whose process is
+   gone ("NAME.tmp.PID", no process PID); a live writer's temporary is left alone. */
+static void remove_stale_temps(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
+    const char *base = slash ? slash + 1 : path;
+    const size_t len = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *pid = e->d_name + len + 5;
+        if (strncmp(e->d_name, base, len) || strncmp(e->d_name + len, ".tmp.", 5) || !*pid ||
+            strspn(pid, "0123456789") != strlen(pid) || strlen(pid) > 9)
+            continue;
+        if (kill((pid_t)atol(pid), 0) < 0 && errno == ESRCH) unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
 /* Moves the finished header into place: replacing an existing file when overwrite, else only if none exists. */
 static int publish(const char *tmp, const char *path, int overwrite, char *err, size_t errlen) {
     if (overwrite ? rename(tmp, path) == 0 : renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
@@ -465,6 +487,7 @@ int mb_store_create(const char *path, const struct mb_store_meta *meta, int over
         return mb_errorf(err, errlen, "%s: file is in use by another mechbench process (--force does not replace a "
                          "file a running sweep is writing)", path);
     char tmp[sizeof ((struct mb_store *)0)->path + 32];
+    remove_stale_temps(path);
     temp_name(path, tmp, sizeof tmp);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644); /* the plain errno of a missing folder, a full disk */
     if (fd < 0) return mb_errorf(err, errlen, "cannot create %s: %s", path, strerror(errno));
