@@ -11,6 +11,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Every key of --ignore-params must be a parameter some kernel declares: a misspelt key would ignore nothing. */
+static int check_param_keys(const char *list) {
+    for (const char *key = list; *key;) {
+        const size_t len = strcspn(key, ",");
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)len, key);
+        key += len + (key[len] == ',');
+        int known = 0;
+        for (int i = 0; i < mb_n_kernels && !known; i++) known = mb_param_decl_of(mb_kernels[i], name) != NULL;
+        if (!known)
+            return mb_cli_fail("compare", 2, "--ignore-params: no kernel has a parameter '%s' (see mechbench describe "
+                               "KERNEL)", name);
+    }
+    return 0;
+}
+
 int mb_cmd_compare(int argc, char **argv) {
     struct mb_compare_opts o = {.threshold = 0.05, .alpha = 0.05};
     int quiet = 0;
@@ -36,6 +52,7 @@ int mb_cmd_compare(int argc, char **argv) {
     if (cli.n_positional != 2) return mb_cli_fail("compare", 2, "expected two results files: BASELINE.h5 CANDIDATE.h5");
     if (!(o.threshold >= 0 && o.threshold < 10)) return mb_cli_fail("compare", 2, "--threshold %g (allowed: 0..10, e.g. 0.05 = 5%%)", o.threshold);
     if (!(o.alpha > 0 && o.alpha < 1)) return mb_cli_fail("compare", 2, "--alpha %g (allowed: 0 < alpha < 1)", o.alpha);
+    if (o.ignore_params && (rc = check_param_keys(o.ignore_params))) return rc;
     struct mb_compare_result r;
     char err[1024];
     if (mb_compare_files(cli.positional[0], cli.positional[1], &o, &r, err, sizeof err))
@@ -122,8 +139,10 @@ int mb_cmd_fit(int argc, char **argv) {
         printed++;
     }
     free(done), free(xn), free(xr), free(t);
-    if (!printed) printf("no measured series in %s\n", cli.positional[0]);
     free(keep);
     mb_results_close(&res);
+    if (!printed) /* like plot: nothing to fit is a failure, not an empty report */
+        return mb_cli_fail("fit", 1, "%s has no measured points%s to fit", cli.positional[0],
+                           kernel ? " matching --kernel" : "");
     return 0;
 }

@@ -229,7 +229,9 @@ static int add_param(const char *value, void *ctx, char *err, size_t errlen) {
     struct mb_point *p = ctx;
     if (!strchr(value, '=')) return mb_errorf(err, errlen, "--param '%s': expected key=value", value);
     size_t used = strlen(p->params);
-    if (used + strlen(value) + 2 > sizeof p->params) return mb_errorf(err, errlen, "--param: too many parameters");
+    if (used + strlen(value) + 2 > sizeof p->params)
+        return mb_errorf(err, errlen, "--param '%.40s%s': the parameters are longer than %d characters in all", value,
+                         strlen(value) > 40 ? "..." : "", MB_PARAMS_LEN - 1);
     snprintf(p->params + used, sizeof p->params - used, "%s%s", used ? ";" : "", value);
     return 0;
 }

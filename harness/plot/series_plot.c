@@ -57,14 +57,14 @@ int mb_plot_kinds_parse(const char *spec, int want[MB_PLOT_KIND_COUNT]) {
 
 int mb_row_filter_add(struct mb_row_filter *f, const char *text, char *err, size_t errlen) {
     const char *eq = strchr(text, '=');
-    char name[64], *end;
+    char name[64];
     if (!eq || (size_t)(eq - text) >= sizeof name)
         return mb_errorf(err, errlen, "--where '%s': expected AXIS=VALUE, e.g. causal=0", text);
     snprintf(name, sizeof name, "%.*s", (int)(eq - text), text);
     int axis = mb_axis_lookup(name);
-    double v = strtod(eq + 1, &end);
+    double v;
     if (axis < 0) return mb_errorf(err, errlen, "--where '%s': unknown axis '%s'", text, name);
-    if (end == eq + 1 || *end) return mb_errorf(err, errlen, "--where '%s': '%s' is not a number", text, eq + 1);
+    if (mb_parse_number(eq + 1, &v)) return mb_errorf(err, errlen, "--where '%s': '%s' is not a number", text, eq + 1);
     if (f->count == MB_PLOT_MAX_WHERE) return mb_errorf(err, errlen, "--where: at most %d conditions", MB_PLOT_MAX_WHERE);
     f->axis[f->count] = axis;
     f->value[f->count++] = v;
