@@ -1,9 +1,11 @@
 """The crash test (issue 13): SIGKILL a real sweep at random moments, then check the results file and --resume.
 
-One reference sweep (3 kernels x 3 points, each point 40-200 ms) gives the full set of points, the moment F its first
-point is stored and its duration T. Each trial starts the same sweep into a fresh file and kills it (SIGKILL) at a
-seeded random moment: a third of the moments fall in [0, F] (start-up, provenance collection, the file written under
-a temporary name and renamed: about 0.1-0.2 s on a quiet machine, longer under load), the rest in [F, T].
+One reference sweep (3 kernels x 3 points, each point 40-200 ms) gives the full set of points, the span C in which
+the header's temporary file exists (the file is created under a temporary name, provenance written, then renamed),
+the moment F its first point is stored and its duration T. Each trial starts the same sweep into a fresh file and
+kills it (SIGKILL) at a seeded random moment: a third while the temporary exists (issue 13, item 7: 0.05-0.17 s
+in on a quiet machine, later under load; the kill comes a random part of C's length after the temporary appears),
+a third in [0, F], a third in [F, T] (from the start).
 After the kill:
   - the results file does not exist (the kill came before the rename) or opens with h5py;
   - its committed rows (/points attribute committed_rows) hold each point at most once, every point whose progress
@@ -57,14 +59,17 @@ def keys(points):
     return [(k, int(n)) for k, n in zip(points["kernel"].tolist(), points["n"].tolist())]
 
 
-def run_and_kill(ini, out, delay):
-    """Start the sweep, SIGKILL it after delay seconds; returns the progress lines it printed before it died."""
+def run_and_kill(ini, out, delay, after_temp=False):
+    """Start the sweep, SIGKILL it delay seconds after its start (after_temp: after its temporary file appeared);
+    returns its exit status and the progress lines it printed before it died."""
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
     proc = subprocess.Popen([str(BINARY), "sweep", str(ini), "--out", str(out)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, cwd=out.parent, env=env)
     lines = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stderr))  # keeps the pipe drained
     reader.start()
+    while after_temp and proc.poll() is None and not any(".tmp." in name for name in os.listdir(out.parent)):
+        time.sleep(0.002)
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     rc = proc.wait(timeout=60)
@@ -82,17 +87,35 @@ def reported(lines):
     return out
 
 
+def reference_timings(ini, ref):
+    """Run the sweep once, watching its folder: the span in which the header's temporary exists (None if never seen),
+    the moment its first point is reported, and its length (seconds from the start)."""
+    t0 = time.monotonic()
+    proc = subprocess.Popen([str(BINARY), "sweep", str(ini), "--out", str(ref)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, cwd=ref.parent)
+    stamps = []
+    reader = threading.Thread(target=lambda: stamps.extend(time.monotonic() - t0 for line in proc.stderr
+                                                           if line.startswith("[")))
+    reader.start()
+    temp_from = temp_until = None
+    while proc.poll() is None:
+        now = time.monotonic() - t0
+        if any(".tmp." in name for name in os.listdir(ref.parent)):
+            temp_from = temp_from if temp_from is not None else now
+            temp_until = now
+        time.sleep(0.005)
+    duration = time.monotonic() - t0
+    reader.join(timeout=60)
+    assert proc.returncode == 0 and stamps
+    return (temp_from, temp_until) if temp_from is not None else None, stamps[0], duration
+
+
 def test_sigkill_at_random_moments_never_loses_or_duplicates_a_point(tmp_path, capsys):
     ini = tmp_path / "crash.ini"
     ini.write_text(CRASH_INI)
-    ref = tmp_path / "ref.h5"
-    t0 = time.monotonic()
-    proc = subprocess.Popen([str(BINARY), "sweep", str(ini), "--out", str(ref)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)
-    first = next(time.monotonic() - t0 for line in proc.stderr if line.startswith("["))
-    proc.stderr.read()
-    assert proc.wait(timeout=120) == 0
-    duration = time.monotonic() - t0
+    ref = tmp_path / "ref" / "ref.h5"
+    ref.parent.mkdir()
+    creating, first, duration = reference_timings(ini, ref)
     points, samples = committed(ref)
     assert set(keys(points)) == FULL and len(points) == len(FULL)
     assert len(samples) == REPETITIONS * len(FULL)
@@ -101,13 +124,20 @@ def test_sigkill_at_random_moments_never_loses_or_duplicates_a_point(tmp_path, c
     outcomes = {"no file": 0, "partial": 0, "complete": 0}
     inside_creation = 0  # kills that left the temporary the header is written to (removed by the next sweep)
     for trial in range(TRIALS):
-        delay = rng.uniform(0, first) if trial % 3 == 0 else rng.uniform(first, duration)
+        after_temp = trial % 3 == 0 and creating is not None
+        if after_temp:  # while the header is written under its temporary name
+            delay = rng.uniform(0, creating[1] - creating[0])
+        elif trial % 3 in (0, 1):  # start-up and creation
+            delay = rng.uniform(0, first)
+        else:
+            delay = rng.uniform(first, duration)
         work = tmp_path / f"trial{trial}"
         work.mkdir()
         out = work / "crash.h5"
-        rc, lines = run_and_kill(ini, out, delay)
+        rc, lines = run_and_kill(ini, out, delay, after_temp)
         inside_creation += any(".tmp." in p.name for p in work.iterdir())
-        where = f"trial {trial} (seed {SEED}, kill at {delay:.3f} s; first point {first:.2f} s, end {duration:.2f} s)"
+        when = f"{delay:.3f} s after the temporary appeared" if after_temp else f"at {delay:.3f} s"
+        where = f"trial {trial} (seed {SEED}, kill {when}; first point {first:.2f} s, end {duration:.2f} s)"
         if not out.exists():
             assert not reported(lines), where
             outcomes["no file"] += 1
