@@ -86,10 +86,10 @@ int mb_cmd_claims(int argc, char **argv) {
     for (int i = 0; i < set.count; i++) n_sel += selected(&set.claims[i], &cli);
     if (!n_sel) {
         mb_claims_free(&set);
+        if (!cli.n_positional) return mb_cli_fail("claims", 2, "%s holds no claims (*.ini files of [claim ID])", dir);
         char asked[256] = "";
         for (int i = 0, used = 0; i < cli.n_positional && used < (int)sizeof asked; i++)
             used += snprintf(asked + used, sizeof asked - used, "%s'%s'", i ? ", " : "", cli.positional[i]);
-        if (!cli.n_positional) return mb_cli_fail("claims", 2, "%s holds no claims (*.ini files of [claim ID])", dir);
         return mb_cli_fail("claims", 2, "no claim in %s matches %s (see mechbench claims --list)", dir, asked);
     }
     if (list) {
