@@ -182,3 +182,18 @@ def test_usage_errors_exit_2(tmp_path):
         assert len(proc.stderr.splitlines()) == 1 and text in proc.stderr, (args, proc.stderr)
     proc = mechbench("tfrecord", "verify", tmp_path / "missing.tfrecord", check=False)
     assert proc.returncode == 1 and "missing.tfrecord" in proc.stderr
+
+
+def test_run_json_reports_records_per_second():
+    """The items model: the row's items = n records, items_per_second = n / median time, unit "records"."""
+    proc = mechbench("run", "data.tfrecord.parse", "--n", "64", "--record_bytes", "1024", "--features", "8",
+                     "--threads", "1", "--reps", "2", "--min-time", "0.001", "--json")
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads(proc.stdout.splitlines()[0])
+    assert row["verdict"] == "pass"
+    assert row["items"] == 64 and row["items_unit"] == "records"
+    assert abs(row["items_per_second"] - 64 / row["time_median"]) <= 1e-9 * row["items_per_second"]
+    assert abs(row["gbps"] * 1e9 / row["items_per_second"] - (1024 + 16)) < 1e-6 * 1040  # bytes per record
+    text = mechbench("run", "data.features.hash", "--n", "100", "--features", "3", "--reps", "2", "--min-time", "0.001")
+    assert text.returncode == 0, text.stderr
+    assert re.search(r"^  items     \S+ values/s  \(model: 300 values per run\)$", text.stdout, re.M), text.stdout
