@@ -5,6 +5,7 @@
  * round trips, byte-stable sorted output, merged duplicates (last wins), unpacked scalars, garbage refused; parse
  * specs; every kernel against the family's oracle at odd shapes, and a tampered output caught. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -525,4 +526,32 @@ Test(data_tfrecord_kernels, shape_refuses_a_record_too_small) {
     cr_assert_eq(mb_tfr_shape(&s, 1, 36, 2, err, sizeof err), -1);
     cr_assert(strstr(err, "record_bytes = 36") && strstr(err, "at least 37"), "%s", err);
     cr_assert_eq(mb_tfr_shape(&s, 1, 37, 2, err, sizeof err), 0, "%s", err);
+}
+
+/* ------------------------------------------------------------------------------------------------ fuzz corpus */
+/* The fuzz target's checks (fuzz/fuzz_tfrecord.c: reader, in-memory walk, Example and SequenceExample parse, round
+   trip, specs) on every input of fuzz/corpus/: a crash the fuzzer finds becomes a regression test by adding its
+   input there. */
+#define MB_FUZZ_REPLAY
+#include "../../fuzz/fuzz_tfrecord.c"
+
+Test(data_tfrecord_fuzz, corpus_replays) {
+    DIR *d = opendir("fuzz/corpus");
+    cr_assert_not_null(d, "fuzz/corpus not found (run the tests from the repository root)");
+    int replayed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char path[512];
+        snprintf(path, sizeof path, "fuzz/corpus/%s", e->d_name);
+        FILE *f = fopen(path, "rb");
+        cr_assert_not_null(f, "%s", path);
+        static uint8_t buf[1 << 20];
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        cr_assert_eq(LLVMFuzzerTestOneInput(buf, n), 0, "%s", path);
+        replayed++;
+    }
+    closedir(d);
+    cr_assert_geq(replayed, 6, "only %d corpus files", replayed);
 }
