@@ -127,13 +127,15 @@ static int probe_read_share(const struct mb_probe *probe MB_UNUSED, const struct
         if (!status && time_read(path, use, features, &seen, err, errlen) < 0) status = -1; /* warm-up, a check */
         const double bytes = (double)records * (double)(rb + MB_TFR_FRAMING_BYTES);
         for (int t = 0; t < trials && !status; t++) {
-            double raw = time_raw(path, buf, chunk), stage = time_read(path, use, features, &seen, err, errlen);
-            if (raw <= 0 || stage <= 0 || seen != (uint64_t)records) {
-                status = raw <= 0 ? mb_errorf(err, errlen, "cannot read %s", path) : stage <= 0 ? -1 :
-                         mb_errorf(err, errlen, "read %llu records of %lld", (unsigned long long)seen,
-                                   (long long)records);
-                break;
-            }
+            double raw = 1, stage = 1; /* ABBA: neither goes first every time */
+            if (t % 2 == 0) raw = time_raw(path, buf, chunk);
+            if (raw > 0) stage = time_read(path, use, features, &seen, err, errlen); /* err set when it fails */
+            if (t % 2 == 1 && stage > 0) raw = time_raw(path, buf, chunk);
+            if (raw <= 0) status = mb_errorf(err, errlen, "cannot read %s", path);
+            else if (stage <= 0) status = -1;
+            else if (seen != (uint64_t)records)
+                status = mb_errorf(err, errlen, "read %llu records of %lld", (unsigned long long)seen, (long long)records);
+            if (status) break;
             samples[t] = measure == MEASURE_SHARE || measure == MEASURE_PARSE_SHARE ? raw / stage
                          : measure == MEASURE_RAW_GBPS ? bytes / raw / 1e9 : bytes / stage / 1e9;
         }
