@@ -4,7 +4,9 @@
  *
  * Input: byte 0 chooses the compression (bits 0-1: none, gzip, zlib) and --skip-corrupt (bit 2); the rest is the
  * file. Every record is parsed as an Example (heap and a 64 KiB arena) and as a SequenceExample; a parsed Example
- * is serialized and parsed again, and must keep its features (a mismatch traps, so the fuzzer reports it). */
+ * is serialized and parsed again, and must keep its features (a mismatch traps, so the fuzzer reports it).
+ * Regression tests: the unit test data_tfrecord_fuzz/corpus_replays runs every file of fuzz/corpus/ through this
+ * function; a crash the fuzzer finds becomes one by adding its input (build/fuzz/crash-*) to fuzz/corpus/. */
 #include "data/example.h"
 #include "data/tfrecord.h"
 
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef MB_FUZZ_REPLAY /* tests/unit/test_data_tfrecord.c includes this file to replay fuzz/corpus/ */
 /* The one harness function the two library files use. */
 int mb_errorf(char *err, size_t len, const char *fmt, ...) {
     if (err && len) {
@@ -23,6 +26,7 @@ int mb_errorf(char *err, size_t len, const char *fmt, ...) {
     }
     return -1;
 }
+#endif
 
 static void check_example(const uint8_t *data, size_t len) {
     static uint8_t arena_memory[1 << 16];

@@ -133,6 +133,7 @@ struct json_entry {
     const char *name, *run_name, *run_type, *aggregate;
     int64_t family, instance, repetitions, repetition_index, threads, iterations;
     double seconds;
+    double items; /* the kernel's items per run (0: no items model); printed as Google Benchmark's items_per_second */
 };
 
 static void json_entry(FILE *f, const struct json_entry *e, int *first) {
@@ -153,7 +154,12 @@ static void json_entry(FILE *f, const struct json_entry *e, int *first) {
     json_number(f, e->seconds * 1e9);
     fputs(",\n      \"cpu_time\": ", f);
     json_number(f, e->seconds * 1e9);
-    fputs(",\n      \"time_unit\": \"ns\"\n    }", f);
+    fputs(",\n      \"time_unit\": \"ns\"", f);
+    if (e->items > 0 && e->seconds > 0 && !(e->aggregate && !strcmp(e->aggregate, "stddev"))) {
+        fputs(",\n      \"items_per_second\": ", f);
+        json_number(f, e->items / e->seconds);
+    }
+    fputs("\n    }", f);
 }
 
 static int write_json(FILE *f, const struct mb_results *res, char *err, size_t errlen) {
@@ -179,7 +185,8 @@ static int write_json(FILE *f, const struct mb_results *res, char *err, size_t e
         benchmark_name(r, name, sizeof name);
         struct json_entry e = {.name = name, .run_name = name, .run_type = "iteration", .family = family,
                                .instance = instances[family]++, .repetitions = r->repetitions,
-                               .threads = r->point.threads ? r->point.threads : 1, .iterations = r->iterations};
+                               .threads = r->point.threads ? r->point.threads : 1, .iterations = r->iterations,
+                               .items = r->items};
         double *samples = NULL;
         int n_samples = 0;
         if (mb_store_read_samples(res->store, r->point_id, &samples, &n_samples, err, errlen)) {

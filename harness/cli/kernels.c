@@ -215,6 +215,9 @@ static void print_row_text(const struct mb_row *r, const struct mb_kernel *k) {
            (long long)r->repetitions, (long long)r->iterations);
     printf("  speed     %.2f GFLOP/s  %.2f GB/s  (models: %.4g FLOP, %.4g bytes)\n", r->gflops, r->gbps, r->flops,
            r->bytes);
+    if (r->items_unit[0])
+        printf("  items     %.4g %s/s  (model: %.4g %s per run)\n", r->items_per_second, r->items_unit, r->items,
+               r->items_unit);
     printf("  memory    %.4g MB workspace, %.4g MB inputs+outputs\n", r->workspace_bytes / 1e6, r->input_bytes / 1e6);
     printf("  error     rel_l2 %.3e  max_abs %.3e  vs own oracle (%s, %lld values checked, tolerance %.1e)\n",
            r->own.rel_l2, r->own.max_abs, k->mechanism, (long long)r->own.checked, r->tolerance);

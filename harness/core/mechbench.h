@@ -13,11 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MB_SCHEMA_VERSION 2 /* 2: task_score column */
+#define MB_SCHEMA_VERSION 3 /* 2: task_score column; 3: items, items_per_second, items_unit columns */
 #define MB_NAME_LEN 64     /* kernel names, including the terminating NUL */
 #define MB_PARAMS_LEN 128  /* free-form "key=value;..." parameters of a point */
 #define MB_MESSAGE_LEN 160 /* verdict message */
 #define MB_HASH_LEN 17     /* 16 hex digits + NUL */
+#define MB_UNIT_LEN 24     /* an items model's unit ("records", "state updates"), including the NUL */
 #define MB_MAX_TENSORS 16
 #define MB_MAX_DIMS 6
 /* The largest tensor a file may declare (elements); checked with overflow-safe arithmetic before allocating. */
@@ -332,6 +333,14 @@ struct mb_kernel {
     double (*flops)(const struct mb_kernel *k, const struct mb_point *p);           /* FLOPs of one run */
     double (*bytes)(const struct mb_kernel *k, const struct mb_point *p);           /* compulsory traffic of one run */
     double (*workspace_bytes)(const struct mb_kernel *k, const struct mb_point *p); /* peak bytes allocated by setup */
+    /* Optional items model, for a throughput in the unit the kernel's users count in (beside GFLOP/s and GB/s):
+       items(k, p) = how many items one run processes (> 0), items_unit = what one item is, plural, lower case,
+       shorter than MB_UNIT_LEN: "records" (a TFRecord reader), "values", "rows", "state updates" (a scan's
+       B L d_inner N), "tokens". The row then holds items, items_per_second = items / median time, and the unit.
+       NULL (both): no items model; the row's items and items_per_second are 0 and its unit is "" (as in files
+       written before schema 3). The registry test requires both or neither. */
+    double (*items)(const struct mb_kernel *k, const struct mb_point *p);
+    const char *items_unit;
 };
 
 /* Callers use these, not the slots: they parse an unparsed point's params first and handle NULL slots. */
@@ -340,6 +349,7 @@ int mb_kernel_setup(const struct mb_kernel *k, void **state, struct mb_workload 
 double mb_kernel_flops(const struct mb_kernel *k, const struct mb_point *p);
 double mb_kernel_bytes(const struct mb_kernel *k, const struct mb_point *p);
 double mb_kernel_workspace(const struct mb_kernel *k, const struct mb_point *p);
+double mb_kernel_items(const struct mb_kernel *k, const struct mb_point *p); /* 0 without an items model */
 
 /* Parse "key=value;key=value" against the declarations of k (its family's and its own) into p: every declared
  * key gets a typed value (the default when absent) and p->params the normalised text. flags: MB_PARAMS_LENIENT
@@ -401,6 +411,9 @@ struct mb_row {
     double gflops, gbps;            /* from the models and the median time */
     double workspace_bytes;         /* modelled peak workspace */
     double input_bytes;             /* inputs + outputs of the point */
+    double items;                   /* the kernel's items model, per run (0: none; see struct mb_kernel .items) */
+    double items_per_second;        /* items / median time (0: no items model) */
+    char items_unit[MB_UNIT_LEN];   /* "records", "state updates", ... ("": no items model) */
     struct mb_errors own;           /* vs the kernel's own formula */
     struct mb_errors exact;         /* vs the exact mechanism it approximates (== own for exact kernels) */
     double task_score;              /* the family's task metric on task inputs (e.g. recall accuracy), else NaN */

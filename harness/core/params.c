@@ -372,3 +372,8 @@ double mb_kernel_workspace(const struct mb_kernel *k, const struct mb_point *p) 
     struct mb_point tmp;
     return k->workspace_bytes ? k->workspace_bytes(k, parsed(k, p, &tmp)) : 0;
 }
+
+double mb_kernel_items(const struct mb_kernel *k, const struct mb_point *p) {
+    struct mb_point tmp;
+    return k->items ? k->items(k, parsed(k, p, &tmp)) : 0;
+}

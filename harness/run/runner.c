@@ -42,6 +42,8 @@ void mb_row_init(struct mb_row *row, const struct mb_kernel *k, const struct mb_
     row->flops = mb_kernel_flops(k, p);
     row->bytes = mb_kernel_bytes(k, p);
     row->workspace_bytes = mb_kernel_workspace(k, p);
+    row->items = mb_kernel_items(k, p);
+    if (k->items_unit) snprintf(row->items_unit, sizeof row->items_unit, "%s", k->items_unit);
     row->tolerance = kernel_tolerance(k);
     row->verdict = MB_ERROR;
     row->task_score = NAN;
@@ -133,6 +135,7 @@ void mb_measure(struct mb_row *row, const struct mb_kernel *k, struct mb_workloa
     row->n_samples = t.repetitions;
     row->gflops = row->flops / t.median / 1e9;
     row->gbps = row->bytes / t.median / 1e9;
+    row->items_per_second = row->items / t.median;
     if (check_outputs(row, k, w, o, err, sizeof err)) {
         row->verdict = MB_ERROR;
         snprintf(row->message, sizeof row->message, "oracle: %.150s", err);

@@ -42,10 +42,33 @@ static void *arena_alloc(void *data, size_t size) {
 }
 static void arena_free(void *data, void *p) { (void)data, (void)p; }
 
+/* -------------------------------------------------------------------------------------------------- heap */
+/* Every heap allocation of this file (protobuf-c's messages, the views, the serializer's and the parse specs'
+   buffers) goes through one allocator, so a test can make the k-th one fail (mb_example_set_heap_allocator). */
+static void *std_alloc(void *data, size_t size) { return (void)data, malloc(size); }
+static void std_free(void *data, void *p) { (void)data, free(p); }
+static ProtobufCAllocator heap = {std_alloc, std_free, NULL};
+
+void mb_example_set_heap_allocator(void *(*alloc)(void *data, size_t size), void (*free_fn)(void *data, void *p),
+                                   void *data) {
+    heap = alloc ? (ProtobufCAllocator){alloc, free_fn, data} : (ProtobufCAllocator){std_alloc, std_free, NULL};
+}
+static void *xmalloc(size_t size) { return heap.alloc(heap.allocator_data, size ? size : 1); }
+static void *xcalloc(size_t n, size_t size) {
+    if (size && n > SIZE_MAX / size) return NULL;
+    const size_t bytes = n * size;
+    void *p = xmalloc(bytes);
+    if (p) memset(p, 0, bytes ? bytes : 1);
+    return p;
+}
+static void xfree(void *p) {
+    if (p) heap.free(heap.allocator_data, p);
+}
+
 /* Memory for the view: from the arena, or the heap. */
 static void *view_alloc(struct mb_example_arena *arena, size_t bytes) {
     if (!bytes) bytes = 1;
-    return arena ? arena_alloc(arena, bytes) : malloc(bytes);
+    return arena ? arena_alloc(arena, bytes) : xmalloc(bytes);
 }
 
 /* -------------------------------------------------------------------------------------------------- view */
@@ -77,6 +100,9 @@ static int fill_feature(struct mb_feature *f, const char *name, const Tensorflow
 
 /* Stable merge sort by name (scratch: n entries), then drop all but the last of equal names; returns the count. */
 static size_t sort_unique_by_name(struct mb_feature *f, struct mb_feature *scratch, size_t n) {
+    size_t ordered = 1;
+    while (ordered < n && strcmp(f[ordered - 1].name, f[ordered].name) < 0) ordered++;
+    if (ordered >= n) return n; /* strictly increasing already (as every writer that sorts its keys emits them) */
     for (size_t width = 1; width < n; width *= 2) {
         for (size_t lo = 0; lo < n; lo += 2 * width) {
             size_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
@@ -101,8 +127,11 @@ static int features_view(const Tensorflow__Features *m, struct mb_example_arena 
     if (!(ex->features = view_alloc(arena, 2 * n * sizeof *ex->features))) return -1;
     for (size_t i = 0; i < n; i++)
         if (fill_feature(&ex->features[i], m->feature[i]->key, m->feature[i]->value, arena)) {
-            if (!arena)
-                for (size_t j = 0; j < i; j++) free((void *)ex->features[j].bytes);
+            if (!arena) {
+                for (size_t j = 0; j < i; j++) xfree((void *)ex->features[j].bytes);
+                xfree(ex->features);
+            }
+            ex->features = NULL;
             return -1;
         }
     ex->n_features = sort_unique_by_name(ex->features, ex->features + n, n);
@@ -110,8 +139,8 @@ static int features_view(const Tensorflow__Features *m, struct mb_example_arena 
 }
 
 static void features_view_free(struct mb_example *ex) {
-    for (size_t i = 0; i < ex->n_features; i++) free((void *)ex->features[i].bytes);
-    free(ex->features);
+    for (size_t i = 0; i < ex->n_features; i++) xfree((void *)ex->features[i].bytes);
+    xfree(ex->features);
 }
 
 static ProtobufCAllocator allocator_of(struct mb_example_arena *arena) {
@@ -123,13 +152,13 @@ int mb_example_parse(const uint8_t *buf, size_t len, struct mb_example_arena *ar
                      size_t errlen) {
     memset(ex, 0, sizeof *ex);
     ProtobufCAllocator a = allocator_of(arena);
-    Tensorflow__Example *m = tensorflow__example__unpack(arena ? &a : NULL, len, buf);
+    Tensorflow__Example *m = tensorflow__example__unpack(arena ? &a : &heap, len, buf);
     if (!m)
         return mb_errorf(err, errlen, arena && arena->exhausted ? "example needs more than the %zu-byte arena"
                                                                 : "garbage protobuf: not a tf.Example (%zu bytes)",
                          arena ? arena->size : len);
     if (features_view(m->features, arena, ex)) {
-        if (!arena) tensorflow__example__free_unpacked(m, NULL);
+        if (!arena) tensorflow__example__free_unpacked(m, &heap);
         return mb_errorf(err, errlen, "out of memory for the example's view");
     }
     ex->owner = arena ? NULL : m;
@@ -139,7 +168,7 @@ int mb_example_parse(const uint8_t *buf, size_t len, struct mb_example_arena *ar
 void mb_example_free(struct mb_example *ex) {
     if (!ex->owner) return; /* arena or never parsed */
     features_view_free(ex);
-    tensorflow__example__free_unpacked(ex->owner, NULL);
+    tensorflow__example__free_unpacked(ex->owner, &heap);
     memset(ex, 0, sizeof *ex);
 }
 
@@ -147,7 +176,7 @@ int mb_sequence_example_parse(const uint8_t *buf, size_t len, struct mb_example_
                               struct mb_sequence_example *sx, char *err, size_t errlen) {
     memset(sx, 0, sizeof *sx);
     ProtobufCAllocator a = allocator_of(arena);
-    Tensorflow__SequenceExample *m = tensorflow__sequence_example__unpack(arena ? &a : NULL, len, buf);
+    Tensorflow__SequenceExample *m = tensorflow__sequence_example__unpack(arena ? &a : &heap, len, buf);
     if (!m)
         return mb_errorf(err, errlen, arena && arena->exhausted ? "example needs more than the %zu-byte arena"
                                                                 : "garbage protobuf: not a tf.SequenceExample (%zu bytes)",
@@ -180,13 +209,13 @@ int mb_sequence_example_parse(const uint8_t *buf, size_t len, struct mb_example_
         int dropped = 1;
         for (size_t j = 0; j < kept && dropped; j++) dropped = keys[j].count != i;
         if (dropped && !arena) {
-            for (size_t s = 0; s < lists[i].n_steps; s++) free((void *)lists[i].steps[s].bytes);
-            free(lists[i].steps);
+            for (size_t s = 0; s < lists[i].n_steps; s++) xfree((void *)lists[i].steps[s].bytes);
+            xfree(lists[i].steps);
         }
     }
     memmove(lists, sorted, kept * sizeof *lists);
     sx->n_lists = kept;
-    if (!arena) free(keys);
+    if (!arena) xfree(keys);
     return 0;
 fail:
     if (!arena) mb_sequence_example_free(sx); /* owner is set: frees the message too */
@@ -198,11 +227,11 @@ void mb_sequence_example_free(struct mb_sequence_example *sx) {
     if (!sx->owner) return;
     features_view_free(&sx->context);
     for (size_t i = 0; i < sx->n_lists; i++) {
-        for (size_t s = 0; s < sx->lists[i].n_steps; s++) free((void *)sx->lists[i].steps[s].bytes);
-        free(sx->lists[i].steps);
+        for (size_t s = 0; s < sx->lists[i].n_steps; s++) xfree((void *)sx->lists[i].steps[s].bytes);
+        xfree(sx->lists[i].steps);
     }
-    free(sx->lists);
-    tensorflow__sequence_example__free_unpacked(sx->owner, NULL);
+    xfree(sx->lists);
+    tensorflow__sequence_example__free_unpacked(sx->owner, &heap);
     memset(sx, 0, sizeof *sx);
 }
 
@@ -242,7 +271,7 @@ static int feature_msg_init(struct feature_msg *fm, const struct mb_feature *f) 
     fm->feature = feature, fm->bytes = bytes, fm->floats = floats, fm->int64s = int64s, fm->binary = NULL;
     switch (f->kind) {
     case MB_FEATURE_BYTES:
-        if (!(fm->binary = malloc((f->count ? f->count : 1) * sizeof *fm->binary))) return -1;
+        if (!(fm->binary = xmalloc((f->count ? f->count : 1) * sizeof *fm->binary))) return -1;
         for (size_t i = 0; i < f->count; i++)
             fm->binary[i].data = (uint8_t *)f->bytes[i].data, fm->binary[i].len = f->bytes[i].len;
         fm->bytes.n_value = f->count, fm->bytes.value = fm->binary;
@@ -274,8 +303,8 @@ struct features_msg {
 };
 
 static void features_msg_free(struct features_msg *fs) {
-    for (size_t i = 0; fs->values && i < fs->n; i++) free(fs->values[i].binary);
-    free(fs->entries), free(fs->entry_ptrs), free(fs->values);
+    for (size_t i = 0; fs->values && i < fs->n; i++) xfree(fs->values[i].binary);
+    xfree(fs->entries), xfree(fs->entry_ptrs), xfree(fs->values);
 }
 
 static int features_msg_init(struct features_msg *fs, const struct mb_example *ex) {
@@ -283,12 +312,12 @@ static int features_msg_init(struct features_msg *fs, const struct mb_example *e
     size_t n = ex->n_features;
     memset(fs, 0, sizeof *fs);
     fs->features = init;
-    const struct mb_feature **order = malloc((n ? n : 1) * sizeof *order);
-    fs->entries = malloc((n ? n : 1) * sizeof *fs->entries);
-    fs->entry_ptrs = malloc((n ? n : 1) * sizeof *fs->entry_ptrs);
-    fs->values = calloc(n ? n : 1, sizeof *fs->values);
+    const struct mb_feature **order = xmalloc((n ? n : 1) * sizeof *order);
+    fs->entries = xmalloc((n ? n : 1) * sizeof *fs->entries);
+    fs->entry_ptrs = xmalloc((n ? n : 1) * sizeof *fs->entry_ptrs);
+    fs->values = xcalloc(n ? n : 1, sizeof *fs->values);
     if (!order || !fs->entries || !fs->entry_ptrs || !fs->values) {
-        free(order), features_msg_free(fs);
+        xfree(order), features_msg_free(fs);
         return -1;
     }
     for (size_t i = 0; i < n; i++) order[i] = &ex->features[i];
@@ -297,7 +326,7 @@ static int features_msg_init(struct features_msg *fs, const struct mb_example *e
         Tensorflow__Features__FeatureEntry e = TENSORFLOW__FEATURES__FEATURE_ENTRY__INIT;
         fs->n = i + 1;
         if (feature_msg_init(&fs->values[i], order[i])) {
-            free(order), features_msg_free(fs);
+            xfree(order), features_msg_free(fs);
             return -1;
         }
         e.key = (char *)order[i]->name;
@@ -305,14 +334,14 @@ static int features_msg_init(struct features_msg *fs, const struct mb_example *e
         fs->entries[i] = e;
         fs->entry_ptrs[i] = &fs->entries[i];
     }
-    free(order);
+    xfree(order);
     fs->features.n_feature = n, fs->features.feature = fs->entry_ptrs;
     return 0;
 }
 
 static int pack_to(const ProtobufCMessage *m, uint8_t **out, size_t *len, char *err, size_t errlen) {
     *len = protobuf_c_message_get_packed_size(m);
-    if (!(*out = malloc(*len ? *len : 1))) return mb_errorf(err, errlen, "out of memory serializing an example");
+    if (!(*out = malloc(*len ? *len : 1))) return /* the caller's to free(): plain malloc */ mb_errorf(err, errlen, "out of memory serializing an example");
     protobuf_c_message_pack(m, *out);
     return 0;
 }
@@ -343,12 +372,12 @@ int mb_sequence_example_serialize(const struct mb_sequence_example *sx, uint8_t 
     if (features_msg_init(&context, &sx->context)) return mb_errorf(err, errlen, "out of memory serializing");
     size_t n = sx->n_lists, total_steps = 0;
     for (size_t i = 0; i < n; i++) total_steps += sx->lists[i].n_steps;
-    Tensorflow__FeatureLists__FeatureListEntry *entries = malloc((n ? n : 1) * sizeof *entries);
-    Tensorflow__FeatureLists__FeatureListEntry **entry_ptrs = malloc((n ? n : 1) * sizeof *entry_ptrs);
-    Tensorflow__FeatureList *lists = malloc((n ? n : 1) * sizeof *lists);
-    struct feature_msg *steps = calloc(total_steps ? total_steps : 1, sizeof *steps);
-    Tensorflow__Feature **step_ptrs = malloc((total_steps ? total_steps : 1) * sizeof *step_ptrs);
-    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    Tensorflow__FeatureLists__FeatureListEntry *entries = xmalloc((n ? n : 1) * sizeof *entries);
+    Tensorflow__FeatureLists__FeatureListEntry **entry_ptrs = xmalloc((n ? n : 1) * sizeof *entry_ptrs);
+    Tensorflow__FeatureList *lists = xmalloc((n ? n : 1) * sizeof *lists);
+    struct feature_msg *steps = xcalloc(total_steps ? total_steps : 1, sizeof *steps);
+    Tensorflow__Feature **step_ptrs = xmalloc((total_steps ? total_steps : 1) * sizeof *step_ptrs);
+    size_t *order = xmalloc((n ? n : 1) * sizeof *order);
     int rc = -1, packed = 0;
     size_t built = 0;
     if (!entries || !entry_ptrs || !lists || !steps || !step_ptrs || !order) goto done;
@@ -378,8 +407,8 @@ int mb_sequence_example_serialize(const struct mb_sequence_example *sx, uint8_t 
     rc = pack_to(&m.base, out, len, err, errlen);
     packed = 1;
 done:
-    for (size_t s = 0; steps && s < built; s++) free(steps[s].binary);
-    free(entries), free(entry_ptrs), free(lists), free(steps), free(step_ptrs), free(order);
+    for (size_t s = 0; steps && s < built; s++) xfree(steps[s].binary);
+    xfree(entries), xfree(entry_ptrs), xfree(lists), xfree(steps), xfree(step_ptrs), xfree(order);
     features_msg_free(&context);
     if (rc && !packed) mb_errorf(err, errlen, "out of memory serializing a sequence example");
     return rc;
@@ -431,7 +460,7 @@ static int apply_spec(const struct mb_example *ex, const struct mb_sequence_exam
             pf->count = f->count;
             src = values_of(f);
         }
-        if (!(*slot = malloc(pf->count ? pf->count * el : 1)))
+        if (!(*slot = xmalloc(pf->count ? pf->count * el : 1)))
             return mb_errorf(err, errlen, "feature '%s': out of memory", s->name);
         if (pf->count) memcpy(*slot, src, pf->count * el);
         return 0;
@@ -447,8 +476,8 @@ static int apply_spec(const struct mb_example *ex, const struct mb_sequence_exam
         total += fl->steps[t].count;
     }
     pf->n_steps = steps, pf->count = total;
-    *slot = malloc(total ? total * el : 1);
-    pf->step_counts = malloc(steps ? steps * sizeof *pf->step_counts : 1);
+    *slot = xmalloc(total ? total * el : 1);
+    pf->step_counts = xmalloc(steps ? steps * sizeof *pf->step_counts : 1);
     if (!*slot || !pf->step_counts) {
         mb_parsed_feature_free(pf, 1);
         return mb_errorf(err, errlen, "feature '%s': out of memory", s->name);
@@ -475,7 +504,7 @@ int mb_example_apply_specs(const struct mb_example *ex, const struct mb_sequence
 
 void mb_parsed_feature_free(struct mb_parsed_feature *pf, size_t n) {
     for (size_t i = 0; i < n; i++) {
-        free(pf[i].bytes), free(pf[i].floats), free(pf[i].int64s), free(pf[i].step_counts);
+        xfree(pf[i].bytes), xfree(pf[i].floats), xfree(pf[i].int64s), xfree(pf[i].step_counts);
         memset(&pf[i], 0, sizeof pf[i]);
     }
 }

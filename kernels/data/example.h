@@ -63,6 +63,12 @@ struct mb_example_arena {
 void mb_example_arena_init(struct mb_example_arena *a, void *base, size_t size);
 void mb_example_arena_reset(struct mb_example_arena *a);
 
+/* For tests: every heap allocation of example.c (protobuf-c's messages, the views, the serializer's and the parse
+   specs' buffers; never the arena's) goes through alloc / free_fn with data; alloc NULL restores malloc / free.
+   Process-wide and not thread-safe: set it while nothing else parses. */
+void mb_example_set_heap_allocator(void *(*alloc)(void *data, size_t size), void (*free_fn)(void *data, void *p),
+                                   void *data);
+
 /* Parse one serialized Example (arena NULL = heap; free with mb_example_free, which does nothing for an arena).
    0, or -1 with one line in err ("garbage protobuf: ..."). */
 int mb_example_parse(const uint8_t *buf, size_t len, struct mb_example_arena *arena, struct mb_example *ex, char *err,

@@ -26,6 +26,10 @@ double mb_fc_io_bytes(const struct mb_point *p, double out_values) {
 }
 
 double mb_fc_no_workspace(const struct mb_kernel *k MB_UNUSED, const struct mb_point *p MB_UNUSED) { return 0; }
+double mb_fc_values(const struct mb_kernel *k MB_UNUSED, const struct mb_point *p) {
+    return (double)p->n * (double)p->features;
+}
+double mb_fc_rows(const struct mb_kernel *k MB_UNUSED, const struct mb_point *p) { return (double)p->n; }
 
 void mb_fc_row_range(int64_t n, int64_t *r0, int64_t *r1) {
     const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();

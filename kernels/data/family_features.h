@@ -91,6 +91,9 @@ enum { MB_FC_IN_VALUES = 0, MB_FC_IN_SECOND = 1, MB_FC_OUT = 0 };
 /* Shared kernel bookkeeping: n x features inputs (4 bytes each) and the output tensor's bytes. */
 double mb_fc_io_bytes(const struct mb_point *p, double out_values);
 double mb_fc_no_workspace(const struct mb_kernel *k, const struct mb_point *p);
+/* Items models: n features values (bucketize, hash: unit "values"), n rows (cross, embedding: unit "rows"). */
+double mb_fc_values(const struct mb_kernel *k, const struct mb_point *p);
+double mb_fc_rows(const struct mb_kernel *k, const struct mb_point *p);
 /* Rows [*r0, *r1) of n for the calling OpenMP thread. */
 void mb_fc_row_range(int64_t n, int64_t *r0, int64_t *r1);
 /* Ids of the embedding's vocabulary: the family param "vocab"; combiner: the param "combiner". */

@@ -107,6 +107,43 @@ uint32_t mb_tfr_fingerprint(const struct mb_feature *f) {
     return (uint32_t)sum;
 }
 
+/* sum of p[j] (phase + j + 1) over a run that starts at position phase (mod 251); advances phase. Each block of at
+   most 251 bytes sums in 32 bits (<= 255 * 251 * 252 / 2 < 2^23). */
+static uint64_t weighted_run(const uint8_t *p, size_t len, uint32_t *phase) {
+    uint64_t sum = 0;
+    uint32_t m = *phase;
+    while (len) {
+        const size_t run = len < 251u - m ? len : 251u - m;
+        uint32_t s = 0;
+        for (size_t j = 0; j < run; j++) s += (uint32_t)p[j] * (m + 1 + (uint32_t)j);
+        sum += s, p += run, len -= run;
+        m = (uint32_t)((m + run) % 251);
+    }
+    *phase = m;
+    return sum;
+}
+
+uint32_t mb_tfr_fingerprint_blocked(const struct mb_feature *f) {
+    uint64_t sum = 0;
+    uint32_t phase = 0;
+    uint8_t le[8];
+    if (f->kind == MB_FEATURE_BYTES)
+        for (size_t v = 0; v < f->count; v++) sum = (sum + weighted_run(f->bytes[v].data, f->bytes[v].len, &phase)) % 65521;
+    else if (f->kind == MB_FEATURE_INT64)
+        for (size_t v = 0; v < f->count; v++) {
+            for (int b = 0; b < 8; b++) le[b] = (uint8_t)((uint64_t)f->int64s[v] >> (8 * b));
+            sum = (sum + weighted_run(le, 8, &phase)) % 65521;
+        }
+    else if (f->kind == MB_FEATURE_FLOAT)
+        for (size_t v = 0; v < f->count; v++) {
+            uint32_t bits;
+            memcpy(&bits, &f->floats[v], 4);
+            for (int b = 0; b < 4; b++) le[b] = (uint8_t)(bits >> (8 * b));
+            sum = (sum + weighted_run(le, 4, &phase)) % 65521;
+        }
+    return (uint32_t)sum;
+}
+
 /* ------------------------------------------------------------------------------------------ workload */
 static size_t image_bytes_of(const struct mb_point *p) {
     return (size_t)p->n * (size_t)(p->record_bytes + MB_TFR_FRAMING_BYTES);
@@ -270,6 +307,7 @@ double mb_tfr_image_bytes(const struct mb_kernel *k MB_UNUSED, const struct mb_p
     return (double)p->n * (double)(p->record_bytes + MB_TFR_FRAMING_BYTES);
 }
 double mb_tfr_no_workspace(const struct mb_kernel *k MB_UNUSED, const struct mb_point *p MB_UNUSED) { return 0; }
+double mb_tfr_records(const struct mb_kernel *k MB_UNUSED, const struct mb_point *p) { return (double)p->n; }
 
 const struct mb_family mb_family_data_tfrecord = {
     .name = "data.tfrecord",

@@ -71,15 +71,23 @@ static inline void mb_tfr_put_info(float *info, int64_t i, uint64_t length, uint
 /* The 16-bit fingerprint of a feature's values (parsed output): sum of (byte * (position % 251 + 1)) mod 65521
    over the values' little-endian bytes (int64: 8, float: 4, bytes: their data). */
 uint32_t mb_tfr_fingerprint(const struct mb_feature *f);
+/* The same value in blocks of 251 positions (weights 1..251 per block: a loop the compiler vectorises, no division
+   per byte): what data.tfrecord.parse computes; mb_tfr_fingerprint above is its oracle. */
+uint32_t mb_tfr_fingerprint_blocked(const struct mb_feature *f);
+
+/* The bump arena that parses one synthetic Example of record_bytes bytes and `features` features (tfrecord_parse.c,
+   the tfrecord_read_share probe). */
+double mb_tfr_parse_arena_bytes(int64_t record_bytes, int64_t features);
 
 /* Models the kernels share. */
 double mb_tfr_no_flops(const struct mb_kernel *k, const struct mb_point *p);
 double mb_tfr_data_bytes(const struct mb_kernel *k, const struct mb_point *p);  /* n record_bytes */
 double mb_tfr_image_bytes(const struct mb_kernel *k, const struct mb_point *p); /* n (record_bytes + 16) */
 double mb_tfr_no_workspace(const struct mb_kernel *k, const struct mb_point *p);
+double mb_tfr_records(const struct mb_kernel *k, const struct mb_point *p);     /* items model: n records */
 
 #define MB_TFR_KERNEL                                                                                                 \
     .family = &mb_family_data_tfrecord, .axes = MB_AXIS_BIT(n) | MB_AXIS_BIT(record_bytes) | MB_AXIS_BIT(features),  \
-    MB_KERNEL_SOURCE, .flops = mb_tfr_no_flops
+    MB_KERNEL_SOURCE, .flops = mb_tfr_no_flops, .items = mb_tfr_records, .items_unit = "records"
 
 #endif

@@ -55,4 +55,6 @@ const struct mb_kernel mb_kernel_data_features_bucketize_search = {
     .flops = flops,
     .bytes = bytes,
     .workspace_bytes = mb_fc_no_workspace,
+    .items = mb_fc_values,
+    .items_unit = "values",
 };

@@ -71,4 +71,6 @@ const struct mb_kernel mb_kernel_data_features_embedding_gather = {
     .flops = flops,
     .bytes = bytes,
     .workspace_bytes = mb_fc_no_workspace,
+    .items = mb_fc_rows,
+    .items_unit = "rows",
 };

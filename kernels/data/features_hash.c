@@ -52,4 +52,6 @@ const struct mb_kernel mb_kernel_data_features_hash_farmhash = {
     .flops = flops,
     .bytes = bytes,
     .workspace_bytes = mb_fc_no_workspace,
+    .items = mb_fc_values,
+    .items_unit = "values",
 };

@@ -5,8 +5,8 @@
  * path ends in ".h5": harness/cli writes such a grid as the HDF5 dataset "dense" (float32, row r = record r, like
  * DenseFeatures' output) with the store's atomic writer, so the kernels never touch the store. Any bad record (a
  * corrupt frame, garbage protobuf, an id out of range, a missing feature without default, a feature of the wrong
- * type) stops the tool with one line naming the record index (and the byte offset for framing errors); no grid is
- * returned, so nothing is written. */
+ * type) stops the tool with one line naming the record index and its byte offset in the (uncompressed) file; no
+ * grid is returned, so nothing is written. */
 #include "data/example.h"
 #include "data/feature_columns.h"
 #include "data/tfrecord.h"
@@ -32,6 +32,16 @@ struct record_view {
 };
 
 /* The Example's features as the columns' record view (bytes values point into the parsed message). */
+/* One line for a bad record: "DATA: record N at byte OFF: what" (why may start with the row builders' own
+   "record N: ", which is dropped). Returns -1. */
+static int record_error(char *err, size_t errlen, const char *path, uint64_t index, uint64_t offset, const char *why) {
+    char prefix[40];
+    const int n = snprintf(prefix, sizeof prefix, "record %llu: ", (unsigned long long)index);
+    const char *what = strncmp(why, prefix, (size_t)n) ? why : why + n;
+    return mb_errorf(err, errlen, "%s: record %llu at byte %llu: %s", path, (unsigned long long)index,
+                     (unsigned long long)offset, what);
+}
+
 static int view_of(const struct mb_example *ex, struct record_view *v, struct mb_fc_record *rec, uint64_t index,
                    char *err, size_t errlen) {
     if (ex->n_features > MAX_RECORD_FEATURES)
@@ -125,7 +135,7 @@ static int apply(const struct apply_args *a, const struct mb_fc_spec *s, struct 
     while (!rc) {
         const uint8_t *data;
         size_t length;
-        const uint64_t index = mb_tfr_reader_index(r);
+        const uint64_t index = mb_tfr_reader_index(r), offset = mb_tfr_reader_offset(r);
         char why[600];
         const enum mb_tfr_status st = mb_tfr_reader_next(r, &data, &length, why, sizeof why);
         if (st == MB_TFR_END) break;
@@ -135,16 +145,15 @@ static int apply(const struct apply_args *a, const struct mb_fc_spec *s, struct 
         }
         struct mb_example ex;
         if (mb_example_parse(data, length, NULL, &ex, why, sizeof why)) {
-            rc = mb_errorf(err, errlen, "%s: record %llu: %s", a->data, (unsigned long long)index, why);
+            rc = record_error(err, errlen, a->data, index, offset, why);
             break;
         }
         struct mb_fc_record rec;
         rc = view_of(&ex, view, &rec, index, why, sizeof why);
         if (!rc) rc = mb_fc_dense_row(s, &rec, (int64_t)index, row, why, sizeof why);
-        if (rc) rc = mb_errorf(err, errlen, "%s: %s", a->data, why);
+        if (rc) rc = record_error(err, errlen, a->data, index, offset, why);
         else if (rows >= (INT64_C(1) << 31) / s->width || append_row(&values, &cap, rows, s->width, row))
-            rc = mb_errorf(err, errlen, "%s: record %llu: out of memory (or more than 2^31 dense values)", a->data,
-                           (unsigned long long)index);
+            rc = record_error(err, errlen, a->data, index, offset, "out of memory (or more than 2^31 dense values)");
         else rows++;
         mb_example_free(&ex);
     }

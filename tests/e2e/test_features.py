@@ -153,7 +153,7 @@ def files(tmp_path):
 
     def data(records, name="data.tfrecord"):
         path = tmp_path / name
-        path.write_bytes(tfrecord([example(r) for r in records]))
+        path.write_bytes(tfrecord([example(r) if isinstance(r, dict) else r for r in records]))  # bytes: as is
         return path
     return spec, data, tmp_path
 
@@ -191,18 +191,22 @@ def test_tamper_is_seen(files):
 
 
 @pytest.mark.parametrize("bad, words", [
-    (dict(REC0, id=[3, 7, 1]), ["record 2", "id 7", "out of range [0, 5)"]),
-    ({k: v for k, v in REC0.items() if k != "height"}, ["record 2", "'height' is missing", "no default"]),
-    (dict(REC0, age=[50]), ["record 2", "feature 'age' is int64, expected float"]),
-    (dict(REC0, id_w=[1.0]), ["record 2", "1 weights in 'id_w' for 3 ids"]),
+    (dict(REC0, id=[3, 7, 1]), ["id 7", "out of range [0, 5)"]),
+    ({k: v for k, v in REC0.items() if k != "height"}, ["'height' is missing", "no default"]),
+    (dict(REC0, age=[50]), ["feature 'age' is int64, expected float"]),
+    (dict(REC0, id_w=[1.0]), ["1 weights in 'id_w' for 3 ids"]),
+    (b"\x0a\x40\x01", ["garbage protobuf"]),
 ])
 def test_bad_record(files, bad, words):
     spec, data, tmp = files
     out = tmp / "bad.h5"
-    proc = mechbench("features", "apply", spec, data([REC0, REC1, bad, REC0]), "--out", out, check=False)
-    assert proc.returncode != 0
+    path = data([REC0, REC1, bad, REC0])
+    proc = mechbench("features", "apply", spec, path, "--out", out, check=False)
+    assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
+    offset = 2 * 16 + len(example(REC0)) + len(example(REC1))  # records 0 and 1 (framing: 16 bytes) come first
+    assert f"record 2 at byte {offset}: " in lines[0], lines[0]
     for w in words:
         assert w in lines[0], lines[0]
     assert not out.exists()

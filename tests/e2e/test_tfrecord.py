@@ -182,3 +182,46 @@ def test_usage_errors_exit_2(tmp_path):
         assert len(proc.stderr.splitlines()) == 1 and text in proc.stderr, (args, proc.stderr)
     proc = mechbench("tfrecord", "verify", tmp_path / "missing.tfrecord", check=False)
     assert proc.returncode == 1 and "missing.tfrecord" in proc.stderr
+
+
+def test_run_json_reports_records_per_second():
+    """The items model: the row's items = n records, items_per_second = n / median time, unit "records"."""
+    proc = mechbench("run", "data.tfrecord.parse", "--n", "64", "--record_bytes", "1024", "--features", "8",
+                     "--threads", "1", "--reps", "2", "--min-time", "0.001", "--json")
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads(proc.stdout.splitlines()[0])
+    assert row["verdict"] == "pass"
+    assert row["items"] == 64 and row["items_unit"] == "records"
+    assert abs(row["items_per_second"] - 64 / row["time_median"]) <= 1e-9 * row["items_per_second"]
+    assert abs(row["gbps"] * 1e9 / row["items_per_second"] - (1024 + 16)) < 1e-6 * 1040  # bytes per record
+    text = mechbench("run", "data.features.hash", "--n", "100", "--features", "3", "--reps", "2", "--min-time", "0.001")
+    assert text.returncode == 0, text.stderr
+    assert re.search(r"^  items     \S+ values/s  \(model: 300 values per run\)$", text.stdout, re.M), text.stdout
+
+
+def test_sweep_rows_and_export_carry_records_per_second(tmp_path):
+    """A sweep's /points rows hold items, items_per_second and items_unit; `export --format json` gives Google
+    Benchmark's items_per_second per repetition (items / its seconds) and for the mean and median."""
+    ini = tmp_path / "t.ini"
+    out = tmp_path / "t.h5"
+    ini.write_text("[experiment]\nname = t\nrepetitions = 2\nmin_time = 0.001\n\n[axes]\nfeatures = 8\nthreads = 1\n\n"
+                   "[sweep s]\nkernels = data.tfrecord.read_verify, data.features.bucketize\nn = 32\n"
+                   "record_bytes = 1024\nrank = 4\n")
+    mechbench("sweep", ini, "--out", out)
+    import h5py
+    with h5py.File(out, "r") as f:
+        assert f.attrs["schema_version"] == 3
+        rows = {r["kernel"].decode(): r for r in f["points"][:]}
+    rv = rows["data.tfrecord.read_verify"]
+    assert rv["items"] == 32 and rv["items_unit"] == b"records"
+    assert abs(rv["items_per_second"] - 32 / rv["time_median"]) <= 1e-9 * rv["items_per_second"]
+    bz = rows["data.features.bucketize.search"]
+    assert bz["items"] == 32 * 8 and bz["items_unit"] == b"values"
+    proc = mechbench("export", out, "--format", "json")
+    benches = [b for b in json.loads(proc.stdout)["benchmarks"] if b["name"].startswith("data.tfrecord.read_verify")]
+    assert len(benches) == 2 + 3
+    for b in benches:
+        if b.get("aggregate_name") == "stddev":
+            assert "items_per_second" not in b
+        else:
+            assert abs(b["items_per_second"] - 32 / (b["real_time"] * 1e-9)) <= 1e-6 * b["items_per_second"]

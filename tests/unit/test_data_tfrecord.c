@@ -5,6 +5,7 @@
  * round trips, byte-stable sorted output, merged duplicates (last wins), unpacked scalars, garbage refused; parse
  * specs; every kernel against the family's oracle at odd shapes, and a tampered output caught. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,6 +389,97 @@ Test(data_tfrecord_example, sequence_example_round_trip_and_specs) {
     free(b);
 }
 
+/* An allocator that fails the k-th allocation (0-based) and counts the blocks still live. */
+struct failing_heap {
+    long k, calls, live;
+    int failed;
+};
+static void *failing_alloc(void *data, size_t size) {
+    struct failing_heap *h = data;
+    if (h->calls++ == h->k) {
+        h->failed = 1;
+        return NULL;
+    }
+    void *p = malloc(size);
+    if (p) h->live++;
+    return p;
+}
+static void failing_free(void *data, void *p) {
+    struct failing_heap *h = data;
+    if (p) h->live--, free(p);
+}
+
+/* Example and SequenceExample parse and parse specs on the heap; returns how many steps reported an error. */
+static int example_work(const uint8_t *ex_bytes, size_t ex_len, const uint8_t *sx_bytes, size_t sx_len) {
+    char err[256];
+    int errors = 0;
+    struct mb_example ex;
+    static const float defaults[2] = {9, 8};
+    const struct mb_feature_spec specs[] = {
+        {"id", MB_FEATURE_INT64, MB_SPEC_FIXED, 3, NULL},
+        {"name", MB_FEATURE_BYTES, MB_SPEC_VAR, 0, NULL},
+        {"absent", MB_FEATURE_FLOAT, MB_SPEC_FIXED, 2, defaults},
+    };
+    struct mb_parsed_feature out[3];
+    if (mb_example_parse(ex_bytes, ex_len, NULL, &ex, err, sizeof err)) errors++;
+    else {
+        if (mb_example_apply_specs(&ex, NULL, specs, 3, out, err, sizeof err)) errors++;
+        else mb_parsed_feature_free(out, 3);
+        uint8_t *again;
+        size_t len;
+        if (mb_example_serialize(&ex, &again, &len, err, sizeof err)) errors++;
+        else free(again);
+        mb_example_free(&ex);
+    }
+    struct mb_sequence_example sx;
+    const struct mb_feature_spec seq = {"tokens", MB_FEATURE_INT64, MB_SPEC_SEQUENCE_VAR, 0, NULL};
+    if (mb_sequence_example_parse(sx_bytes, sx_len, NULL, &sx, err, sizeof err)) errors++;
+    else {
+        if (mb_example_apply_specs(&sx.context, &sx, &seq, 1, out, err, sizeof err)) errors++;
+        else mb_parsed_feature_free(out, 1);
+        uint8_t *again;
+        size_t len;
+        if (mb_sequence_example_serialize(&sx, &again, &len, err, sizeof err)) errors++;
+        else free(again);
+        mb_sequence_example_free(&sx);
+    }
+    return errors;
+}
+
+/* Every error path frees what it allocated: fail each allocation in turn, nothing stays live, the failure surfaces. */
+Test(data_tfrecord_example, out_of_memory_at_every_allocation_leaks_nothing) {
+    struct mb_feature f[3];
+    struct mb_example e = three_features(f, 0);
+    static const int64_t t0[] = {1, 2}, t1[] = {3};
+    struct mb_feature steps[2] = {{.kind = MB_FEATURE_INT64, .count = 2, .int64s = t0},
+                                  {.kind = MB_FEATURE_INT64, .count = 1, .int64s = t1}};
+    struct mb_feature_list lists[3] = {{"tokens", 2, steps}, {"empty", 0, NULL}, {"tokens", 1, steps + 1}};
+    struct mb_sequence_example sx = {.context = e, .n_lists = 3, .lists = lists};
+    uint8_t *eb, *sb;
+    size_t el, sl;
+    char err[256];
+    cr_assert_eq(mb_example_serialize(&e, &eb, &el, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(mb_sequence_example_serialize(&sx, &sb, &sl, err, sizeof err), 0, "%s", err);
+
+    struct failing_heap h = {.k = -1};
+    mb_example_set_heap_allocator(failing_alloc, failing_free, &h);
+    int errors = example_work(eb, el, sb, sl);
+    const long total = h.calls;
+    cr_assert_eq(errors, 0);
+    cr_assert_eq(h.live, 0, "%ld blocks leaked without a failure", h.live);
+    cr_assert_gt(total, 20, "only %ld allocations: the hook is not used", total);
+    for (long k = 0; k < total; k++) {
+        h = (struct failing_heap){.k = k};
+        errors = example_work(eb, el, sb, sl);
+        cr_assert(h.failed, "allocation %ld was not made", k);
+        cr_assert_gt(errors, 0, "allocation %ld failed but every step reported success", k);
+        cr_assert_eq(h.live, 0, "allocation %ld failed: %ld blocks leaked", k, h.live);
+    }
+    mb_example_set_heap_allocator(NULL, NULL, NULL);
+    free(eb);
+    free(sb);
+}
+
 /* ------------------------------------------------------------------------------------------------ kernels */
 static void run_kernel(const struct mb_kernel *k, int64_t n, int64_t rb, int64_t nf, int tamper) {
     struct mb_point p;
@@ -434,4 +526,32 @@ Test(data_tfrecord_kernels, shape_refuses_a_record_too_small) {
     cr_assert_eq(mb_tfr_shape(&s, 1, 36, 2, err, sizeof err), -1);
     cr_assert(strstr(err, "record_bytes = 36") && strstr(err, "at least 37"), "%s", err);
     cr_assert_eq(mb_tfr_shape(&s, 1, 37, 2, err, sizeof err), 0, "%s", err);
+}
+
+/* ------------------------------------------------------------------------------------------------ fuzz corpus */
+/* The fuzz target's checks (fuzz/fuzz_tfrecord.c: reader, in-memory walk, Example and SequenceExample parse, round
+   trip, specs) on every input of fuzz/corpus/: a crash the fuzzer finds becomes a regression test by adding its
+   input there. */
+#define MB_FUZZ_REPLAY
+#include "../../fuzz/fuzz_tfrecord.c"
+
+Test(data_tfrecord_fuzz, corpus_replays) {
+    DIR *d = opendir("fuzz/corpus");
+    cr_assert_not_null(d, "fuzz/corpus not found (run the tests from the repository root)");
+    int replayed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char path[512];
+        snprintf(path, sizeof path, "fuzz/corpus/%s", e->d_name);
+        FILE *f = fopen(path, "rb");
+        cr_assert_not_null(f, "%s", path);
+        static uint8_t buf[1 << 20];
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        cr_assert_eq(LLVMFuzzerTestOneInput(buf, n), 0, "%s", path);
+        replayed++;
+    }
+    closedir(d);
+    cr_assert_geq(replayed, 6, "only %d corpus files", replayed);
 }

@@ -46,6 +46,10 @@ Test(registry, contract_functions_and_metadata_present) {
         const struct mb_kernel *k = mb_kernels[i];
         cr_assert(k->setup && k->run && k->teardown && k->flops && k->bytes && k->workspace_bytes, "%s", k->name);
         cr_assert(k->summary && k->summary[0] && k->complexity && k->complexity[0], "%s", k->name);
+        cr_assert_eq(!!k->items, !!k->items_unit, "%s: an items model needs its unit, and a unit its model", k->name);
+        if (k->items_unit)
+            cr_assert(k->items_unit[0] && strlen(k->items_unit) < MB_UNIT_LEN, "%s: items unit '%s'", k->name,
+                      k->items_unit);
         cr_assert(k->axes & (MB_AXIS_BIT(n) | MB_AXIS_BIT(height) | MB_AXIS_BIT(width)),
                   "%s reads no size axis (n; height or width for images)", k->name);
         cr_assert_eq(!!(k->axes & MB_AXIS_BIT(rank)), k->rank_meaning != NULL, "%s: rank axis vs rank_meaning",
@@ -67,6 +71,7 @@ Test(registry, models_are_positive_at_the_default_point) {
         cr_assert_geq(mb_kernel_flops(k, &p), 0, "%s", k->name); /* 0: a pure copy (pixel shuffle, nearest) */
         cr_assert_gt(mb_kernel_bytes(k, &p), 0, "%s", k->name);
         cr_assert_geq(mb_kernel_workspace(k, &p), 0, "%s", k->name);
+        if (k->items) cr_assert_gt(mb_kernel_items(k, &p), 0, "%s: items model", k->name);
     }
 }
 

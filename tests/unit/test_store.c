@@ -63,12 +63,13 @@ static void fill_row(struct mb_row *r, int i, double *samples, int n_samples) {
     double *f[] = {&r->time_mean, &r->time_median, &r->time_min, &r->time_max, &r->time_stddev, &r->time_cv,
                    &r->flops, &r->bytes, &r->gflops, &r->gbps, &r->workspace_bytes, &r->input_bytes,
                    &r->own.max_abs, &r->own.rel_l2, &r->own.nmse, &r->exact.max_abs, &r->exact.rel_l2,
-                   &r->exact.nmse, &r->tolerance, &r->started};
+                   &r->exact.nmse, &r->tolerance, &r->started, &r->items, &r->items_per_second};
     for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) *f[k] = base * 1e-3 + (double)k * 0.125;
     r->own.checked = 3000 + i;
     r->exact.checked = 4000 + i;
     r->verdict = (enum mb_verdict)(i % MB_VERDICT_COUNT);
     snprintf(r->message, sizeof r->message, "message of row %d", i);
+    snprintf(r->items_unit, sizeof r->items_unit, "unit%d", i);
     for (int k = 0; k < n_samples; k++) samples[k] = 1e-3 * i + 1e-6 * k;
     r->n_samples = n_samples;
     r->samples = samples;
@@ -97,6 +98,9 @@ static void assert_row_eq(const struct mb_row *got, const struct mb_row *want) {
     cr_assert_eq(got->gbps, want->gbps);
     cr_assert_eq(got->workspace_bytes, want->workspace_bytes);
     cr_assert_eq(got->input_bytes, want->input_bytes);
+    cr_assert_eq(got->items, want->items);
+    cr_assert_eq(got->items_per_second, want->items_per_second);
+    cr_assert_str_eq(got->items_unit, want->items_unit);
     cr_assert_eq(got->own.max_abs, want->own.max_abs);
     cr_assert_eq(got->own.rel_l2, want->own.rel_l2);
     cr_assert_eq(got->own.nmse, want->own.nmse);
@@ -366,6 +370,9 @@ Test(store, old_file_with_missing_axis_columns_reads) {
     cr_assert_eq(rows[1].time_mean, 0);
     cr_assert_str_eq(rows[1].family, "");
     cr_assert_str_eq(rows[1].message, "");
+    cr_assert_eq(rows[1].items, 0); /* before schema 3: no items model */
+    cr_assert_eq(rows[1].items_per_second, 0);
+    cr_assert_str_eq(rows[1].items_unit, "");
     free(rows);
     double *smp;
     int c;
@@ -432,7 +439,7 @@ Test(store, rejects_bad_files_with_clear_messages) {
 
     const char *newer = in_dir("newer.h5");
     write_old_file(newer, 7);
-    expect_open_error(newer, "newer.h5: schema_version 7 is newer than this mechbench (2)");
+    expect_open_error(newer, "newer.h5: schema_version 7 is newer than this mechbench (3)");
 }
 
 Test(store, create_respects_overwrite) {
