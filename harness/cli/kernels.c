@@ -189,8 +189,34 @@ static void json_string(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-/* The row as one JSON object with the /points columns (row_schema.h), plus the repetition samples. */
-static void print_row_json(FILE *f, const struct mb_row *r) {
+/* Peak resident memory of the work between rss_mark and rss_peak (Linux): writing "5" to /proc/self/clear_refs resets
+   the high-water mark VmHWM to the current VmRSS, so VmHWM afterwards minus VmRSS at the mark is the peak increase.
+   Every buffer is zeroed (mb_alloc), so this is what the workload and the kernel really hold, models aside. */
+static double status_bytes(const char *key) { /* a "Vm...: N kB" line of /proc/self/status, or -1 */
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    double v = -1;
+    const size_t len = strlen(key);
+    while (v < 0 && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, len) && line[len] == ':') v = 1024.0 * strtod(line + len + 1, NULL);
+    fclose(f);
+    return v;
+}
+
+static double rss_mark(void) { /* the current RSS with the high-water mark reset to it, or -1 */
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return -1;
+    const int ok = fputs("5", f) >= 0;
+    if (fclose(f) || !ok) return -1;
+    return status_bytes("VmRSS");
+}
+
+static double rss_peak(double mark) { return mark < 0 ? NAN : status_bytes("VmHWM") - mark; }
+
+/* The row as one JSON object with the /points columns (row_schema.h), plus the repetition samples and the measured
+   peak RSS increase (not a column: `run` measures it, a sweep does not). */
+static void print_row_json(FILE *f, const struct mb_row *r, double peak_rss) {
     char buf[MB_MESSAGE_LEN + MB_PARAMS_LEN];
     fputc('{', f);
     for (int i = 0; i < mb_row_column_count(); i++) {
@@ -203,10 +229,12 @@ static void print_row_json(FILE *f, const struct mb_row *r) {
     }
     fprintf(f, ", \"samples\": [");
     for (int i = 0; i < r->n_samples; i++) fprintf(f, "%s%.9g", i ? ", " : "", r->samples[i]);
-    fprintf(f, "]}\n");
+    fprintf(f, "], \"peak_rss_bytes\": ");
+    if (isfinite(peak_rss)) fprintf(f, "%.0f}\n", peak_rss);
+    else fprintf(f, "null}\n");
 }
 
-static void print_row_text(const struct mb_row *r, const struct mb_kernel *k) {
+static void print_row_text(const struct mb_row *r, const struct mb_kernel *k, double peak_rss) {
     char point[200];
     mb_point_format(&r->point, k->axes | MB_AXIS_BIT(threads), point, sizeof point);
     printf("%s  %s\n", r->kernel, point);
@@ -218,7 +246,8 @@ static void print_row_text(const struct mb_row *r, const struct mb_kernel *k) {
     if (r->items_unit[0])
         printf("  items     %.4g %s/s  (model: %.4g %s per run)\n", r->items_per_second, r->items_unit, r->items,
                r->items_unit);
-    printf("  memory    %.4g MB workspace, %.4g MB inputs+outputs\n", r->workspace_bytes / 1e6, r->input_bytes / 1e6);
+    printf("  memory    %.4g MB workspace, %.4g MB inputs+outputs (models); measured peak RSS +%.4g MB\n",
+           r->workspace_bytes / 1e6, r->input_bytes / 1e6, peak_rss / 1e6);
     printf("  error     rel_l2 %.3e  max_abs %.3e  vs own oracle (%s, %lld values checked, tolerance %.1e)\n",
            r->own.rel_l2, r->own.max_abs, k->mechanism, (long long)r->own.checked, r->tolerance);
     if (k->approximates)
@@ -308,14 +337,20 @@ int mb_cmd_run(int argc, char **argv) {
     rc = mb_row_admit(&row, k, &o, err, sizeof err);
     if (rc < 0) return mb_cli_fail("run", 2, "%s", err);
     if (rc > 0) return mb_cli_fail("run", 1, "%s at this point: %s", mb_verdict_names[row.verdict], row.message);
-    struct mb_workload w;
-    if (mb_workload_create(&w, k->family, &p, o.seed, err, sizeof err)) return mb_cli_fail("run", 1, "%s", err);
     double *samples = calloc((size_t)o.repetitions, sizeof *samples);
     if (!samples) return mb_cli_fail("run", 1, "out of memory");
+    /* the peak covers workload creation, setup, the timed runs, teardown and the oracle checks */
+    const double mark = rss_mark();
+    struct mb_workload w;
+    if (mb_workload_create(&w, k->family, &p, o.seed, err, sizeof err)) {
+        free(samples);
+        return mb_cli_fail("run", 1, "%s", err);
+    }
     mb_measure(&row, k, &w, &o, samples);
+    const double peak_rss = rss_peak(mark);
     mb_workload_free(&w);
-    if (json) print_row_json(stdout, &row);
-    else print_row_text(&row, k);
+    if (json) print_row_json(stdout, &row, peak_rss);
+    else print_row_text(&row, k, peak_rss);
     free(samples);
     if (row.verdict == MB_ERROR) return mb_cli_fail("run", 1, "%s", row.message);
     return row.verdict == MB_PASS ? 0 : 1;

@@ -100,6 +100,16 @@ void mb_lowrank_cache_release(void *handle) {
     ((struct cache_slot *)handle)->refs--;
 }
 
+void mb_lowrank_cache_clear(void) {
+#pragma omp critical(mb_lowrank_cache)
+    for (int s = 0; s < CACHE_SLOTS; s++)
+        if (!cache[s].refs) {
+            free(cache[s].data);
+            cache[s].data = NULL;
+            cache[s].bytes = 0;
+        }
+}
+
 /* ------------------------------------------------------------------------------------------ performer */
 #include <lapacke.h>
 #include <math.h>

@@ -29,6 +29,9 @@ void mb_lowrank_gaussian(uint64_t seed, double *out, int64_t count, double sd);
 const void *mb_lowrank_cache_get(const uint64_t key[8], size_t bytes, void (*fill)(void *data, const void *ctx),
                                  const void *ctx, void **handle);
 void mb_lowrank_cache_release(void *handle);
+/* Free every entry not in use: the attention check calls it when done, so no cached array outlives the check of its
+   point (a sweep's earlier points would otherwise hold memory the guard does not count). */
+void mb_lowrank_cache_clear(void);
 /* FNV-1a over the bits of count floats: part of a cache key when the cached data depends on input values. */
 uint64_t mb_lowrank_checksum(const float *x, int64_t count);
 

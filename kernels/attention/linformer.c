@@ -128,9 +128,12 @@ static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_po
     return mb_attn_io_bytes(kernel, p) + heads * 4.0 * (2.0 * k * p->n + 2.0 * k * p->d * (1.0 + row_blocks));
 }
 
+/* E and F (float), E K and F V, the score blocks; plus setup's float64 draw of E and F (freed after the conversion),
+   which also bounds the oracle's cached float64 copy of E and F during the check */
 static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
     const double k = (double)linformer_k(p), t = p->threads > 0 ? (double)p->threads : 1.0;
-    return 4.0 * (2.0 * k * p->n + (double)p->batch * p->heads * 2.0 * k * p->d + t * ROW_BLOCK * k);
+    return 4.0 * (2.0 * k * p->n + (double)p->batch * p->heads * 2.0 * k * p->d + t * ROW_BLOCK * k) +
+           8.0 * 2.0 * k * p->n;
 }
 
 /* ------------------------------------------------------------------------------------------ oracle */

@@ -239,7 +239,7 @@ static int gau_check(const struct mb_kernel *k, const struct mb_workload *w, con
     const int64_t total = g.batch * g.n;
     const int64_t count = (opts->sample_rows <= 0 || opts->sample_rows >= total) ? total : opts->sample_rows;
     int64_t *rows = malloc((size_t)count * sizeof *rows);
-    double *want = malloc((size_t)(count * g.d) * sizeof *want);
+    double *want = malloc((size_t)(MB_GAU_ORACLE_ROWS * g.d) * sizeof *want);
     if (!rows || !want) {
         free(rows);
         free(want);
@@ -258,7 +258,7 @@ static int gau_check(const struct mb_kernel *k, const struct mb_workload *w, con
     for (int64_t r0 = 0; r0 < count && rc == 0;) {
         const int64_t b = rows[r0] / g.n;
         int64_t r1 = r0;
-        while (r1 < count && rows[r1] / g.n == b) rows[r1] -= b * g.n, r1++;
+        while (r1 < count && r1 - r0 < MB_GAU_ORACLE_ROWS && rows[r1] / g.n == b) rows[r1] -= b * g.n, r1++;
         rc = oracle(&g, b, rows + r0, r1 - r0, want);
         for (int64_t r = r0; r < r1 && rc == 0; r++)
             mb_errors_add(out, g.out + (b * g.n + rows[r]) * g.d, want + (r - r0) * g.d, g.d);

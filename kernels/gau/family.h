@@ -90,6 +90,13 @@ typedef int (*mb_gau_oracle_fn)(const struct mb_gau *g, int64_t b, const int64_t
 #include "mechanisms.def"
 #undef MB_GAU_MECHANISM
 
+/* The check hands the oracle at most MB_GAU_ORACLE_ROWS rows per call, so its memory does not grow with the number of
+ * rows checked. mb_gau_oracle_bytes: the peak bytes of one oracle call of `mechanism` at p (float64 copies of the
+ * weights, per-row and per-key-block buffers) plus the check's own; the check runs after the kernel's teardown, so a
+ * kernel's workspace model is at least this. */
+#define MB_GAU_ORACLE_ROWS 256
+double mb_gau_oracle_bytes(const char *mechanism, const struct mb_point *p);
+
 /* Bytes of x, out and the weights `mechanism` reads at p (for byte models). */
 double mb_gau_io_bytes(const struct mb_point *p, const char *mechanism);
 /* Projection FLOPs of the U, V, Z (silu) parts: 2 n d (2e + s) per batch element, times batch. */

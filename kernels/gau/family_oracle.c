@@ -24,6 +24,16 @@ static double *dcopy_f(const float *x, int64_t count) {
     return y;
 }
 
+double mb_gau_oracle_bytes(const char *mechanism, const struct mb_point *p) {
+    const double d = (double)p->d, s = (double)mb_gau_s(p), e = (double)mb_gau_e(p), c = (double)mb_gau_c(p);
+    const double m = MB_GAU_ORACLE_ROWS;
+    double per_row = d + 2 * e, block = 0; /* glu_ffn: xs, u, v */
+    if (!strcmp(mechanism, "gau")) per_row += 2 * s + KB, block = KB * (d + 2 * s + e);
+    else if (!strcmp(mechanism, "flash")) per_row += 3 * s, block = c * (d + 3 * s + e) + s * e;
+    else if (!strcmp(mechanism, "mha_ffn")) per_row = 8 * d + 2 * (d / MB_GAU_HEAD_DIM) + KB, block = 3 * KB * d;
+    return 8.0 * (mb_gau_param_count(mechanism, p) + m * (per_row + d) + block); /* + d: the check's want rows */
+}
+
 static double dsilu(double v) { return v / (1.0 + exp(-v)); }
 
 /* y (rows x k) = act(x (rows x d, double) @ w (d x k, double)); act: 0 none, 1 silu, 2 gelu */

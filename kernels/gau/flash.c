@@ -17,6 +17,7 @@
 #include "gau/family.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,11 +154,13 @@ static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_po
            12.0 * (double)p->batch * local_entries(p);
 }
 
-static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
+/* setup's buffers, or the oracle check's (family.h) when larger */
+static double workspace(const struct mb_kernel *kernel, const struct mb_point *p) {
     const double rows = (double)p->batch * (double)p->n, e = (double)mb_gau_e(p), s = (double)mb_gau_s(p);
     const double c = (double)chunk(p), threads = p->threads > 0 ? (double)p->threads : 1.0;
     const double chunks = (double)p->batch * (double)((p->n + mb_gau_c(p) - 1) / mb_gau_c(p));
-    return 4.0 * (rows * (2.0 * e + 3.0 * s) + chunks * s * e + threads * (c * c + c * e + 2.0 * c * s));
+    return fmax(4.0 * (rows * (2.0 * e + 3.0 * s) + chunks * s * e + threads * (c * c + c * e + 2.0 * c * s)),
+                mb_gau_oracle_bytes(kernel->mechanism, p));
 }
 
 const struct mb_kernel mb_kernel_gau_flash = {

@@ -18,6 +18,7 @@
 #include "gau/family.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,10 +125,12 @@ static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_po
     return mb_gau_io_bytes(p, "gau") + 8.0 * rows * (2.0 * e + 2.0 * s) + 12.0 * (double)p->batch * score_entries(p);
 }
 
-static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
+/* setup's buffers, or the oracle check's (family.h) when larger */
+static double workspace(const struct mb_kernel *kernel, const struct mb_point *p) {
     const double rows = (double)p->batch * (double)p->n, e = (double)mb_gau_e(p), s = (double)mb_gau_s(p);
     const double threads = p->threads > 0 ? (double)p->threads : 1.0;
-    return 4.0 * (rows * (2.0 * e + 2.0 * s) + threads * (QB * (double)p->n + QB * e + RB * s));
+    return fmax(4.0 * (rows * (2.0 * e + 2.0 * s) + threads * (QB * (double)p->n + QB * e + RB * s)),
+                mb_gau_oracle_bytes(kernel->mechanism, p));
 }
 
 #define GAU_AXES (MB_AXIS_BIT(n) | MB_AXIS_BIT(d) | MB_AXIS_BIT(batch) | MB_AXIS_BIT(causal) | MB_AXIS_BIT(rank))

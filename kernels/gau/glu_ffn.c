@@ -9,6 +9,7 @@
 #include "gau/family.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 
@@ -65,7 +66,11 @@ static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_po
     return mb_gau_io_bytes(p, "glu_ffn");
 }
 
-static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) { return 4.0 * 2 * RB * (double)mb_gau_e(p) * (p->threads > 0 ? p->threads : 1); }
+/* the U, V row blocks of every thread, or the oracle check's float64 weights when larger (family.h) */
+static double workspace(const struct mb_kernel *kernel, const struct mb_point *p) {
+    return fmax(4.0 * 2 * RB * (double)mb_gau_e(p) * (p->threads > 0 ? p->threads : 1),
+                mb_gau_oracle_bytes(kernel->mechanism, p));
+}
 
 const struct mb_kernel mb_kernel_gau_glu_ffn = {
     .name = "gau.glu_ffn",

@@ -13,6 +13,7 @@
 #include "gau/family.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,12 +157,14 @@ static double bytes(const struct mb_kernel *kernel MB_UNUSED, const struct mb_po
     return mb_gau_io_bytes(p, "mha_ffn") + 4.0 * 4.0 * rows * d + (k ? mb_kernel_bytes(k, &a) : 0.0);
 }
 
-static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct mb_point *p) {
+/* setup's buffers and the attention kernel's workspace, or the oracle check's (family.h) when larger */
+static double workspace(const struct mb_kernel *kernel, const struct mb_point *p) {
     const struct mb_kernel *k = attention_kernel();
     const struct mb_point a = attention_point(p);
     const double rows = (double)p->batch * (double)p->n, d = (double)p->d;
     const double threads = p->threads > 0 ? (double)p->threads : 1.0;
-    return 4.0 * (4.0 * rows * d + threads * 6.0 * RB * d) + (k && mb_kernel_workspace(k, &a));
+    return fmax(4.0 * (4.0 * rows * d + threads * 6.0 * RB * d) + (k ? mb_kernel_workspace(k, &a) : 0.0),
+                mb_gau_oracle_bytes(kernel->mechanism, p));
 }
 
 const struct mb_kernel mb_kernel_gau_mha_ffn = {

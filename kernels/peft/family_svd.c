@@ -65,28 +65,57 @@ int mb_svd_spectrum_matrix(int64_t rows, int64_t cols, double decay, uint64_t se
     return rc;
 }
 
+/* The row-major rows x cols a is the column-major cols x rows a^T = Vh^T S U^T: LAPACK's U is vt (ld cols) and its VT
+   is u (ld k). Called this way LAPACKE makes no transposed copies (its row-major path makes three). */
 int mb_svd_double(const float *a, int64_t rows, int64_t cols, double *s, double *u, double *vt) {
     const int64_t k = rows < cols ? rows : cols;
     double *copy = malloc((size_t)(rows * cols) * sizeof(double));
     if (!copy) return -1;
     for (int64_t i = 0; i < rows * cols; i++) copy[i] = a[i];
     const int vectors = u && vt;
-    const lapack_int rc = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, vectors ? 'S' : 'N', (lapack_int)rows, (lapack_int)cols, copy,
-                                         (lapack_int)cols, s, vectors ? u : NULL, (lapack_int)k, vectors ? vt : NULL,
-                                         (lapack_int)cols);
+    const lapack_int rc = LAPACKE_dgesdd(LAPACK_COL_MAJOR, vectors ? 'S' : 'N', (lapack_int)cols, (lapack_int)rows, copy,
+                                         (lapack_int)cols, s, vectors ? vt : NULL, (lapack_int)cols,
+                                         vectors ? u : NULL, (lapack_int)k);
     free(copy);
     return rc ? -1 : 0;
 }
 
+double mb_svd_gesdd_lwork(int64_t rows, int64_t cols, int single) {
+    const lapack_int m = (lapack_int)cols, n = (lapack_int)rows, k = m < n ? m : n;
+    if (single) {
+        float q = 0;
+        return LAPACKE_sgesdd_work(LAPACK_COL_MAJOR, 'S', m, n, NULL, m, NULL, NULL, m, NULL, k, &q, -1, NULL) ? 0 : q;
+    }
+    double q = 0;
+    return LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'S', m, n, NULL, m, NULL, NULL, m, NULL, k, &q, -1, NULL) ? 0 : q;
+}
+
+double mb_svd_family_bytes(const struct mb_point *p) {
+    const double rows = (double)mb_svd_rows(p), cols = (double)p->d, k = rows < cols ? rows : cols;
+    const double m = rows > cols ? rows : cols;
+    /* fill: delta, Q1, Q2 in double; one seeded float draw and LAPACKE's transposed copy of it for the QR */
+    const double fill = 8.0 * (rows * cols + rows * k + cols * k) + 12.0 * m * k;
+    /* check: dgesdd's copy of delta, U, Vt, S, its work and iwork (8k ints) */
+    const double check = 8.0 * (rows * cols + rows * k + k * cols + k + mb_svd_gesdd_lwork(mb_svd_rows(p), p->d, 0)) +
+                         4.0 * 8.0 * k;
+    return fill > check ? fill : check;
+}
+
 /* ------------------------------------------------------------------------------------------ oracle */
 struct svd_oracle {
-    int64_t cols;
-    const double *want; /* (rows, cols): U_r S_r Vh_r from dgesdd */
+    int64_t cols, k, r;
+    const double *us; /* (rows, k): U S, the first r columns used */
+    const double *vt; /* (k, cols) */
 };
 
+/* want = row `row` of U_r S_r Vh_r, made on demand (no rows x cols reconstruction is held) */
 static void reconstruction_row(const void *ctx, int64_t row, double *scratch MB_UNUSED, double *want) {
     const struct svd_oracle *o = ctx;
-    memcpy(want, o->want + row * o->cols, (size_t)o->cols * sizeof(double));
+    for (int64_t c = 0; c < o->cols; c++) want[c] = 0;
+    for (int64_t j = 0; j < o->r; j++) {
+        const double f = o->us[row * o->k + j];
+        for (int64_t c = 0; c < o->cols; c++) want[c] += f * o->vt[j * o->cols + c];
+    }
 }
 
 static const struct mb_mechanism svd_mechanisms[] = {
@@ -101,20 +130,18 @@ static int svd_check(const struct mb_kernel *k MB_UNUSED, const struct mb_worklo
     mb_svd_bind(&a, w);
     const int64_t kk = a.rows < a.cols ? a.rows : a.cols;
     double *s = malloc((size_t)kk * sizeof(double)), *u = malloc((size_t)(a.rows * kk) * sizeof(double));
-    double *vt = malloc((size_t)(kk * a.cols) * sizeof(double)), *want = malloc((size_t)(a.rows * a.cols) * sizeof(double));
-    int rc = !s || !u || !vt || !want ? mb_errorf(err, errlen, "out of memory for the SVD oracle") : 0;
+    double *vt = malloc((size_t)(kk * a.cols) * sizeof(double));
+    int rc = !s || !u || !vt ? mb_errorf(err, errlen, "out of memory for the SVD oracle") : 0;
     if (!rc && mb_svd_double(a.delta, a.rows, a.cols, s, u, vt))
         rc = mb_errorf(err, errlen, "LAPACKE_dgesdd failed on delta (%lld x %lld)", (long long)a.rows, (long long)a.cols);
     if (!rc) {
         for (int64_t i = 0; i < a.rows; i++) /* U_r S_r */
             for (int64_t j = 0; j < a.r; j++) u[i * kk + j] *= s[j];
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)a.rows, (int)a.cols, (int)a.r, 1.0, u, (int)kk, vt,
-                    (int)a.cols, 0.0, want, (int)a.cols);
-        const struct svd_oracle o = {.cols = a.cols, .want = want};
+        const struct svd_oracle o = {.cols = a.cols, .k = kk, .r = a.r, .us = u, .vt = vt};
         const struct mb_row_check c = {.width = a.cols, .scratch = 1, .got = a.out, .oracle = reconstruction_row, .ctx = &o};
         rc = mb_check_sampled(&c, 1, a.rows, 0, opts, out, err, errlen);
     }
-    free(s), free(u), free(vt), free(want);
+    free(s), free(u), free(vt);
     return rc;
 }
 

@@ -37,5 +37,12 @@ int mb_svd_spectrum_matrix(int64_t rows, int64_t cols, double decay, uint64_t se
 /* Singular values (descending, min(rows, cols) of them) of a float matrix, in double (LAPACKE dgesdd); with
    u, vt non-NULL also the thin factors: u (rows x k), vt (k x cols), row-major. Returns 0 or -1. */
 int mb_svd_double(const float *a, int64_t rows, int64_t cols, double *s, double *u, double *vt);
+/* Elements of the optimal work array of sgesdd (single) or dgesdd, jobz = 'S', on the column-major view of a
+   row-major rows x cols matrix (LAPACK's workspace query); 0 when the query fails. */
+double mb_svd_gesdd_lwork(int64_t rows, int64_t cols, int single);
+/* Peak bytes the family itself holds beside the tensors at p: the fill's float64 construction of delta, or the
+   check's dgesdd (its copy of delta, the thin factors, LAPACK's work arrays), whichever is larger. A kernel's
+   workspace model is at least this (the fill precedes setup, the check follows teardown). */
+double mb_svd_family_bytes(const struct mb_point *p);
 
 #endif

@@ -105,12 +105,13 @@ static double bytes(const struct mb_kernel *k MB_UNUSED, const struct mb_point *
     return 4.0 * (2.0 * rows * cols + rows * r + r + r * cols);
 }
 
-/* the copy, U, Vh, S, S_r Vh_r, iwork, and sgesdd's work array at LAPACK's documented minimum for jobz = 'S',
-   k (6 + 4 k) + max(d_out, d_in) floats (the workspace query may ask for more) */
+/* the copy, U, Vh, S, S_r Vh_r, iwork, and sgesdd's work array (the size setup's workspace query returns); or the
+   family's own fill and check (family_svd.h) when larger */
 static double workspace(const struct mb_kernel *k MB_UNUSED, const struct mb_point *p) {
     const double rows = (double)mb_svd_rows(p), cols = (double)p->d, r = (double)p->rank;
-    const double kk = rows < cols ? rows : cols, m = rows > cols ? rows : cols;
-    return 4.0 * (rows * cols + rows * kk + kk * cols + kk + r * cols + 8.0 * kk + kk * (6.0 + 4.0 * kk) + m);
+    const double kk = rows < cols ? rows : cols, lwork = mb_svd_gesdd_lwork(mb_svd_rows(p), p->d, 1) + 1;
+    return fmax(4.0 * (rows * cols + rows * kk + kk * cols + kk + r * cols + 8.0 * kk + lwork),
+                mb_svd_family_bytes(p));
 }
 
 const struct mb_kernel mb_kernel_peft_svd_delta = {
