@@ -16,6 +16,7 @@ Targets are quoted at 1 thread (issue 14 item 6); other thread counts are printe
 """
 import argparse
 import sys
+import time
 
 import h5py
 import numpy as np
@@ -40,11 +41,14 @@ def load_rows(path):
 
 
 def load_peaks(path):
+    """(FMA peak 1 core, all cores, when measured) from `mechbench machine`'s file; zeros when absent."""
     try:
         with h5py.File(path, "r") as f:
-            return float(f.attrs.get("fma_gflops_1core", 0)), float(f.attrs.get("fma_gflops_all", 0))
+            measured = f.attrs.get("measured", b"?")
+            return (float(f.attrs.get("fma_gflops_1core", 0)), float(f.attrs.get("fma_gflops_all", 0)),
+                    measured.decode() if isinstance(measured, bytes) else str(measured))
     except OSError:
-        return 0.0, 0.0
+        return 0.0, 0.0, "?"
 
 
 def per_round(p, rounds, kernel, **axes):
@@ -79,11 +83,13 @@ def main():
     ap.add_argument("--machine", default="results/machine.h5", help="from `mechbench machine`")
     args = ap.parse_args()
     p, rounds = load_rows(args.results)
-    fma_1, fma_all = load_peaks(args.machine)
+    fma_1, fma_all, measured = load_peaks(args.machine)
     thread_counts = sorted({int(t) for t in p["threads"]})
     print(f"{args.results}: {len(set(rounds.tolist()))} rounds; values: median [min, max] over the rounds")
     if fma_1 > 0:
-        print(f"FMA peak (FP32, {args.machine}): {fma_1:.1f} GFLOP/s on 1 core, {fma_all:.1f} on all cores")
+        start, end = (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) for t in (p["started"].min(), p["started"].max()))
+        print(f"FMA peak (FP32, {args.machine}, measured {measured}): {fma_1:.1f} GFLOP/s on 1 core, {fma_all:.1f} on "
+              f"all cores; the sweep ran {start} .. {end} (a % of peak is only as good as the peak's minutes)")
     else:
         print(f"no FMA peak in {args.machine} (run `mechbench machine`): % of peak not available")
 
@@ -95,6 +101,8 @@ def main():
                 peak = fma_1 if t == 1 else fma_all
                 values = [100 * r["gflops"] / peak for _, r in sorted(rows.items())] if peak > 0 else []
                 line(f"d = {d}, causal = {causal}", t, values, 60 if causal else 70, True, "{:.1f}", "% of peak")
+                if any(v > 100 for v in values):
+                    print("    above 100 %: the machine was slower when the peak was measured (rerun `mechbench machine`)")
 
     print("ssm.mamba.scan_seq, L = 1024, D = 1536, N = 16: state updates per second")
     for t in thread_counts:
