@@ -2,8 +2,10 @@
 # `make bench`: the attention experiments (scaling, rank trade-offs, decode, associative recall) and the PEFT
 # experiments (LoRA merged/unmerged/base, adapters) and the vision layers (upsampling, transposed and sub-pixel
 # convolution), each with its PyTorch peer, then their plots.
-# The peers run with glibc's huge-page malloc (GLIBC_TUNABLES=glibc.malloc.hugetlb=1): torch allocates its outputs
-# per call, and without it a fresh 4 KiB page (~6 us on these VMs) would be measured as the peer's time.
+# The peers set their own fair environment (bench/peers/peerlib.py re-executes each one before torch loads): glibc's
+# huge-page malloc (GLIBC_TUNABLES=glibc.malloc.hugetlb=1: torch allocates its outputs per call, and a fresh 4 KiB
+# page, ~6 us on these VMs, would be measured as the peer's time), ATEN_CPU_CAPABILITY=avx512, OpenBLAS's own kernel
+# (OPENBLAS_CORETYPE removed for the peer only) and the thread variables = --threads; each row's message records them.
 # Incremental: each sweep runs with --resume, so a rerun measures only what is missing or changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,24 +17,20 @@ done
 
 echo "== PyTorch peer (same points, same threads) -> results/attention_scaling.h5"
 for threads in 2; do
-  GLIBC_TUNABLES=glibc.malloc.hugetlb=1 OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads MKL_NUM_THREADS=$threads \
-    /usr/bin/python3 bench/peers/torch_attention.py results/attention_scaling.h5 --threads "$threads" --max-n 8192
+  /usr/bin/python3 bench/peers/torch_attention.py results/attention_scaling.h5 --threads "$threads" --max-n 8192
 done
 
 echo "== PyTorch peer for LoRA and adapters (1 thread) -> results/peft_lora.h5, results/peft_adapter.h5"
 for exp in peft_lora peft_adapter; do
-  GLIBC_TUNABLES=glibc.malloc.hugetlb=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
-    /usr/bin/python3 bench/peers/torch_peft.py "results/$exp.h5" --threads 1
+  /usr/bin/python3 bench/peers/torch_peft.py "results/$exp.h5" --threads 1
 done
 /usr/bin/python3 scripts/peft_ratios.py results/peft_lora.h5 results/peft_adapter.h5
 
 echo "== PyTorch peers for the vision layers (1 thread) -> results/vision_upsample.h5, results/vision_conv.h5"
-export GLIBC_TUNABLES=glibc.malloc.hugetlb=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 /usr/bin/python3 bench/peers/torch_vision.py results/vision_upsample.h5 --threads 1
 /usr/bin/python3 bench/peers/torch_vision_conv.py results/vision_conv.h5 --threads 1
 echo "== interleaved ratios at (2, 3, 512, 512) x2 (torch time / mechbench time)"
 /usr/bin/python3 bench/peers/torch_vision.py results/vision_upsample.h5 --threads 1 --interleave 5
-unset GLIBC_TUNABLES OMP_NUM_THREADS OPENBLAS_NUM_THREADS MKL_NUM_THREADS
 
 echo "== plots"
 ./mechbench plot results/attention_scaling.h5 --where causal=0 --out plots/attention_scaling_causal0 \

@@ -36,7 +36,7 @@ static const struct command commands[] = {
     {"claims", mb_cmd_claims, "claims [ID...] [--force] [--list]        reproduce paper claims: measured vs paper, verdicts"},
     {"compare", mb_cmd_compare, "compare A.h5 B.h5 [--threshold 0.05]    per-point ratios, Mann-Whitney U, regression exit code"},
     {"fit", mb_cmd_fit, "fit F.h5 [--select aic|cv] [--all]      complexity fit c0 + c1 n + c2 n log n + c3 n^2"},
-    {"machine", mb_cmd_machine, "machine                                 peak sgemm GFLOP/s and STREAM bandwidth (roofline)"},
+    {"machine", mb_cmd_machine, "machine                                 FMA peak, sgemm, STREAM bandwidth, exp (roofline)"},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 

@@ -40,7 +40,7 @@ static const char usage[] =
     "  --crossover A,B print where kernel B becomes faster than kernel A along x, for each combination of\n"
     "                  the other varying axes\n"
     "  --roofline      instead: every point on this machine's roofline (intensity = FLOP / byte models,\n"
-    "                  GFLOP/s measured) under the sgemm and STREAM roofs of `mechbench machine` (--machine FILE)\n"
+    "                  GFLOP/s measured) under the FMA-peak and STREAM roofs of `mechbench machine` (--machine FILE)\n"
     "  --scaling       instead: speedup and parallel efficiency over the threads axis (PREFIX_scaling)\n"
     "The written image paths are printed one per line.\n";
 

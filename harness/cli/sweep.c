@@ -69,26 +69,33 @@ int mb_cmd_sweep(int argc, char **argv) {
     const char *out = NULL;
     struct mb_sweep_opts so = {.budget = -1};
     struct mb_cli_sweep_report report = {.table = 1};
+    int64_t rounds = -1; /* -1: not given */
     const struct mb_opt opts[] = {
         MB_OPT("out", MB_OPT_STRING, &out),          MB_OPT("resume", MB_OPT_FLAG, &so.resume), MB_OPT("force", MB_OPT_FLAG, &so.force),
         MB_OPT("max-mem", MB_OPT_BYTES, &so.max_mem), MB_OPT("budget", MB_OPT_REAL, &so.budget), MB_OPT("quiet", MB_OPT_FLAG, &report.quiet),
+        MB_OPT("rounds", MB_OPT_INT, &rounds),
     };
-    struct mb_cli_parse c = {.command = "sweep", .opts = opts, .n_opts = 6};
+    struct mb_cli_parse c = {.command = "sweep", .opts = opts, .n_opts = 7};
     int rc = mb_cli_parse(&c, argc, argv);
     if (rc == 3) {
         printf("usage: mechbench sweep EXPERIMENT.ini [--out F.h5] [--resume|--force] [--max-mem BYTES]\n"
-               "                       [--budget SECONDS] [--quiet]\n"
+               "                       [--budget SECONDS] [--rounds R] [--quiet]\n"
                "  Measure every (kernel, point) of the experiment; each finished point is appended and flushed.\n"
                "  --out      results file (default: the experiment's out, else results/NAME.h5)\n"
                "  --resume   keep the points already in the file (same kernel source) and measure the rest\n"
                "  --force    replace an existing file\n"
                "  --max-mem  skip points whose inputs + workspace exceed this (default: the .ini, else half of RAM)\n"
-               "  --budget   seconds for the whole sweep; points predicted to overrun are recorded as skipped\n");
+               "  --budget   seconds for the whole sweep; points predicted to overrun are recorded as skipped\n"
+               "  --rounds   measure every point in R interleaved rounds (all points, then all again; default: the\n"
+               "             .ini's rounds, else 1); each round is its own row (column round), readers merge them\n");
         return 0;
     }
     if (rc) return rc;
     if (c.n_positional != 1) return mb_cli_fail("sweep", 2, "expected one experiment file (.ini)");
     if (so.resume && so.force) return mb_cli_fail("sweep", 2, "--resume and --force exclude each other");
+    if (rounds != -1 && (rounds < 1 || rounds > 100))
+        return mb_cli_fail("sweep", 2, "--rounds %lld is out of range (1..100)", (long long)rounds);
+    so.rounds = rounds > 0 ? (int)rounds : 0;
 
     struct mb_experiment e;
     char err[512];

@@ -421,6 +421,8 @@ struct mb_row {
     enum mb_verdict verdict;
     char message[MB_MESSAGE_LEN];
     double started;                 /* unix time */
+    int64_t round;                  /* 0-based round of an interleaved sweep (sweep --rounds); 0 without rounds */
+    int rounds;                     /* rows from mb_results_load: rounds merged into this row (1 = one); else 0 */
     int n_samples;
     double *samples;                /* per-repetition seconds per run (not owned by the row) */
 };

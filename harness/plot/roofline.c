@@ -2,7 +2,8 @@
  *
  * Roofline: every measured point at (operational intensity = FLOP model / byte model, achieved GFLOP/s at the
  * median time), one series per kernel, under the roofs min(peak, bandwidth x intensity) of this machine
- * (results/machine.h5 from `mechbench machine`): one roof for one core and one for all cores.
+ * (results/machine.h5 from `mechbench machine`): one roof for one core and one for all cores. The peak is the FP32
+ * FMA peak (mb_machine_peak; sgemm only for machine files measured before the FMA probe).
  * Scaling: per kernel and combination of the axes other than threads, speedup t(1 thread) / t(T) and parallel
  * efficiency speedup / T over the threads axis, with the ideal line; the numbers are returned as a table.
  * Both draw one PNG and one SVG through plot/gnuplot.h (data inline).
@@ -55,7 +56,9 @@ int mb_plot_roofline(const char *file, const char *machine_path, const char *out
             double in = r.rows[i].flops / r.rows[i].bytes;
             imin = fmin(imin, in), imax = fmax(imax, in);
         }
-    imin = fmin(imin, 0.1), imax = fmax(imax, 2 * m.gflops_all / m.triad_gbs);
+    const char *roof;
+    const double peak_1 = mb_machine_peak(&m, 0, &roof), peak_all = mb_machine_peak(&m, 1, NULL);
+    imin = fmin(imin, 0.1), imax = fmax(imax, 2 * peak_all / m.triad_gbs);
     for (int k = 0; k < nk; k++) {
         char block[16];
         snprintf(block, sizeof block, "k%d", k);
@@ -69,14 +72,14 @@ int mb_plot_roofline(const char *file, const char *machine_path, const char *out
         mb_gnuplot_data_end(&g);
     }
     fprintf(s, "set logscale xy\nset grid\nset key left top\nset xlabel 'operational intensity (FLOP/byte, from the models)'\n"
-               "set ylabel 'GFLOP/s'\nset title 'roofline: sgemm %.0f GFLOP/s (1 core) / %.0f (%d cores), triad %.1f / %.1f GB/s'\n"
+               "set ylabel 'GFLOP/s'\nset title 'roofline: %s %.0f GFLOP/s (1 core) / %.0f (%d cores), triad %.1f / %.1f GB/s'\n"
                "set xrange [%g:%g]\n",
-            m.gflops_1, m.gflops_all, m.cores, m.triad_gbs_1, m.triad_gbs, imin / 2, imax * 2);
+            roof, peak_1, peak_all, m.cores, m.triad_gbs_1, m.triad_gbs, imin / 2, imax * 2);
     int rc = mb_gnuplot_figure_begin(&g, out_prefix, &canvas, err, errlen);
     if (rc == 0) {
         fprintf(s, "plot min(x) = x, roof1(x) = (%g * x < %g ? %g * x : %g), rooft(x) = (%g * x < %g ? %g * x : %g), "
                    "roof1(x) with lines dt 2 lc rgb 'gray' title '1 core roof', rooft(x) with lines lc rgb 'black' title 'all cores roof'",
-                m.triad_gbs_1, m.gflops_1, m.triad_gbs_1, m.gflops_1, m.triad_gbs, m.gflops_all, m.triad_gbs, m.gflops_all);
+                m.triad_gbs_1, peak_1, m.triad_gbs_1, peak_1, m.triad_gbs, peak_all, m.triad_gbs, peak_all);
         for (int k = 0; k < nk; k++) {
             fprintf(s, ", $k%d using 1:2 with points pt %d title ", k, 4 + k % 10);
             mb_gnuplot_quote(s, names[k]);

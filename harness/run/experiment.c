@@ -373,7 +373,7 @@ static int parse_int64(const char *s, long long *out) {
 }
 
 static const char *const experiment_keys =
-    "name, description, kernels, out, seed, repetitions, min_time, max_mem, budget, check_rows";
+    "name, description, kernels, out, seed, repetitions, rounds, min_time, max_mem, budget, check_rows";
 
 static int experiment_key(struct parse_state *st, const char *key, const char *value) {
     struct mb_experiment *e = st->e;
@@ -407,6 +407,12 @@ static int experiment_key(struct parse_state *st, const char *key, const char *v
         if (parse_int64(value, &i)) return fail(st, "cannot parse repetitions = '%s' (use an integer 1..1000)", value);
         if (i < 1 || i > 1000) return fail(st, "repetitions = %s is out of range (1..1000)", value);
         e->repetitions = (int)i;
+        return 1;
+    }
+    if (strcmp(key, "rounds") == 0) {
+        if (parse_int64(value, &i)) return fail(st, "cannot parse rounds = '%s' (use an integer 1..100)", value);
+        if (i < 1 || i > 100) return fail(st, "rounds = %s is out of range (1..100)", value);
+        e->rounds = (int)i;
         return 1;
     }
     if (strcmp(key, "min_time") == 0) {
@@ -555,6 +561,7 @@ int mb_experiment_parse(const char *text, const char *name, struct mb_experiment
     memset(e, 0, sizeof *e);
     e->seed = 42;
     e->repetitions = 5;
+    e->rounds = 1;
     e->min_time = 0.05;
     e->check_rows = 256;
     e->ini_text = strdup(text);

@@ -7,6 +7,7 @@
  *   out = results/demo.h5
  *   seed = 42
  *   repetitions = 5                  ; Google Benchmark repetitions per point (>= 1)
+ *   rounds = 1                       ; interleaved rounds: every point once, then all again (sweep --rounds)
  *   min_time = 0.05                  ; seconds per repetition
  *   max_mem = 8G                     ; skip points whose modelled memory exceeds this (K, M, G suffixes)
  *   budget = 170                     ; seconds for the whole sweep; points predicted to overrun are skipped
@@ -51,6 +52,7 @@ struct mb_experiment {
     char out[512];                /* default output path ("" = results/<name>.h5) */
     uint64_t seed;                /* default 42 */
     int repetitions;              /* default 5 */
+    int rounds;                   /* default 1 */
     double min_time;              /* default 0.05 s */
     double max_mem;               /* bytes; default 0 = half of physical memory */
     double budget;                /* seconds; 0 = unlimited */

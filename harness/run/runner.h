@@ -53,6 +53,7 @@ struct mb_sweep_opts {
     int resume, force;
     double max_mem;      /* 0 = the experiment's */
     double budget;       /* < 0 = the experiment's */
+    int rounds;          /* interleaved rounds (sweep.c); 0 = the experiment's */
     void (*on_event)(void *ctx, const struct mb_sweep_event *ev); /* NULL: report nothing */
     void *ctx;           /* passed to on_event */
 };

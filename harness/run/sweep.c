@@ -5,6 +5,13 @@
  * interrupted sweep is still useful), kernels innermost (one workload is shared by the kernels of a point).
  * Time budget: a point is skipped when its predicted wall time (the kernel's last measured point scaled by the
  * FLOP model, times the repetitions) exceeds what is left. SIGINT stops after the current point.
+ *
+ * Rounds (--rounds R, `rounds = R`): the whole list of items is measured R times, round after round (A B C, A B C,
+ * ...), so ratios between kernels come from the same minutes on a machine whose speed drifts. Each round of a point
+ * is its own /points row with its `round` column (0..R-1) and its own samples, appended and committed as any row:
+ * an interrupted sweep keeps every finished round, and --resume skips the (kernel, point, round) rows present.
+ * Readers (mb_results_load: plot, export, compare, fit, claims) merge the rounds of a point into one row over
+ * the pooled samples (store/rows.c).
  */
 #include "run/runner.h"
 #include "store/store.h"
@@ -19,6 +26,7 @@
 struct item {
     const struct mb_kernel *k;
     struct mb_point p;
+    int64_t round; /* 0-based interleaved round */
 };
 
 struct item_list {
@@ -56,7 +64,23 @@ static int list_add(struct item_list *l, const struct mb_kernel *k, const struct
         l->items = grown;
         l->cap = cap;
     }
-    l->items[l->count++] = (struct item){k, *p};
+    l->items[l->count++] = (struct item){k, *p, 0};
+    return 0;
+}
+
+/* The expanded list (round 0) repeated as rounds 1..rounds-1 after it: all points once, then all again. */
+static int repeat_rounds(struct item_list *l, int rounds) {
+    if (rounds <= 1 || l->count == 0) return 0;
+    struct item *grown = realloc(l->items, (size_t)(l->count * rounds) * sizeof *grown);
+    if (!grown) return -1;
+    l->items = grown;
+    for (int r = 1; r < rounds; r++)
+        for (int64_t i = 0; i < l->count; i++) {
+            grown[r * l->count + i] = grown[i];
+            grown[r * l->count + i].round = r;
+        }
+    l->count *= rounds;
+    l->cap = l->count;
     return 0;
 }
 
@@ -99,7 +123,7 @@ static int expand_sweep(const struct mb_sweep *s, struct item_list *l, char *err
 static int already_stored(const struct mb_row *rows, int64_t n_rows, const struct item *it) {
     for (int64_t i = 0; i < n_rows; i++)
         if (strcmp(rows[i].kernel, it->k->name) == 0 && strcmp(rows[i].source_hash, it->k->source_hash) == 0 &&
-            same_point(&rows[i].point, &it->p))
+            rows[i].round == it->round && same_point(&rows[i].point, &it->p))
             return 1;
     return 0;
 }
@@ -169,6 +193,8 @@ int mb_sweep_run(const struct mb_experiment *e, const struct mb_sweep_opts *so, 
     struct item_list items = {0};
     for (int s = 0; s < e->n_sweeps; s++)
         if (expand_sweep(&e->sweeps[s], &items, err, errlen)) return free(items.items), 2; /* the .ini's fault */
+    if (repeat_rounds(&items, so->rounds > 0 ? so->rounds : e->rounds))
+        return free(items.items), mb_errorf(err, errlen, "out of memory repeating the sweep's rounds"), 1;
 
     struct mb_store *store;
     struct mb_row *old_rows;
@@ -218,6 +244,7 @@ int mb_sweep_run(const struct mb_experiment *e, const struct mb_sweep_opts *so, 
         const struct item *it = &items.items[i];
         struct mb_row row;
         mb_row_init(&row, it->k, &it->p);
+        row.round = it->round;
         int admit = mb_row_admit(&row, it->k, &o, err, errlen);
         if (admit < 0) {
             status = 1;

@@ -43,6 +43,7 @@ static const struct mb_column trailing[] = {
     C("verdict", MB_COL_VERDICT, verdict),
     C("message", MB_COL_STR, message),
     C("started", MB_COL_F64, started),
+    C("round", MB_COL_I64, round),
 };
 #undef C
 

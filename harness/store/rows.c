@@ -1,17 +1,133 @@
 /* Rows of a results file grouped into series for plots and exports (see rows.h). */
 #include "store/rows.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* ---------------------------------------------------------------------------------------------- rounds */
+/* Rounds of one point (sweep --rounds): same kernel, source and point (every axis, threads, params). */
+static int same_measurement(const struct mb_row *a, const struct mb_row *b) {
+    if (strcmp(a->kernel, b->kernel) || strcmp(a->source_hash, b->source_hash) ||
+        strcmp(a->point.params, b->point.params))
+        return 0;
+    for (int ax = 0; ax < MB_AXIS_COUNT; ax++)
+        if (mb_point_get(&a->point, (enum mb_axis)ax) != mb_point_get(&b->point, (enum mb_axis)ax)) return 0;
+    return 1;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double sorted_median(const double *v, int n) {
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* The time fields of row from the pooled samples of all its rounds (as the runner computes them for one). */
+static void pooled_times(struct mb_row *row, double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    double sum = 0, sq = 0;
+    for (int i = 0; i < n; i++) sum += v[i];
+    const double mean = sum / n;
+    for (int i = 0; i < n; i++) sq += (v[i] - mean) * (v[i] - mean);
+    row->repetitions = n;
+    row->time_mean = mean;
+    row->time_median = sorted_median(v, n);
+    row->time_min = v[0];
+    row->time_max = v[n - 1];
+    row->time_stddev = n > 1 ? sqrt(sq / (n - 1)) : 0;
+    row->time_cv = mean > 0 ? row->time_stddev / mean : 0;
+    row->gflops = row->time_median > 0 ? row->flops / row->time_median / 1e9 : 0;
+    row->gbps = row->time_median > 0 ? row->bytes / row->time_median / 1e9 : 0;
+}
+
+/* Merge the rounds of each point into one row. The rows of a point that ran (pass/fail), one per round (a round
+   stored twice keeps its last row), become their last row with rounds = their count, the times of the pooled
+   samples, verdict fail if any round failed and the errors of the worst round; the store then returns the pooled
+   samples for that row's point_id. A round of such a point that did not run (skipped, error) is dropped. Points
+   without rounds keep their row (rounds = 1). r->rows is compacted. */
+static int merge_rounds(struct mb_results *r, char *err, size_t errlen) {
+    const int64_t n = r->count;
+    int64_t max_id = -1;
+    for (int64_t i = 0; i < n; i++) {
+        r->rows[i].rounds = 1;
+        if (r->rows[i].point_id > max_id) max_id = r->rows[i].point_id;
+    }
+    int64_t *owner = malloc((size_t)(max_id + 2) * sizeof *owner); /* by point_id: whose samples these are */
+    char *dropped = calloc((size_t)n + 1, 1);
+    if (!owner || !dropped) {
+        free(owner);
+        free(dropped);
+        return mb_errorf(err, errlen, "out of memory");
+    }
+    for (int64_t p = 0; p <= max_id; p++) owner[p] = p;
+    int any = 0;
+    for (int64_t i = n - 1; i >= 0; i--) { /* the last measured row of a point leads its group */
+        struct mb_row *lead = &r->rows[i];
+        if (dropped[i] || !mb_row_measured(lead)) continue;
+        int fail = lead->verdict == MB_FAIL;
+        int64_t *rounds = malloc((size_t)(i + 1) * sizeof *rounds), nr = 0; /* rounds in the group */
+        if (!rounds) {
+            free(owner);
+            free(dropped);
+            return mb_errorf(err, errlen, "out of memory");
+        }
+        rounds[nr++] = lead->round;
+        for (int64_t j = 0; j < n; j++) {
+            struct mb_row *o = &r->rows[j];
+            if (j == i || dropped[j] || !same_measurement(o, lead)) continue;
+            int repeated = 0;
+            for (int64_t k = 0; k < nr && !repeated; k++) repeated = rounds[k] == o->round;
+            dropped[j] = 1;
+            if (!mb_row_measured(o) || repeated || j > i) { /* did not run, or superseded by a later row */
+                if (o->point_id >= 0) owner[o->point_id] = -1;
+                continue;
+            }
+            rounds[nr++] = o->round;
+            if (o->point_id >= 0) owner[o->point_id] = lead->point_id;
+            fail |= o->verdict == MB_FAIL;
+            if (o->own.rel_l2 > lead->own.rel_l2) lead->own = o->own;
+            if (o->exact.rel_l2 > lead->exact.rel_l2) lead->exact = o->exact;
+            if (o->task_score < lead->task_score) lead->task_score = o->task_score;
+        }
+        free(rounds);
+        lead->rounds = (int)nr;
+        if (fail) lead->verdict = MB_FAIL;
+        any |= nr > 1;
+    }
+    int64_t kept = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (!dropped[i]) r->rows[kept++] = r->rows[i];
+    r->count = kept;
+    free(dropped);
+    if (!any) {
+        free(owner);
+        return 0;
+    }
+    mb_store_set_sample_owners(r->store, owner, max_id + 1);
+    for (int64_t i = 0; i < r->count; i++) {
+        if (r->rows[i].rounds < 2) continue;
+        double *v;
+        int nv;
+        if (mb_store_read_samples(r->store, r->rows[i].point_id, &v, &nv, err, errlen)) return -1;
+        if (nv > 0) pooled_times(&r->rows[i], v, nv);
+        free(v);
+    }
+    return 0;
+}
+
 int mb_results_load(const char *path, struct mb_results *r, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     if (mb_store_open(path, 0, &r->store, err, errlen)) return -1;
-    if (mb_store_read_rows(r->store, &r->rows, &r->count, err, errlen)) {
+    if (mb_store_read_rows(r->store, &r->rows, &r->count, err, errlen) || merge_rounds(r, err, errlen)) {
         char ignored[64];
         mb_store_close(r->store, ignored, sizeof ignored);
         r->store = NULL;
+        free(r->rows);
+        r->rows = NULL;
         return -1;
     }
     return 0;

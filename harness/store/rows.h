@@ -6,7 +6,10 @@
 #include "core/mechbench.h"
 #include "store/store.h"
 
-/* A results file opened for reading: every /points row (samples not loaded) and the store (attributes, samples). */
+/* A results file opened for reading: every /points row (samples not loaded) and the store (attributes, samples).
+   The rounds of a point (sweep --rounds: one row per round) are merged into one row (its `rounds` = their count)
+   whose times come from the pooled samples of every round, and mb_store_read_samples(store, row.point_id) returns
+   those pooled samples; a point's rows beyond the last of each round, and rounds that did not run, are left out. */
 struct mb_results {
     struct mb_store *store;
     struct mb_row *rows;

@@ -328,6 +328,7 @@ struct mb_store {
     hid_t points_mem, samples_mem, kernels_mem; /* full memory types for appends */
     int writable;
     char path[4096];
+    int64_t *sample_owner, n_owner; /* merged rounds: samples of point p belong to sample_owner[p] (rows.c) */
 };
 
 /* Metadata cache without evictions: dirty metadata reaches the file only inside H5Fflush (top of this file).
@@ -639,6 +640,7 @@ int mb_store_close(struct mb_store *s, char *err, size_t errlen) {
         rc = mb_errorf(err, errlen, "%s: cannot flush: %s", s->path, h5_detail());
     store_close_objects(s); /* before H5Fclose, which would otherwise be deferred until they close */
     if (H5Fclose(s->file) < 0 && rc == 0) rc = mb_errorf(err, errlen, "%s: cannot close: %s", s->path, h5_detail());
+    free(s->sample_owner);
     free(s);
     return rc;
 }
@@ -769,7 +771,8 @@ int mb_store_read_samples(struct mb_store *s, int64_t point_id, double **samples
             return mb_errorf(err, errlen, "%s: cannot read /samples", s->path);
         }
         for (hsize_t i = 0; i < len; i++) {
-            if (buf[i].point_id != point_id) continue;
+            const int64_t p = buf[i].point_id;
+            if ((p >= 0 && p < s->n_owner ? s->sample_owner[p] : p) != point_id) continue;
             if (used == cap) {
                 cap = cap ? 2 * cap : 16;
                 double *grown = realloc(out, (size_t)cap * sizeof *out);
@@ -783,6 +786,12 @@ int mb_store_read_samples(struct mb_store *s, int64_t point_id, double **samples
     *samples = out;
     *count = used;
     return 0;
+}
+
+void mb_store_set_sample_owners(struct mb_store *s, int64_t *owner, int64_t n) {
+    free(s->sample_owner);
+    s->sample_owner = owner;
+    s->n_owner = owner ? n : 0;
 }
 
 /* String value of an attribute of class string (fixed or variable length). */

@@ -5,8 +5,8 @@
  *                openblas_coretype, seed, tool = "mechbench"
  *   /kernels     compound table: name, family, mechanism, approximates, exact, oracle, rank_meaning, complexity,
  *                source, source_hash
- *   /points      extendible compound table, one row per (kernel, point): struct mb_row flattened, one column per
- *                axis (named as the axis), verdict as a string
+ *   /points      extendible compound table, one row per (kernel, point, round): struct mb_row flattened, one
+ *                column per axis (named as the axis), verdict as a string, round (0.. of sweep --rounds)
  *   /samples     extendible compound table: point_id, repetition, seconds
  *
  * Rows are appended and flushed one by one: a killed writer leaves every finished point readable.
@@ -43,6 +43,9 @@ int mb_store_read_rows(struct mb_store *s, struct mb_row **rows, int64_t *count,
 /* Samples of one point (malloc'd array of seconds). */
 int mb_store_read_samples(struct mb_store *s, int64_t point_id, double **samples, int *count, char *err,
                           size_t errlen);
+/* Merged rounds (rows.c): from now on, mb_store_read_samples(s, q) returns the samples of every point p with
+   owner[p] == q (points p >= n: their own). Takes ownership of owner (malloc'd; NULL clears). */
+void mb_store_set_sample_owners(struct mb_store *s, int64_t *owner, int64_t n);
 /* A string attribute of the root group (e.g. "cpu_model"), copied into buf; "" when absent. */
 int mb_store_attr(struct mb_store *s, const char *name, char *buf, size_t len);
 

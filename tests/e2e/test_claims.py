@@ -222,11 +222,16 @@ def test_fit_reports_models(tmp_path):
 def test_machine_and_roofline_and_scaling(tmp_path):
     m = tmp_path / "machine.h5"
     proc = mechbench("machine", "--out", m, "--reps", "1")
-    assert "sgemm peak" in proc.stdout and "STREAM triad" in proc.stdout and "OPENBLAS_CORETYPE" in proc.stdout
+    assert "FMA peak" in proc.stdout and "sgemm" in proc.stdout and "STREAM triad" in proc.stdout
+    assert "OPENBLAS_CORETYPE" in proc.stdout
     with h5py.File(m) as f:
-        for key in ("sgemm_gflops_1core", "sgemm_gflops_all", "triad_gbs_all", "openblas_coretype"):
+        for key in ("fma_gflops_1core", "fma_gflops_all", "fma_isa", "sgemm_gflops_1core", "sgemm_gflops_all",
+                    "triad_gbs_all", "openblas_coretype"):
             assert key in f.attrs
-        assert f.attrs["sgemm_gflops_1core"] > 0 and f.attrs["triad_gbs_all"] > 0
+        assert f.attrs["fma_gflops_1core"] > 0 and f.attrs["sgemm_gflops_1core"] > 0 and f.attrs["triad_gbs_all"] > 0
+        flags = open("/proc/cpuinfo").read()
+        want = "avx512" if " avx512f" in flags else "avx2" if " avx2" in flags and " fma" in flags else "scalar"
+        assert f.attrs["fma_isa"].decode() == want  # the widest vector ISA the CPU has
     ini = tmp_path / "sc.ini"
     ini.write_text(COMPARE_INI.replace("threads = 1", "threads = 1, 2").replace("n = 1024, 2048", "n = 256")
                    .replace("repetitions = 9", "repetitions = 2").replace("min_time = 0.02", "min_time = 0.002"))
@@ -234,6 +239,7 @@ def test_machine_and_roofline_and_scaling(tmp_path):
     mechbench("sweep", ini, "--out", res, "--quiet")
     mechbench("plot", res, "--roofline", "--machine", m, "--out", tmp_path / "p")
     assert (tmp_path / "p_roofline.png").stat().st_size > 1000
+    assert "roofline: FMA peak" in (tmp_path / "p_roofline.svg").read_text()  # the compute roof, not sgemm
     proc = mechbench("plot", res, "--scaling", "--out", tmp_path / "p")
     assert "efficiency" in proc.stdout
     assert (tmp_path / "p_scaling.svg").exists()

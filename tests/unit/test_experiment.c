@@ -202,6 +202,7 @@ Test(file, defaults_and_implicit_sweep, .init = setup, .fini = teardown) {
     cr_assert_str_eq(exp_->name, "demo");
     cr_assert_eq(exp_->seed, 42);
     cr_assert_eq(exp_->repetitions, 5);
+    cr_assert_eq(exp_->rounds, 1);
     cr_assert_float_eq(exp_->min_time, 0.05, 1e-15);
     cr_assert_eq(exp_->max_mem, 0);
     cr_assert_eq(exp_->budget, 0);
@@ -246,6 +247,11 @@ static const char full_file[] =
     "[sweep own_params]\n"
     "kernels = attention.softmax.naive\n"
     "params =\n";
+
+Test(file, rounds_key, .init = setup, .fini = teardown) {
+    expect_ok(MINIMAL "rounds = 4\n");
+    cr_assert_eq(exp_->rounds, 4);
+}
 
 Test(file, full_file_with_sweeps_inheriting_axes, .init = setup, .fini = teardown) {
     expect_ok(full_file);
@@ -355,13 +361,17 @@ Test(errors, unknown_axis_key_lists_every_axis, .init = setup, .fini = teardown)
 
 Test(errors, unknown_experiment_key, .init = setup, .fini = teardown) {
     expect_error(MINIMAL "reps = 3\n", 4, "unknown key 'reps' in [experiment] (allowed: name, description, kernels, "
-                                          "out, seed, repetitions, min_time, max_mem, budget, check_rows)");
+                                          "out, seed, repetitions, rounds, min_time, max_mem, budget, "
+                                          "check_rows)");
 }
 
 Test(errors, out_of_range, .init = setup, .fini = teardown) {
     expect_error("[experiment]\nname = demo\nrepetitions = 0\n", 3, "repetitions = 0 is out of range (1..1000)");
     expect_error(MINIMAL "repetitions = 1001\n", 4, "repetitions = 1001 is out of range (1..1000)");
     expect_error(MINIMAL "repetitions = 2.5\n", 4, "cannot parse repetitions = '2.5' (use an integer 1..1000)");
+    expect_error(MINIMAL "rounds = 0\n", 4, "rounds = 0 is out of range (1..100)");
+    expect_error(MINIMAL "rounds = 101\n", 4, "rounds = 101 is out of range (1..100)");
+    expect_error(MINIMAL "rounds = x\n", 4, "cannot parse rounds = 'x' (use an integer 1..100)");
     expect_error(MINIMAL "min_time = 0\n", 4, "min_time = 0 is out of range (seconds > 0 and <= 60)");
     expect_error(MINIMAL "min_time = 61\n", 4, "min_time = 61 is out of range");
     expect_error(MINIMAL "min_time = -1\n", 4, "min_time = -1 is out of range");
