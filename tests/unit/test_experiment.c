@@ -43,6 +43,7 @@ static void teardown(void) {
 
 static int parse(const char *text) {
     err[0] = '\0';
+    mb_experiment_free(exp_); /* the previous parse's text (parse starts from a cleared experiment) */
     return mb_experiment_parse(text, "demo.ini", exp_, err, sizeof err);
 }
 
