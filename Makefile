@@ -45,7 +45,7 @@ LIB_OBJS   += $(PROTO_OBJS)
 TEST_C     := $(wildcard tests/unit/*.c)
 TEST_OBJS  := $(TEST_C:%.c=build/%.o)
 
-.PHONY: all deps demo test unit pytest e2e bench claims readme fuzz clean
+.PHONY: all deps demo test unit pytest e2e bench claims readme fuzz sanitize clean
 all: mechbench
 
 # Install missing Debian packages, then stop with their names if pkg-config still cannot find a library. Every
@@ -152,22 +152,42 @@ claims: all
 readme: all
 	$(PYTHON) scripts/readme_kernels.py
 
-# libFuzzer on the TFRecord reader and the tf.Example parser (fuzz/fuzz_tfrecord.c), FUZZ_SECONDS long, from the
-# seed corpus fuzz/corpus/ (copied: new inputs go to build/fuzz/corpus/). A crash leaves build/fuzz/crash-*; it
-# becomes a regression test. Not part of `make test`.
-FUZZ_SECONDS ?= 60
-FUZZ_SRC := fuzz/fuzz_tfrecord.c kernels/data/tfrecord.c kernels/data/example.c
-build/fuzz/fuzz_tfrecord: $(FUZZ_SRC) $(PROTO_GEN_C) $(PROTO_GEN_H) | deps
-	@mkdir -p $(dir $@)
-	clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iharness -Ikernels -Ibuild/gen \
-	  $(FUZZ_SRC) $(PROTO_GEN_C) -o $@ -lisal -lprotobuf-c -lz
+# The unit tests and the end-to-end tests under ASan + UBSan (leak checker on): scripts/sanitize.sh builds the whole
+# tree (harness, the three kernel copies, unit tests, build-san/mechbench) at -O1 -g into build-san/ with this file's
+# rules and runs both suites against it at once; any sanitizer report fails it. Not covered: the oracle tests
+# (PyTorch) and make test's MB_ISA=portable re-run. About 320 CPU-s to build from scratch and 320 CPU-s of tests
+# (measured under load; roughly 5 minutes on two quiet vCPUs). Not part of `make test`; CI runs it.
+sanitize:
+	@bash scripts/sanitize.sh
 
-fuzz: build/fuzz/fuzz_tfrecord
-	@mkdir -p build/fuzz/corpus
-	cp -n fuzz/corpus/* build/fuzz/corpus/
-	cd build/fuzz && ./fuzz_tfrecord -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 corpus
+# libFuzzer targets (Debian's clang, -fsanitize=fuzzer,address,undefined), one per parser of outside input:
+#   tfrecord   the TFRecord reader and the tf.Example parser (fuzz/fuzz_tfrecord.c, built from its own sources)
+#   experiment the experiment-file parser, .ini text to the points of its sweeps (fuzz/fuzz_experiment.c)
+#   h5tensor   the HDF5 tensor reader's shape and size validation, what `eval` reads (fuzz/fuzz_h5tensor.c)
+# FUZZ_INSTRUMENTED_<t> are compiled into target t with clang (coverage + sanitizers); the rest of the library is
+# linked from the normal build's objects. `make fuzz FUZZ_SECONDS=30` runs each target that long from its seed corpus
+# fuzz/corpus/<t>/ (new inputs go to build/fuzz/corpus/<t>/) and fails when one crashes, leaks or hangs; the crash
+# input is left in build/fuzz/ and belongs in fuzz/corpus/<t>/ with its fix (fuzz/run.sh). Not part of `make test`.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := tfrecord experiment h5tensor
+FUZZ_FLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(WARN)
+FUZZ_SRC_tfrecord := kernels/data/tfrecord.c kernels/data/example.c
+build/fuzz/fuzz_tfrecord: fuzz/fuzz_tfrecord.c $(FUZZ_SRC_tfrecord) $(PROTO_GEN_C) $(PROTO_GEN_H) | deps
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -Iharness -Ikernels -Ibuild/gen $< $(FUZZ_SRC_tfrecord) $(PROTO_GEN_C) -o $@ \
+	  -lisal -lprotobuf-c -lz
+FUZZ_INSTRUMENTED_experiment := harness/run/experiment.c harness/core/params.c harness/core/util.c
+FUZZ_INSTRUMENTED_h5tensor := harness/store/store.c
+build/fuzz/fuzz_%: fuzz/fuzz_%.c $$(FUZZ_INSTRUMENTED_$$*) $(LIB_OBJS) | deps
+	@mkdir -p $(dir $@)
+	@echo "clang -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_INSTRUMENTED_$*) + the library's other objects"
+	@clang $(FUZZ_FLAGS) $(CPPFLAGS) $< $(FUZZ_INSTRUMENTED_$*) \
+	  $(filter-out $(FUZZ_INSTRUMENTED_$*:%.c=build/%.o),$(LIB_OBJS)) -o $@ $(LDLIBS) -lgomp -lstdc++
+
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+	@bash fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
-	rm -rf build mechbench
+	rm -rf build build-san mechbench
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,6 +1,6 @@
 /* libFuzzer target: the TFRecord reader (kernels/data/tfrecord.c) and the tf.Example / SequenceExample parser
  * (kernels/data/example.c) on arbitrary bytes. `make fuzz` builds it with clang -fsanitize=fuzzer,address and runs
- * it for FUZZ_SECONDS (60) from the seed corpus fuzz/corpus/ (not part of `make test`).
+ * it for FUZZ_SECONDS (60) from the seed corpus fuzz/corpus/tfrecord/ (not part of `make test`).
  *
  * Input: byte 0 chooses the compression (bits 0-1: none, gzip, zlib) and --skip-corrupt (bit 2); the rest is the
  * file. Every record is parsed as an Example (heap and a 64 KiB arena) and as a SequenceExample; a parsed Example

@@ -1,4 +1,7 @@
-"""Shared fixtures: the mechbench binary and a helper to run it."""
+"""Shared fixtures: the mechbench binary and a helper to run it.
+
+MECHBENCH=path (relative to the source root, or absolute) runs the tests against another binary: `make sanitize`
+points them at build-san/mechbench (ASan + UBSan)."""
 import os
 import subprocess
 from pathlib import Path
@@ -6,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BINARY = ROOT / "mechbench"
+BINARY = ROOT / os.environ.get("MECHBENCH", "mechbench")
 
 
 def mechbench(*args, check=True, env=None, timeout=600):
@@ -20,5 +23,5 @@ def mechbench(*args, check=True, env=None, timeout=600):
 
 @pytest.fixture(scope="session", autouse=True)
 def built_binary():
-    assert BINARY.exists(), "build ./mechbench first (make)"
+    assert BINARY.exists(), f"build {BINARY} first (make)"
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -81,7 +81,10 @@ int mb_cmd_claims(int argc, char **argv) {
 
     struct mb_claim_set set = {0};
     char err[1024];
-    if (mb_claims_load_dir(dir, &set, err, sizeof err)) return mb_cli_fail("claims", 1, "%s", err);
+    if (mb_claims_load_dir(dir, &set, err, sizeof err)) {
+        mb_claims_free(&set); /* the files before the bad one were loaded */
+        return mb_cli_fail("claims", 1, "%s", err);
+    }
     int n_sel = 0;
     for (int i = 0; i < set.count; i++) n_sel += selected(&set.claims[i], &cli);
     if (!n_sel) {

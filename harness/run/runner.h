@@ -57,6 +57,8 @@ struct mb_sweep_opts {
     void (*on_event)(void *ctx, const struct mb_sweep_event *ev); /* NULL: report nothing */
     void *ctx;           /* passed to on_event */
 };
+/* The most (kernel, point) items one experiment may expand to, over all its sweeps (before duplicates merge). */
+#define MB_SWEEP_MAX_POINTS 16384
 /* Run the experiment into opts->out. Returns 0, 1 (failure, message in err), 130 (interrupted). */
 int mb_sweep_run(const struct mb_experiment *e, const struct mb_sweep_opts *opts, char *err, size_t errlen);
 

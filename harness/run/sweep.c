@@ -84,13 +84,22 @@ static int repeat_rounds(struct item_list *l, int rounds) {
     return 0;
 }
 
-/* Every combination of the sweep's axis values (axes in axes.def order, the first outermost) x kernels. */
+/* Every combination of the sweep's axis values (axes in axes.def order, the first outermost) x kernels, at most
+   MB_SWEEP_MAX_POINTS in all: counted before anything is expanded (three axes of 256 values each are 16.7M
+   points, whose expansion and dedupe ran for hours before one was measured). */
 static int expand_sweep(const struct mb_sweep *s, struct item_list *l, char *err, size_t errlen) {
     const struct mb_kernel *kernels[512];
     int nk = mb_kernel_match(s->kernels, kernels, 512);
     if (nk == 0) return mb_errorf(err, errlen, "sweep '%s': kernels = %s matches no kernel (see mechbench list)",
                                   s->name, s->kernels);
     if (nk > 512) return mb_errorf(err, errlen, "sweep '%s': more than 512 kernels match", s->name);
+    double points = nk;
+    for (int a = 0; a < MB_AXIS_COUNT; a++)
+        if (s->axes[a].count) points *= s->axes[a].count;
+    if ((double)l->count + points > MB_SWEEP_MAX_POINTS)
+        return mb_errorf(err, errlen, "sweep '%s': %.0f points (%d kernels x the axes' values)%s, more than %d "
+                         "(use fewer values or kernels, or split the experiment)", s->name, points, nk,
+                         l->count ? " after the earlier sweeps' points" : "", MB_SWEEP_MAX_POINTS);
     int index[MB_AXIS_COUNT] = {0};
     do {
         struct mb_point base;

@@ -315,9 +315,9 @@ int mb_rf_net_parse(const char *text, const char *name, struct mb_rf_net *net, c
     if (!p.tokens) return mb_errorf(err, errlen, "out of memory");
     int rc = tokenize(&p, text);
     if (!rc) rc = parse_seq(&p, -1, -1, 0, &net->last);
-    free(p.tokens);
     if (!rc && net->last < 0) rc = mb_errorf(err, errlen, "%s:%d: no layer (a net needs at least one conv or pool)",
                                              name, last_line(&p));
+    free(p.tokens); /* after last_line, which reads the tokens */
     return rc;
 }
 

@@ -88,7 +88,7 @@ static void field_text(const struct mb_rf_field *f, int axis, char *buf, size_t 
 }
 
 static void layer_row(struct mb_report *r, const struct mb_rf_net *net, int i, const struct mb_rf_field *f) {
-    char op[48], field[32], unit[128], width[64] = "";
+    char op[48], field[32], unit[192], width[64] = "";
     mb_rf_layer_describe(&net->layers[i], op, sizeof op);
     field_text(f, 0, field, sizeof field);
     if (f->r[1] != f->r[0] || f->centre[1] != f->centre[0] || f->size[1] != f->size[0])

@@ -111,11 +111,12 @@ Test(crossover, bad_input) {
 
 /* ---------------------------------------------------------------------------------------------- series pairs */
 
-static struct mb_row pair_rows[32];
-static const struct mb_row *pair_ptrs[32];
+static struct mb_row pair_rows[40]; /* the test below adds 2 x 2 x 8 + 1 = 33 */
+static const struct mb_row *pair_ptrs[40];
 static int n_pair_rows;
 
 static void pair_row(const char *kernel, int64_t n, int64_t threads, double median) {
+    cr_assert_lt(n_pair_rows, (int)(sizeof pair_rows / sizeof pair_rows[0]));
     struct mb_row *r = &pair_rows[n_pair_rows];
     memset(r, 0, sizeof *r);
     r->point_id = n_pair_rows;

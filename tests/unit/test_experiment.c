@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "run/experiment.h"
+#include "run/runner.h"
 
 /* ---------------------------------------------------------------------------------------------- helpers */
 
@@ -43,6 +44,7 @@ static void teardown(void) {
 
 static int parse(const char *text) {
     err[0] = '\0';
+    mb_experiment_free(exp_); /* the previous parse's text (parse starts from a cleared experiment) */
     return mb_experiment_parse(text, "demo.ini", exp_, err, sizeof err);
 }
 
@@ -466,4 +468,28 @@ Test(errors, string_lengths, .init = setup, .fini = teardown) {
     name[64] = '\0';
     snprintf(text, sizeof text, "[experiment]\nname = %s\n", name);
     expect_error(text, 2, "name is too long (64 characters, at most 63)");
+}
+
+/* A three-line file must not plan millions of points (the sweep hung expanding and deduplicating them): the count
+   is refused before anything is expanded or created. Found by fuzz/fuzz_experiment.c's seed many_points.ini. */
+Test(file, a_sweep_of_too_many_points_is_refused_before_the_file_exists, .init = setup, .fini = teardown) {
+    expect_ok("[experiment]\nname = big\nkernels = attention.softmax.naive\n[axes]\nn = 1:256:+1\nd = 1:256:+1\n"
+              "heads = 1:64:+1\n");
+    char out[] = "/tmp/mb_test_big_XXXXXX";
+    int fd = mkstemp(out);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    unlink(out);
+    struct mb_sweep_opts so = {.out = out, .budget = -1};
+    cr_assert_eq(mb_sweep_run(exp_, &so, err, sizeof err), 1);
+    cr_assert(strstr(err, "sweep 'default': 4194304 points (1 kernels x the axes' values), more than 16384"), "%s",
+              err);
+    cr_assert_eq(access(out, F_OK), -1, "%s was created", out);
+    /* two sweeps count together */
+    expect_ok("[experiment]\nname = two\nkernels = attention.softmax.naive\n[sweep a]\nn = 1:100:+1\nd = 1:100:+1\n"
+              "[sweep b]\nn = 1:100:+1\nd = 1:100:+1\n");
+    cr_assert_eq(mb_sweep_run(exp_, &so, err, sizeof err), 1);
+    cr_assert(strstr(err, "sweep 'b': 10000 points (1 kernels x the axes' values) after the earlier sweeps' points"),
+              "%s", err);
+    cr_assert_eq(access(out, F_OK), -1);
 }
