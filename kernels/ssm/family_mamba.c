@@ -4,6 +4,7 @@
 #include "ssm/family_mamba.h"
 
 #include "core/check.h"
+#include "core/vexp.h"
 
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
@@ -213,6 +214,22 @@ static inline void transpose16(__m512 r[16]) {
     }
 }
 
+/* Lane i <- the sum of the lanes of v[i]: a 4-level shuffle-and-add tree (45 instructions for 16 sums, against 16
+   horizontal reductions of ~8 dependent instructions each), lanes put back in order by one permute. */
+static inline __m512 sum16(const __m512 v[16]) {
+    __m512 t[8], u[4], w[2];
+    for (int i = 0; i < 8; i++) /* 256-bit halves: v[i] low, v[i + 8] high */
+        t[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[i], v[i + 8], 0x44), _mm512_shuffle_f32x4(v[i], v[i + 8], 0xEE));
+    for (int i = 0; i < 4; i++) /* 128-bit quarters */
+        u[i] = _mm512_add_ps(_mm512_shuffle_f32x4(t[i], t[i + 4], 0x88), _mm512_shuffle_f32x4(t[i], t[i + 4], 0xDD));
+    for (int i = 0; i < 2; i++) /* pairs of lanes */
+        w[i] = _mm512_add_ps(_mm512_shuffle_ps(u[i], u[i + 2], 0x88), _mm512_shuffle_ps(u[i], u[i + 2], 0xDD));
+    const __m512 raw = _mm512_add_ps(_mm512_shuffle_ps(w[0], w[1], 0x88), _mm512_shuffle_ps(w[0], w[1], 0xDD));
+    /* raw lane l holds v[order[l]]'s sum; order is its own inverse */
+    const __m512i order = _mm512_setr_epi32(0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15);
+    return _mm512_permutexvar_ps(order, raw);
+}
+
 /* g (cnt, N) <- src (N rows of stride L), steps [0, cnt): 16 x 16 tiles transposed in registers */
 static void gather_block(const float *src, int64_t L, int64_t N, __mmask16 tm, int64_t cnt, float *g) {
     for (int64_t n0 = 0; n0 < N; n0 += 16) {
@@ -235,7 +252,7 @@ static void gather_block(const float *src, int64_t L, int64_t N, __mmask16 tm, i
 static inline __attribute__((always_inline)) double
 scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d, int64_t t0, int64_t t1,
           float *h, const int write_y, float *dA_buf, const int dA_mode, const int track, float *q, float *P,
-          int64_t *live) {
+          int64_t *live, const int one_vector) {
     const int64_t L = m->L, N = m->N, ch = (b * m->D + d) * L;
     const float bias = m->delta_bias[d], Dd = m->D_skip[d];
     const float *Aref = m->A ? m->A + d * N : NULL, *Alog = m->A ? NULL : m->A_log + d * N;
@@ -246,13 +263,14 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
     enum { MAXV = 16 }; /* N <= 256 */
     __m512 A[MAXV], hv[MAXV], Pv[MAXV];
     __mmask16 mask[MAXV];
-    const int nv = (int)((N + 15) / 16);
+    const int nv = one_vector ? 1 : (int)((N + 15) / 16); /* one_vector: a constant 1, the state stays in a register */
     for (int j = 0; j < nv; j++) {
         const int64_t left = N - 16 * j;
         mask[j] = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
         A[j] = Aref ? _mm512_maskz_loadu_ps(mask[j], Aref + 16 * j)
                     : _mm512_sub_ps(_mm512_setzero_ps(),
                                     Sleef_expf16_u10(_mm512_maskz_loadu_ps(mask[j], Alog + 16 * j)));
+        A[j] = _mm512_mul_ps(A[j], _mm512_set1_ps(MB_LOG2E)); /* exp(dt A) = 2^(dt A log2 e) */
         hv[j] = _mm512_maskz_loadu_ps(mask[j], h + 16 * j);
         if (track) Pv[j] = _mm512_maskz_mov_ps(mask[j], _mm512_set1_ps(1.0f)); /* lanes >= N stay 0 */
     }
@@ -269,11 +287,11 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
         __m512 dtv = x;
         if (m->softplus)
             dtv = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, twenty, _CMP_GT_OQ),
-                                       Sleef_log1pf16_u10(Sleef_expf16_u10(_mm512_min_ps(x, twenty))), x);
+                                       Sleef_log1pf16_u10(mb_exp_ps(_mm512_min_ps(x, twenty))), x);
         dtv = _mm512_maskz_mov_ps(tm, dtv);
         vdtsum = _mm512_add_ps(vdtsum, dtv);
         const __m512 uv = _mm512_maskz_loadu_ps(tm, m->u + ch + tb);
-        float dts[16], dus[16], ys[16];
+        __m512 accs[16]; /* C_t . h_t of each step as 16 partial sums, reduced together after the block */
         const float *Bblk = NULL, *Cblk = NULL; /* this block's B_t, C_t rows: (16, N) */
         if (Bt) {
             Bblk = Bt + (b * L + tb) * N;
@@ -286,19 +304,21 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
             Cblk = gC;
         }
 
-        _mm512_storeu_ps(dts, dtv);
-        _mm512_storeu_ps(dus, _mm512_mul_ps(dtv, uv));
+        const __m512 duv = _mm512_mul_ps(dtv, uv);
         const int trk = track && alive;
         for (int64_t i = 0; i < cnt; i++) {
             const int64_t t = tb + i;
-            const __m512 vdt = _mm512_set1_ps(dts[i]), vdu = _mm512_set1_ps(dus[i]);
+            /* step i's dt and dt u broadcast from the registers (a store and 16 scalar reloads would wait on
+               store-to-load forwarding) */
+            const __m512i lane = _mm512_set1_epi32((int)i);
+            const __m512 vdt = _mm512_permutexvar_ps(lane, dtv), vdu = _mm512_permutexvar_ps(lane, duv);
             const float *Bp = Bblk + i * N, *Cp = Cblk + i * N;
             __m512 acc = _mm512_setzero_ps();
             for (int j = 0; j < nv; j++) {
                 __m512 dA;
                 if (dA_mode == MB_MAMBA_DA_LOAD) dA = _mm512_maskz_loadu_ps(mask[j], dA_buf + t * N + 16 * j);
                 else {
-                    dA = Sleef_expf16_u10(_mm512_mul_ps(vdt, A[j]));
+                    dA = mb_exp2_ps(_mm512_mul_ps(vdt, A[j]));
                     if (dA_mode == MB_MAMBA_DA_STORE) _mm512_mask_storeu_ps(dA_buf + t * N + 16 * j, mask[j], dA);
                 }
                 hv[j] = _mm512_fmadd_ps(dA, hv[j], _mm512_mul_ps(vdu, _mm512_maskz_loadu_ps(mask[j], Bp + 16 * j)));
@@ -311,7 +331,7 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
                     }
                 }
             }
-            if (write_y) ys[i] = _mm512_reduce_add_ps(acc);
+            if (write_y) accs[i] = acc;
         }
         if (trk) { /* lanes below P_MIN flushed to 0 once per block (P stays >= P_MIN * exp(-16 dt |A|) within a
                       block: subnormals only after a decay by 2^26 in 16 steps); all lanes 0: the carry is gone */
@@ -327,10 +347,11 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
             }
         }
         if (write_y) {
-            __m512 yv = _mm512_fmadd_ps(_mm512_set1_ps(Dd), uv, _mm512_loadu_ps(ys));
+            for (int64_t i = cnt; i < 16; i++) accs[i] = _mm512_setzero_ps();
+            __m512 yv = _mm512_fmadd_ps(_mm512_set1_ps(Dd), uv, sum16(accs));
             if (m->z) {
                 const __m512 zv = _mm512_maskz_loadu_ps(tm, m->z + ch + tb);
-                const __m512 sig = _mm512_div_ps(one, _mm512_add_ps(one, Sleef_expf16_u10(_mm512_sub_ps(_mm512_setzero_ps(), zv))));
+                const __m512 sig = _mm512_div_ps(one, _mm512_add_ps(one, mb_exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), zv))));
                 yv = _mm512_mul_ps(yv, _mm512_mul_ps(zv, sig));
             }
             _mm512_mask_storeu_ps(m->y + ch + tb, tm, yv);
@@ -341,6 +362,7 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
     if (track)
         for (int j = 0; j < nv; j++) _mm512_mask_storeu_ps(P + 16 * j, mask[j], Pv[j]);
 #else
+    (void)one_vector;
     float A[256];
     for (int64_t n = 0; n < N; n++) {
         A[n] = Aref ? Aref[n] : -expf(Alog[n]);
@@ -394,19 +416,23 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
     return dtsum;
 }
 
+/* scan_impl with N <= 16 (one vector of state: the compiler keeps it in a register across steps instead of a
+   stack array) or any N */
+#define SCAN(...) (m->N <= 16 ? scan_impl(__VA_ARGS__, 1) : scan_impl(__VA_ARGS__, 0))
+
 double mb_mamba_scan_range(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d,
                            int64_t t0, int64_t t1, float *h, int write_y, float *dA_buf, int dA_mode) {
-    if (!write_y) return scan_impl(m, Bt, Ct, b, d, t0, t1, h, 0, NULL, MB_MAMBA_DA_NONE, 0, NULL, NULL, NULL);
+    if (!write_y) return SCAN(m, Bt, Ct, b, d, t0, t1, h, 0, NULL, MB_MAMBA_DA_NONE, 0, NULL, NULL, NULL);
     if (dA_mode == MB_MAMBA_DA_STORE)
-        return scan_impl(m, Bt, Ct, b, d, t0, t1, h, 1, dA_buf, MB_MAMBA_DA_STORE, 0, NULL, NULL, NULL);
+        return SCAN(m, Bt, Ct, b, d, t0, t1, h, 1, dA_buf, MB_MAMBA_DA_STORE, 0, NULL, NULL, NULL);
     if (dA_mode == MB_MAMBA_DA_LOAD)
-        return scan_impl(m, Bt, Ct, b, d, t0, t1, h, 1, dA_buf, MB_MAMBA_DA_LOAD, 0, NULL, NULL, NULL);
-    return scan_impl(m, Bt, Ct, b, d, t0, t1, h, 1, NULL, MB_MAMBA_DA_NONE, 0, NULL, NULL, NULL);
+        return SCAN(m, Bt, Ct, b, d, t0, t1, h, 1, dA_buf, MB_MAMBA_DA_LOAD, 0, NULL, NULL, NULL);
+    return SCAN(m, Bt, Ct, b, d, t0, t1, h, 1, NULL, MB_MAMBA_DA_NONE, 0, NULL, NULL, NULL);
 }
 
 double mb_mamba_scan_local(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d,
                            int64_t t0, int64_t t1, float *h, float *P, float *q, int64_t *live) {
-    return scan_impl(m, Bt, Ct, b, d, t0, t1, h, 1, NULL, MB_MAMBA_DA_NONE, 1, q, P, live);
+    return SCAN(m, Bt, Ct, b, d, t0, t1, h, 1, NULL, MB_MAMBA_DA_NONE, 1, q, P, live);
 }
 
 void mb_mamba_correct(const struct mb_mamba *m, int64_t b, int64_t d, int64_t t0, int64_t t1, const float *q,
@@ -441,7 +467,7 @@ void mb_mamba_correct(const struct mb_mamba *m, int64_t b, int64_t d, int64_t t0
         __m512 corr = r[0];
         if (m->z) {
             const __m512 zv = _mm512_maskz_loadu_ps(tm, m->z + ch + tb);
-            const __m512 sig = _mm512_div_ps(one, _mm512_add_ps(one, Sleef_expf16_u10(_mm512_sub_ps(_mm512_setzero_ps(), zv))));
+            const __m512 sig = _mm512_div_ps(one, _mm512_add_ps(one, mb_exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), zv))));
             corr = _mm512_mul_ps(corr, _mm512_mul_ps(zv, sig));
         }
         _mm512_mask_storeu_ps(m->y + ch + tb, tm, _mm512_add_ps(_mm512_maskz_loadu_ps(tm, m->y + ch + tb), corr));

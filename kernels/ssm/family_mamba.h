@@ -55,7 +55,7 @@ static inline int mb_mamba_use_transpose(const struct mb_point *p) { return p->d
 /* Scan channel (b, d) over steps [t0, t1) from state h[0..N) (updated in place). Bt, Ct: the transposes, or NULL
  * to gather B_t, C_t from (batch, N, L) per block of 16 steps. With write_y, writes y[t0..t1)
  * (skip and gate included); otherwise only advances the state. Returns sum of dt over the steps (so the
- * chunk's total decay is exp(A * sum dt)). Vectorised over N (AVX-512 + SLEEF exp).
+ * chunk's total decay is exp(A * sum dt)). Vectorised over N (AVX-512, exp by harness/core/vexp.h).
  * dA_mode (kept for rescans; the kernels pass _NONE): MB_MAMBA_DA_NONE; _STORE: also write exp(dt_t A) to dA_buf[t * N + n]; _LOAD: read exp(dt_t A) from
  * dA_buf instead of computing it (a rescan after a storing pass: no exp). dA_buf is the channel's (L, N) buffer. */
 enum { MB_MAMBA_DA_NONE, MB_MAMBA_DA_STORE, MB_MAMBA_DA_LOAD };

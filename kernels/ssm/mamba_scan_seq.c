@@ -7,8 +7,9 @@
  * selective_scan_ref's A (D, N) and D (D) instead of A_log and D_skip; family_mamba.h).
  * When D > 4, B and C are first transposed to (batch, L, N) (workspace, inside the timed run) so a step reads N
  * contiguous floats (with D <= 4 each channel gathers 16 steps of B, C at a time instead: cheaper than the copies'
- * round trip through memory); then every channel (b, d) is scanned in parallel (OpenMP over batch x D), vectorised over N (AVX-512,
- * SLEEF exp). Cost: ~ (7 N + 10) FLOPs and N exp per step per channel: O(batch D L N) time, O(batch L N) workspace.
+ * round trip through memory); then every channel (b, d) is scanned in parallel (OpenMP over batch x D), vectorised over N (AVX-512:
+ * exp(dt A) by the 2^x polynomial of harness/core/vexp.h, the state in a register when N <= 16, y_t of 16 steps
+ * reduced together). Cost: ~ (7 N + 10) FLOPs and N exp per step per channel: O(batch D L N) time, O(batch L N) workspace.
  * Parallelism is over channels only: batch * D < threads leaves threads idle (see ssm.mamba.scan_parallel).
  * Source: Gu & Dao 2023, "Mamba", Algorithm 2 and eq. (2a)-(2b), (4); mamba_ssm selective_scan_ref.
  */
@@ -80,7 +81,7 @@ static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct m
 const struct mb_kernel mb_kernel_ssm_mamba_scan_seq = {
     .name = "ssm.mamba.scan_seq",
     MB_MAMBA_KERNEL(0),
-    .summary = "selective scan, sequential over L; OpenMP over batch x D, AVX-512 over N (SLEEF exp)",
+    .summary = "selective scan, sequential over L; OpenMP over batch x D, AVX-512 over N (polynomial exp)",
     .complexity = "O(batch D L N) time, O(batch L N) workspace; parallel over channels only",
     .rank_meaning = "N, SSM state size per channel",
     MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),
