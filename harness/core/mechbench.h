@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MB_SCHEMA_VERSION 2 /* 2: task_score column */
+#define MB_SCHEMA_VERSION 3 /* 2: task_score column; 3: host and mpi_rank columns */
 #define MB_NAME_LEN 64     /* kernel names, including the terminating NUL */
 #define MB_PARAMS_LEN 128  /* free-form "key=value;..." parameters of a point */
 #define MB_MESSAGE_LEN 160 /* verdict message */
@@ -408,6 +408,8 @@ struct mb_row {
     enum mb_verdict verdict;
     char message[MB_MESSAGE_LEN];
     double started;                 /* unix time */
+    char host[64];                  /* the machine that measured the row */
+    int64_t mpi_rank;               /* its MPI rank (0 outside MPI) */
     int n_samples;
     double *samples;                /* per-repetition seconds per run (not owned by the row) */
 };

@@ -16,22 +16,19 @@
 #include <string.h>
 #include <unistd.h>
 
-struct item {
-    const struct mb_kernel *k;
-    struct mb_point p;
-};
-
 struct item_list {
-    struct item *items;
+    struct mb_sweep_item *items;
     int64_t count, cap;
+    int64_t *slots; /* open-addressing hash set of item indices (-1 empty), nslots a power of two > 2 count */
+    int64_t nslots;
 };
 
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) {
-    (void)sig;
     interrupted = 1;
-    signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends the process at once; finished points are already flushed */
+    signal(sig, SIG_DFL); /* a second Ctrl-C ends the process at once; finished points are already flushed */
 }
+int mb_sweep_interrupted(void) { return interrupted; }
 
 static int same_point(const struct mb_point *a, const struct mb_point *b) {
     for (int ax = 0; ax < MB_AXIS_COUNT; ax++)
@@ -40,23 +37,60 @@ static int same_point(const struct mb_point *a, const struct mb_point *b) {
 }
 
 /* One workload serves every kernel and thread count at the same point. */
-static int same_workload(const struct mb_workload *w, const struct item *it) {
+static int same_workload(const struct mb_workload *w, const struct mb_sweep_item *it) {
     struct mb_point a = w->point, b = it->p;
     a.threads = b.threads = 0;
     return w->family == it->k->family && same_point(&a, &b);
 }
 
+static uint64_t mix64(uint64_t x) { /* splitmix64's finaliser: every input bit moves every output bit */
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+    return x ^ (x >> 31);
+}
+
+static uint64_t item_hash(const struct mb_kernel *k, const struct mb_point *p) {
+    uint64_t h = mix64((uint64_t)(uintptr_t)k);
+    for (int ax = 0; ax < MB_AXIS_COUNT; ax++) {
+        double v = mb_point_get(p, (enum mb_axis)ax);
+        uint64_t bits;
+        memcpy(&bits, &v, sizeof bits);
+        h = mix64(h ^ bits);
+    }
+    for (const char *c = p->params; *c; c++) h = h * 31 + (unsigned char)*c;
+    return mix64(h);
+}
+
+static int64_t *list_slot(struct item_list *l, const struct mb_kernel *k, const struct mb_point *p) {
+    for (uint64_t i = item_hash(k, p) & (uint64_t)(l->nslots - 1);; i = (i + 1) & (uint64_t)(l->nslots - 1)) {
+        int64_t *s = &l->slots[i];
+        if (*s < 0 || (l->items[*s].k == k && same_point(&l->items[*s].p, p))) return s;
+    }
+}
+
+/* Add (k, p) unless present: axes a kernel ignores are zeroed, so points can repeat. O(1) expected (hash set). */
 static int list_add(struct item_list *l, const struct mb_kernel *k, const struct mb_point *p) {
-    for (int64_t i = 0; i < l->count; i++) /* dedupe: axes a kernel ignores are zeroed, so points can repeat */
-        if (l->items[i].k == k && same_point(&l->items[i].p, p)) return 0;
+    if (2 * (l->count + 1) >= l->nslots) {
+        int64_t n = l->nslots ? 2 * l->nslots : 1024;
+        int64_t *slots = malloc((size_t)n * sizeof *slots);
+        if (!slots) return -1;
+        free(l->slots);
+        l->slots = slots;
+        l->nslots = n;
+        for (int64_t i = 0; i < n; i++) slots[i] = -1;
+        for (int64_t i = 0; i < l->count; i++) *list_slot(l, l->items[i].k, &l->items[i].p) = i;
+    }
+    int64_t *slot = list_slot(l, k, p);
+    if (*slot >= 0) return 0;
     if (l->count == l->cap) {
         int64_t cap = l->cap ? 2 * l->cap : 256;
-        struct item *grown = realloc(l->items, (size_t)cap * sizeof *grown);
+        struct mb_sweep_item *grown = realloc(l->items, (size_t)cap * sizeof *grown);
         if (!grown) return -1;
         l->items = grown;
         l->cap = cap;
     }
-    l->items[l->count++] = (struct item){k, *p};
+    *slot = l->count;
+    l->items[l->count++] = (struct mb_sweep_item){k, *p, 0};
     return 0;
 }
 
@@ -96,9 +130,10 @@ static int expand_sweep(const struct mb_sweep *s, struct item_list *l, char *err
     return 0;
 }
 
-static int already_stored(const struct mb_row *rows, int64_t n_rows, const struct item *it) {
-    for (int64_t i = 0; i < n_rows; i++)
-        if (strcmp(rows[i].kernel, it->k->name) == 0 && strcmp(rows[i].source_hash, it->k->source_hash) == 0 &&
+static int already_stored(const struct mb_row *rows, int64_t n_rows, const struct mb_sweep_item *it) {
+    for (int64_t i = 0; i < n_rows; i++) /* a lost point (its worker died) is measured again */
+        if (strncmp(rows[i].message, MB_LOST_PREFIX, sizeof MB_LOST_PREFIX - 1) != 0 &&
+            strcmp(rows[i].kernel, it->k->name) == 0 && strcmp(rows[i].source_hash, it->k->source_hash) == 0 &&
             same_point(&rows[i].point, &it->p))
             return 1;
     return 0;
@@ -153,20 +188,124 @@ static int open_output(const struct mb_experiment *e, const struct mb_sweep_opts
     return mb_store_create(so->out, &meta, so->force, store, err, errlen);
 }
 
+double mb_sweep_item_cost(const struct mb_sweep_item *it, int repetitions, double min_time) {
+    const double run = mb_kernel_flops(it->k, &it->p) / 1e10 + mb_kernel_bytes(it->k, &it->p) / 1e10;
+    return (repetitions > 0 ? repetitions : 1) * (run > min_time ? run : min_time);
+}
+
+int mb_sweep_plan(const struct mb_experiment *e, struct mb_sweep_item **items, int64_t *count, char *err,
+                  size_t errlen) {
+    struct item_list l = {0};
+    for (int s = 0; s < e->n_sweeps; s++)
+        if (expand_sweep(&e->sweeps[s], &l, err, errlen)) return free(l.items), free(l.slots), -1;
+    free(l.slots);
+    for (int64_t i = 0; i < l.count; i++) l.items[i].cost = mb_sweep_item_cost(&l.items[i], e->repetitions, e->min_time);
+    *items = l.items;
+    *count = l.count;
+    return 0;
+}
+
+void mb_sweep_run_opts(const struct mb_experiment *e, double max_mem, struct mb_run_opts *o) {
+    mb_run_opts_default(o);
+    o->repetitions = e->repetitions;
+    o->min_time = e->min_time;
+    o->seed = e->seed;
+    o->check_rows = e->check_rows;
+    if (e->max_mem > 0) o->max_mem = e->max_mem;
+    if (max_mem > 0) o->max_mem = max_mem;
+}
+
+/* The sweep's side of an executor: the file, the predictions, the progress. */
+struct mb_sweep_sink {
+    const struct mb_sweep_opts *so;
+    const struct mb_run_opts *o;
+    struct mb_store *store;
+    const struct mb_sweep_item *items;
+    int64_t count, next; /* items[next..) are not yet handed out */
+    const char *pending;
+    struct history *hist;
+    int nh, parallel;
+    struct mb_row *finished; /* rows stored in this run */
+    int64_t done;
+    struct mb_sweep_event ev;
+};
+
+int mb_sweep_sink_row(struct mb_sweep_sink *sk, int64_t item, struct mb_row *row, char *err, size_t errlen) {
+    const struct mb_sweep_item *it = &sk->items[item];
+    for (int h = 0; h < sk->nh; h++)
+        if (sk->hist[h].k == it->k && row->verdict <= MB_FAIL && row->flops > 0) {
+            sk->hist[h].flops = row->flops;
+            sk->hist[h].seconds = row->time_median;
+        }
+    if (mb_store_append(sk->store, row, err, errlen)) return -1;
+    row->samples = NULL;
+    sk->finished[sk->done++] = *row;
+    if (sk->so->on_event) {
+        double remaining = 0;
+        for (int64_t j = sk->next; j < sk->count; j++)
+            if (sk->pending[j])
+                remaining += predict_seconds(sk->hist, sk->nh, sk->items[j].k, mb_kernel_flops(sk->items[j].k, &sk->items[j].p), sk->o);
+        sk->ev.kind = MB_SWEEP_POINT;
+        sk->ev.done = sk->done;
+        sk->ev.row = &sk->finished[sk->done - 1];
+        sk->ev.eta = remaining / (sk->parallel > 0 ? sk->parallel : 1);
+        sk->so->on_event(sk->so->ctx, &sk->ev);
+    }
+    return 0;
+}
+
+void mb_measurer_item(struct mb_measurer *m, const struct mb_sweep_item *it, struct mb_row *row, char *err,
+                      size_t errlen) {
+    if (m->have_workload && !same_workload(&m->w, it)) {
+        mb_workload_free(&m->w);
+        m->have_workload = 0;
+    }
+    if (!m->have_workload) {
+        if (mb_workload_create(&m->w, it->k->family, &it->p, m->o->seed, err, errlen)) {
+            row->verdict = MB_ERROR;
+            snprintf(row->message, sizeof row->message, "%s", err);
+        } else {
+            m->have_workload = 1;
+        }
+    }
+    if (m->have_workload) mb_measure(row, it->k, &m->w, m->o, m->samples);
+}
+
+void mb_measurer_free(struct mb_measurer *m) {
+    if (m->have_workload) mb_workload_free(&m->w);
+    m->have_workload = 0;
+}
+
+/* The default executor: measure in this process when submitted. */
+struct local_exec {
+    const struct mb_sweep_item *items;
+    struct mb_measurer m;
+};
+
+static int local_submit(void *ctx, struct mb_sweep_sink *sink, int64_t item, const struct mb_row *init, char *err,
+                        size_t errlen) {
+    struct local_exec *x = ctx;
+    struct mb_row row = *init;
+    mb_measurer_item(&x->m, &x->items[item], &row, err, errlen);
+    return mb_sweep_sink_row(sink, item, &row, err, errlen);
+}
+
+static int local_drain(void *ctx, struct mb_sweep_sink *sink, int stopped, char *err, size_t errlen) {
+    (void)ctx, (void)sink, (void)stopped, (void)err, (void)errlen;
+    return 0;
+}
+
 int mb_sweep_run(const struct mb_experiment *e, const struct mb_sweep_opts *so, char *err, size_t errlen) {
     struct mb_run_opts o;
-    mb_run_opts_default(&o);
-    o.repetitions = e->repetitions;
-    o.min_time = e->min_time;
-    o.seed = e->seed;
-    o.check_rows = e->check_rows;
-    if (e->max_mem > 0) o.max_mem = e->max_mem;
-    if (so->max_mem > 0) o.max_mem = so->max_mem;
+    mb_sweep_run_opts(e, so->max_mem, &o);
     double budget = so->budget >= 0 ? so->budget : e->budget;
 
     struct item_list items = {0};
-    for (int s = 0; s < e->n_sweeps; s++)
-        if (expand_sweep(&e->sweeps[s], &items, err, errlen)) return free(items.items), 1;
+    if (mb_sweep_plan(e, &items.items, &items.count, err, errlen)) return 1;
+    if (so->n_shards > 1 && mb_shard_select(items.items, &items.count, so->shard, so->n_shards, err, errlen))
+        return free(items.items), 1;
+    if (so->largest_first && mb_sweep_sort_largest_first(items.items, items.count))
+        return free(items.items), mb_errorf(err, errlen, "out of memory"), 1;
 
     struct mb_store *store;
     struct mb_row *old_rows;
@@ -174,8 +313,9 @@ int mb_sweep_run(const struct mb_experiment *e, const struct mb_sweep_opts *so, 
     if (open_output(e, so, &store, &old_rows, &n_old, err, errlen)) return free(items.items), 1;
     for (int64_t i = 0; i < items.count; i++)
         if (mb_store_add_kernel(store, items.items[i].k, err, errlen)) goto fail;
+    if (so->on_file) so->on_file(so->file_ctx, store);
 
-    int64_t todo = 0, done = 0, skipped_stored = 0;
+    int64_t todo = 0, skipped_stored = 0;
     char *pending = calloc((size_t)items.count + 1, 1);
     struct history *hist = calloc((size_t)mb_n_kernels + 1, sizeof *hist);
     double *samples = calloc((size_t)o.repetitions, sizeof *samples);
@@ -188,21 +328,25 @@ int mb_sweep_run(const struct mb_experiment *e, const struct mb_sweep_opts *so, 
         todo += pending[i];
     }
     skipped_stored = items.count - todo;
-    struct mb_sweep_event ev = {.out = so->out, .total = items.count, .stored = skipped_stored, .todo = todo};
+    struct local_exec local = {.items = items.items, .m = {.o = &o, .samples = samples}};
+    const struct mb_sweep_exec local_exec = {.ctx = &local, .parallel = 1, .submit = local_submit, .drain = local_drain};
+    const struct mb_sweep_exec *x = so->exec ? so->exec : &local_exec;
+    struct mb_sweep_sink sk = {.so = so, .o = &o, .store = store, .items = items.items, .count = items.count,
+                               .pending = pending, .hist = hist, .parallel = x->parallel,
+                               .ev = {.out = so->out, .total = items.count, .stored = skipped_stored, .todo = todo}};
     if (skipped_stored && so->on_event) {
-        ev.kind = MB_SWEEP_RESUMED;
-        so->on_event(so->ctx, &ev);
+        sk.ev.kind = MB_SWEEP_RESUMED;
+        so->on_event(so->ctx, &sk.ev);
     }
 
-    int nh = 0;
-    for (int i = 0; i < mb_n_kernels; i++) hist[nh++].k = mb_kernels[i];
+    for (int i = 0; i < mb_n_kernels; i++) hist[sk.nh++].k = mb_kernels[i];
     interrupted = 0;
     void (*previous)(int) = signal(SIGINT, on_sigint);
+    void (*previous_term)(int) = so->stop_on_sigterm ? signal(SIGTERM, on_sigint) : SIG_DFL;
     const double t0 = mb_now();
-    struct mb_workload w = {0};
-    int have_workload = 0, status = 0;
-    struct mb_row *finished = calloc((size_t)todo + 1, sizeof *finished);
-    if (!finished) {
+    int status = 0;
+    sk.finished = calloc((size_t)todo + 1, sizeof *sk.finished);
+    if (!sk.finished) {
         mb_errorf(err, errlen, "out of memory");
         status = 1;
     }
@@ -213,7 +357,8 @@ int mb_sweep_run(const struct mb_experiment *e, const struct mb_sweep_opts *so, 
             status = 130;
             break;
         }
-        const struct item *it = &items.items[i];
+        sk.next = i + 1;
+        const struct mb_sweep_item *it = &items.items[i];
         struct mb_row row;
         mb_row_init(&row, it->k, &it->p);
         int admit = mb_row_admit(&row, it->k, &o, err, errlen);
@@ -223,7 +368,7 @@ int mb_sweep_run(const struct mb_experiment *e, const struct mb_sweep_opts *so, 
         }
         double elapsed = mb_now() - t0;
         if (admit == 0 && budget > 0) {
-            double predicted = predict_seconds(hist, nh, it->k, row.flops, &o);
+            double predicted = predict_seconds(hist, sk.nh, it->k, row.flops, &o);
             if (elapsed + predicted > budget) {
                 row.verdict = MB_SKIPPED_BUDGET;
                 snprintf(row.message, sizeof row.message, "predicted %.1f s exceeds the %.1f s left of the budget",
@@ -231,45 +376,14 @@ int mb_sweep_run(const struct mb_experiment *e, const struct mb_sweep_opts *so, 
                 admit = 1;
             }
         }
-        if (admit == 0) {
-            if (have_workload && !same_workload(&w, it)) {
-                mb_workload_free(&w);
-                have_workload = 0;
-            }
-            if (!have_workload) {
-                if (mb_workload_create(&w, it->k->family, &it->p, o.seed, err, errlen)) {
-                    row.verdict = MB_ERROR;
-                    snprintf(row.message, sizeof row.message, "%s", err);
-                } else {
-                    have_workload = 1;
-                }
-            }
-            if (have_workload) mb_measure(&row, it->k, &w, &o, samples);
-            for (int h = 0; h < nh; h++)
-                if (hist[h].k == it->k && row.verdict <= MB_FAIL) {
-                    hist[h].flops = row.flops;
-                    hist[h].seconds = row.time_median;
-                }
-        }
-        if (mb_store_append(store, &row, err, errlen)) {
-            status = 1;
-            break;
-        }
-        row.samples = NULL;
-        finished[done++] = row;
-        if (so->on_event) {
-            double remaining = 0;
-            for (int64_t j = i + 1; j < items.count; j++)
-                if (pending[j]) remaining += predict_seconds(hist, nh, items.items[j].k, mb_kernel_flops(items.items[j].k, &items.items[j].p), &o);
-            ev.kind = MB_SWEEP_POINT;
-            ev.done = done;
-            ev.row = &finished[done - 1];
-            ev.eta = remaining;
-            so->on_event(so->ctx, &ev);
-        }
+        int rc = admit == 0 ? x->submit(x->ctx, &sk, i, &row, err, errlen) : mb_sweep_sink_row(&sk, i, &row, err, errlen);
+        if (rc) status = 1;
     }
-    if (have_workload) mb_workload_free(&w);
+    if (status != 1 && x->drain(x->ctx, &sk, interrupted, err, errlen)) status = 1;
+    if (status == 0 && interrupted) status = 130;
+    mb_measurer_free(&local.m);
     signal(SIGINT, previous);
+    if (so->stop_on_sigterm) signal(SIGTERM, previous_term);
 
     free(pending);
     free(hist);
@@ -279,22 +393,22 @@ int mb_sweep_run(const struct mb_experiment *e, const struct mb_sweep_opts *so, 
     char close_err[256];
     int close_failed = mb_store_close(store, close_err, sizeof close_err) != 0;
     if (status != 1 && so->on_event) { /* the summary: after an interruption too */
-        ev.kind = MB_SWEEP_FINISHED;
-        ev.done = done;
-        ev.row = NULL;
-        ev.rows = finished;
-        ev.elapsed = mb_now() - t0;
-        ev.complete = status == 0 && !close_failed;
-        so->on_event(so->ctx, &ev);
+        sk.ev.kind = MB_SWEEP_FINISHED;
+        sk.ev.done = sk.done;
+        sk.ev.row = NULL;
+        sk.ev.rows = sk.finished;
+        sk.ev.elapsed = mb_now() - t0;
+        sk.ev.complete = status == 0 && !close_failed;
+        so->on_event(so->ctx, &sk.ev);
     }
-    free(finished);
+    free(sk.finished);
     if (close_failed && status == 0) {
         snprintf(err, errlen, "%s", close_err);
         return 1;
     }
     if (status == 130)
         snprintf(err, errlen, "interrupted: %lld points stored in %s; rerun with --resume to finish",
-                 (long long)(done + skipped_stored), so->out);
+                 (long long)(sk.done + skipped_stored), so->out);
     return status;
 
 fail_alloc:

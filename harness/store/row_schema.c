@@ -40,6 +40,8 @@ static const struct mb_column trailing[] = {
     C("verdict", MB_COL_VERDICT, verdict),
     C("message", MB_COL_STR, message),
     C("started", MB_COL_F64, started),
+    C("host", MB_COL_STR, host),
+    C("mpi_rank", MB_COL_I64, mpi_rank),
 };
 #undef C
 

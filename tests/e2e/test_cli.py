@@ -52,7 +52,7 @@ def test_sweep_writes_the_schema(tiny):
     assert "| ETA " in progress[0]
     assert f"{TINY_POINTS} points measured, 0 already present" in proc.stderr
     with h5py.File(out, "r") as f:
-        assert f.attrs["schema_version"] == 2
+        assert f.attrs["schema_version"] == 3
         for key in ("experiment", "ini", "created", "git_commit", "host", "cpu_model", "compiler", "cflags",
                     "hdf5_version", "seed"):
             assert key in f.attrs, key

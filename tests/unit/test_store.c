@@ -432,7 +432,7 @@ Test(store, rejects_bad_files_with_clear_messages) {
 
     const char *newer = in_dir("newer.h5");
     write_old_file(newer, 7);
-    expect_open_error(newer, "newer.h5: schema_version 7 is newer than this mechbench (2)");
+    expect_open_error(newer, "newer.h5: schema_version 7 is newer than this mechbench (3)");
 }
 
 Test(store, create_respects_overwrite) {
