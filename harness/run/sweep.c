@@ -19,7 +19,8 @@
 struct item_list {
     struct mb_sweep_item *items;
     int64_t count, cap;
-    int64_t *slots; /* open-addressing hash set of item indices (-1 empty), nslots a power of two > 2 count */
+    int64_t *slots;    /* open-addressing hash set of item indices (-1 empty), nslots a power of two > 2 count */
+    uint64_t *hashes;  /* the hash of each slot's item: probes compare items only when hashes are equal */
     int64_t nslots;
 };
 
@@ -61,10 +62,10 @@ static uint64_t item_hash(const struct mb_kernel *k, const struct mb_point *p) {
     return mix64(h);
 }
 
-static int64_t *list_slot(struct item_list *l, const struct mb_kernel *k, const struct mb_point *p) {
-    for (uint64_t i = item_hash(k, p) & (uint64_t)(l->nslots - 1);; i = (i + 1) & (uint64_t)(l->nslots - 1)) {
+static int64_t *list_slot(struct item_list *l, const struct mb_kernel *k, const struct mb_point *p, uint64_t h) {
+    for (uint64_t i = h & (uint64_t)(l->nslots - 1);; i = (i + 1) & (uint64_t)(l->nslots - 1)) {
         int64_t *s = &l->slots[i];
-        if (*s < 0 || (l->items[*s].k == k && same_point(&l->items[*s].p, p))) return s;
+        if (*s < 0 || (l->hashes[i] == h && l->items[*s].k == k && same_point(&l->items[*s].p, p))) return s;
     }
 }
 
@@ -73,14 +74,23 @@ static int list_add(struct item_list *l, const struct mb_kernel *k, const struct
     if (2 * (l->count + 1) >= l->nslots) {
         int64_t n = l->nslots ? 2 * l->nslots : 1024;
         int64_t *slots = malloc((size_t)n * sizeof *slots);
-        if (!slots) return -1;
+        uint64_t *hashes = malloc((size_t)n * sizeof *hashes);
+        if (!slots || !hashes) return free(slots), free(hashes), -1;
         free(l->slots);
+        free(l->hashes);
         l->slots = slots;
+        l->hashes = hashes;
         l->nslots = n;
         for (int64_t i = 0; i < n; i++) slots[i] = -1;
-        for (int64_t i = 0; i < l->count; i++) *list_slot(l, l->items[i].k, &l->items[i].p) = i;
+        for (int64_t i = 0; i < l->count; i++) {
+            const uint64_t h = item_hash(l->items[i].k, &l->items[i].p);
+            int64_t *s = list_slot(l, l->items[i].k, &l->items[i].p, h);
+            *s = i;
+            l->hashes[s - l->slots] = h;
+        }
     }
-    int64_t *slot = list_slot(l, k, p);
+    const uint64_t h = item_hash(k, p);
+    int64_t *slot = list_slot(l, k, p, h);
     if (*slot >= 0) return 0;
     if (l->count == l->cap) {
         int64_t cap = l->cap ? 2 * l->cap : 256;
@@ -90,8 +100,17 @@ static int list_add(struct item_list *l, const struct mb_kernel *k, const struct
         l->cap = cap;
     }
     *slot = l->count;
+    l->hashes[slot - l->slots] = h;
     l->items[l->count++] = (struct mb_sweep_item){k, *p, 0};
     return 0;
+}
+
+static void list_free_index(struct item_list *l) {
+    free(l->slots);
+    free(l->hashes);
+    l->slots = NULL;
+    l->hashes = NULL;
+    l->nslots = 0;
 }
 
 /* Every combination of the sweep's axis values (axes in axes.def order, the first outermost) x kernels. */
@@ -130,13 +149,20 @@ static int expand_sweep(const struct mb_sweep *s, struct item_list *l, char *err
     return 0;
 }
 
-static int already_stored(const struct mb_row *rows, int64_t n_rows, const struct mb_sweep_item *it) {
-    for (int64_t i = 0; i < n_rows; i++) /* a lost point (its worker died) is measured again */
-        if (strncmp(rows[i].message, MB_LOST_PREFIX, sizeof MB_LOST_PREFIX - 1) != 0 &&
-            strcmp(rows[i].kernel, it->k->name) == 0 && strcmp(rows[i].source_hash, it->k->source_hash) == 0 &&
-            same_point(&rows[i].point, &it->p))
-            return 1;
+/* The (kernel, point)s the file holds already with the kernel's current source hash, as a hash set. A lost point
+   (its worker died) is not held: --resume measures it again. Returns 0 or -1 (out of memory). */
+static int stored_set(const struct mb_row *rows, int64_t n_rows, struct item_list *set) {
+    for (int64_t i = 0; i < n_rows; i++) {
+        const struct mb_kernel *k = mb_kernel_find(rows[i].kernel);
+        if (k && strcmp(rows[i].source_hash, k->source_hash) == 0 &&
+            strncmp(rows[i].message, MB_LOST_PREFIX, sizeof MB_LOST_PREFIX - 1) != 0 && list_add(set, k, &rows[i].point))
+            return -1;
+    }
     return 0;
+}
+
+static int already_stored(struct item_list *set, const struct mb_sweep_item *it) {
+    return set->count > 0 && *list_slot(set, it->k, &it->p, item_hash(it->k, &it->p)) >= 0;
 }
 
 /* Last measured (flops, seconds) per kernel, for time predictions. */
@@ -197,8 +223,8 @@ int mb_sweep_plan(const struct mb_experiment *e, struct mb_sweep_item **items, i
                   size_t errlen) {
     struct item_list l = {0};
     for (int s = 0; s < e->n_sweeps; s++)
-        if (expand_sweep(&e->sweeps[s], &l, err, errlen)) return free(l.items), free(l.slots), -1;
-    free(l.slots);
+        if (expand_sweep(&e->sweeps[s], &l, err, errlen)) return list_free_index(&l), free(l.items), -1;
+    list_free_index(&l);
     for (int64_t i = 0; i < l.count; i++) l.items[i].cost = mb_sweep_item_cost(&l.items[i], e->repetitions, e->min_time);
     *items = l.items;
     *count = l.count;
@@ -323,10 +349,18 @@ int mb_sweep_run(const struct mb_experiment *e, const struct mb_sweep_opts *so, 
         mb_errorf(err, errlen, "out of memory");
         goto fail_alloc;
     }
+    struct item_list stored = {0};
+    if (stored_set(old_rows, n_old, &stored)) {
+        list_free_index(&stored), free(stored.items);
+        mb_errorf(err, errlen, "out of memory");
+        goto fail_alloc;
+    }
     for (int64_t i = 0; i < items.count; i++) {
-        pending[i] = !already_stored(old_rows, n_old, &items.items[i]);
+        pending[i] = !already_stored(&stored, &items.items[i]);
         todo += pending[i];
     }
+    list_free_index(&stored);
+    free(stored.items);
     skipped_stored = items.count - todo;
     struct local_exec local = {.items = items.items, .m = {.o = &o, .samples = samples}};
     const struct mb_sweep_exec local_exec = {.ctx = &local, .parallel = 1, .submit = local_submit, .drain = local_drain};
