@@ -106,6 +106,22 @@ def test_merge_refuses_the_same_shard_twice(serial):
     assert "duplicate point (the same shard twice?)" in proc.stderr
 
 
+def test_merge_never_touches_an_existing_output(serial):
+    tmp, ini, _ = serial
+    s1, out = tmp / "keep1.h5", tmp / "keep.h5"
+    mechbench("sweep", ini, "--out", s1, "--shard", "1/2", "--quiet")
+    out.write_bytes(b"precious")
+    proc = mechbench("merge", s1, "--out", out, check=False)
+    assert proc.returncode == 1 and out.read_bytes() == b"precious"
+    assert proc.stderr.strip() == f"mechbench merge: {out} exists (use --force to replace it)"
+    proc = mechbench("merge", s1, "--out", s1, check=False)
+    assert proc.returncode == 2 and "is the input" in proc.stderr
+    mechbench("merge", s1, "--out", out, "--force")
+    assert len(keys(out)) == len(keys(s1))
+    leftovers = [p.name for p in tmp.iterdir() if ".tmp" in p.name]
+    assert not leftovers, leftovers
+
+
 def test_merge_refuses_different_experiments(serial):
     tmp, ini, _ = serial
     other_ini = tmp / "other.ini"
@@ -214,6 +230,9 @@ def test_killed_worker_loses_only_its_point_and_resume_completes(serial):
     # rank 0 saw rank 1 die (same host: its pid vanished) and recorded its point as lost
     assert any(r["mpi_rank"] == 1 and b"died while measuring this point" in r["message"] for r in lost), rows["message"]
     assert all(r["verdict"] == b"error" for r in lost)
-    mechbench("sweep", slow, "--out", out, "--resume", "--quiet")
+    resumed = mpi("sweep", slow, "--out", out, "--resume", "--mpi-share-node")  # --resume under MPI too
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resume: {len(done)} of {POINTS} points already in" in resumed.stderr
+    assert f"{POINTS - len(done)} points measured, {len(done)} already present" in resumed.stderr
     k = keys(out)
     assert len(k) == len(set(k)) == POINTS and set(k) == want
