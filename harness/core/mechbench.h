@@ -387,6 +387,10 @@ int mb_name_matches(const char *patterns, const char *name);
 enum mb_verdict { MB_PASS, MB_FAIL, MB_UNSUPPORTED, MB_SKIPPED_BUDGET, MB_ERROR, MB_VERDICT_COUNT };
 extern const char *const mb_verdict_names[MB_VERDICT_COUNT]; /* "pass" "fail" "unsupported" "skipped-budget" "error" */
 
+/* The start of the message of a lost point's error row: the process measuring it died (an MPI worker). Such a row
+   is not a measurement: `sweep --resume` measures the point again and `merge` does not count it as a duplicate. */
+#define MB_LOST_PREFIX "lost: "
+
 /* One row of /points: one kernel at one point. */
 struct mb_row {
     int64_t point_id;               /* row index in /points, links /samples */

@@ -89,8 +89,6 @@ struct mb_sweep_sink;
 int mb_sweep_sink_row(struct mb_sweep_sink *sink, int64_t item, struct mb_row *row, char *err, size_t errlen);
 /* Set by SIGINT (and SIGTERM when mb_sweep_opts.stop_on_sigterm): an executor that waits polls it. */
 int mb_sweep_interrupted(void);
-/* The message that starts a lost point's error row: its measuring process died. --resume measures it again. */
-#define MB_LOST_PREFIX "lost: "
 struct mb_sweep_exec {
     void *ctx;
     int parallel; /* points measured at once (ETA divides by it) */

@@ -5,6 +5,11 @@
  * interrupted sweep is still useful), kernels innermost (one workload is shared by the kernels of a point).
  * Time budget: a point is skipped when its predicted wall time (the kernel's last measured point scaled by the
  * FLOP model, times the repetitions) exceeds what is left. SIGINT stops after the current point.
+ *
+ * Plan -> (shard) -> (largest first) -> skip stored -> admit -> executor -> sink. The executor measures admitted
+ * points: here, in order (the default), or on MPI worker ranks (run/mpi_sweep.c), which return rows in any order.
+ * Every row, measured or not, goes through the one sink (mb_sweep_sink_row): append + flush, the time history for
+ * predictions, the progress event with its ETA (divided by the executor's parallelism). Shards: run/shard.c.
  */
 #include "run/runner.h"
 #include "store/store.h"

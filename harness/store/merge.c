@@ -32,7 +32,7 @@ struct key {
 };
 
 static int is_lost(const struct mb_row *r) {
-    return strncmp(r->message, "lost: ", 6) == 0; /* MB_LOST_PREFIX (run/runner.h): a point whose worker died */
+    return strncmp(r->message, MB_LOST_PREFIX, sizeof MB_LOST_PREFIX - 1) == 0;
 }
 
 static int compare_keys(const void *a, const void *b) {
