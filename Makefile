@@ -46,19 +46,30 @@ TEST_C     := $(wildcard tests/unit/*.c)
 TEST_OBJS  := $(TEST_C:%.c=build/%.o)
 
 .PHONY: all deps demo test unit pytest e2e bench claims readme fuzz sanitize clean
-all: mechbench
+all: mechbench mechbench-mpi
 
 # Install missing Debian packages, then stop with their names if pkg-config still cannot find a library. Every
 # object depends on this order-only (| deps): it runs first, also under make -j, and never makes objects stale.
 deps:
 	@bash scripts/deps.sh
-	@missing=$$(for p in $(PKGS) $(PKGS_LINKED_BY_NAME); do pkg-config --exists $$p || printf '%s ' $$p; done); \
+	@missing=$$(for p in $(PKGS) $(PKGS_LINKED_BY_NAME) ompi-c; do pkg-config --exists $$p || printf '%s ' $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "mechbench: pkg-config cannot find: $$missing(their -dev packages are in scripts/deps.sh)" >&2; exit 1; \
 	fi
 
 mechbench: $(LIB_OBJS) build/harness/cli/main.o
 	$(CXX) $(OPTFLAGS) -o $@ $^ $(LDLIBS)
+
+# mechbench-mpi: the same program with MPI sweeps (harness/run/mpi_sweep.c compiled with OpenMPI; `mpirun -np K
+# ./mechbench-mpi sweep X.ini`). The plain binary keeps a stub of that file and needs no MPI library.
+MPI_CFLAGS = $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   = $(shell pkg-config --libs ompi-c 2>/dev/null)
+mechbench-mpi: $(filter-out build/harness/run/mpi_sweep.o,$(LIB_OBJS)) build/mpi/run/mpi_sweep.o build/harness/cli/main.o
+	$(CXX) $(OPTFLAGS) -o $@ $^ $(LDLIBS) $(MPI_LIBS)
+
+build/mpi/run/%.o: harness/run/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(MPI_CFLAGS) -DMB_WITH_MPI $(CFLAGS) -c $< -o $@
 
 build/unit_tests: $(LIB_OBJS) $(TEST_OBJS)
 	$(CXX) $(OPTFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
@@ -188,6 +199,6 @@ fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 	@bash fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
-	rm -rf build build-san mechbench
+	rm -rf build build-san mechbench mechbench-mpi
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -14,6 +14,8 @@ PACKAGES=(
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libfarmhash-dev zlib1g-dev libisal-dev
   # fuzzing (make fuzz: libFuzzer)
   clang
+  # scale-out sweeps (mechbench-mpi: OpenMPI)
+  openmpi-bin libopenmpi-dev
   # tests and oracles
   libcriterion-dev python3-torch python3-h5py python3-numpy python3-pytest python3-protobuf
 )

@@ -8,6 +8,7 @@ int mb_cmd_describe(int argc, char **argv);
 int mb_cmd_run(int argc, char **argv);
 int mb_cmd_eval(int argc, char **argv);
 int mb_cmd_sweep(int argc, char **argv);
+int mb_cmd_merge(int argc, char **argv);     /* harness/cli/merge.c */
 int mb_cmd_claims(int argc, char **argv);   /* harness/cli_claims.c */
 int mb_cmd_compare(int argc, char **argv);  /* harness/cli_compare.c */
 int mb_cmd_fit(int argc, char **argv);      /* harness/cli_compare.c */

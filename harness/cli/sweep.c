@@ -3,6 +3,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "run/experiment.h"
+#include "run/mpi_sweep.h"
 #include "run/runner.h"
 
 #include <math.h>
@@ -53,6 +54,9 @@ void mb_cli_sweep_report(void *ctx, const struct mb_sweep_event *ev) {
             fprintf(stderr, "[%lld/%lld] %s %s: %s (%s) | ETA %s\n", (long long)ev->done, (long long)ev->todo,
                     row->kernel, point, mb_verdict_names[row->verdict], row->message, eta);
         break;
+    case MB_SWEEP_NOTE:
+        fprintf(stderr, "mechbench sweep: %s\n", ev->message);
+        break;
     case MB_SWEEP_FINISHED:
         if (o->table && ev->done) {
             print_summary_header();
@@ -66,7 +70,8 @@ void mb_cli_sweep_report(void *ctx, const struct mb_sweep_event *ev) {
 }
 
 int mb_cmd_sweep(int argc, char **argv) {
-    const char *out = NULL;
+    const char *out = NULL, *shard = NULL;
+    int share_node = 0;
     struct mb_sweep_opts so = {.budget = -1};
     struct mb_cli_sweep_report report = {.table = 1};
     int64_t rounds = -1; /* -1: not given */
@@ -74,12 +79,14 @@ int mb_cmd_sweep(int argc, char **argv) {
         MB_OPT("out", MB_OPT_STRING, &out),          MB_OPT("resume", MB_OPT_FLAG, &so.resume), MB_OPT("force", MB_OPT_FLAG, &so.force),
         MB_OPT("max-mem", MB_OPT_BYTES, &so.max_mem), MB_OPT("budget", MB_OPT_REAL, &so.budget), MB_OPT("quiet", MB_OPT_FLAG, &report.quiet),
         MB_OPT("rounds", MB_OPT_INT, &rounds),
+        MB_OPT("shard", MB_OPT_STRING, &shard),      MB_OPT("mpi-share-node", MB_OPT_FLAG, &share_node),
     };
-    struct mb_cli_parse c = {.command = "sweep", .opts = opts, .n_opts = 7};
+    struct mb_cli_parse c = {.command = "sweep", .opts = opts, .n_opts = 9};
     int rc = mb_cli_parse(&c, argc, argv);
     if (rc == 3) {
         printf("usage: mechbench sweep EXPERIMENT.ini [--out F.h5] [--resume|--force] [--max-mem BYTES]\n"
-               "                       [--budget SECONDS] [--rounds R] [--quiet]\n"
+               "                       [--budget SECONDS] [--rounds R] [--quiet] [--shard i/N] [--mpi-share-node]\n"
+               "       mpirun -np K mechbench-mpi sweep EXPERIMENT.ini [same options]\n"
                "  Measure every (kernel, point) of the experiment; each finished point is appended and flushed.\n"
                "  --out      results file (default: the experiment's out, else results/NAME.h5)\n"
                "  --resume   keep the points already in the file (same kernel source) and measure the rest\n"
@@ -87,7 +94,10 @@ int mb_cmd_sweep(int argc, char **argv) {
                "  --max-mem  skip points whose inputs + workspace exceed this (default: the .ini, else half of RAM)\n"
                "  --budget   seconds for the whole sweep; points predicted to overrun are recorded as skipped\n"
                "  --rounds   measure every point in R interleaved rounds (all points, then all again; default: the\n"
-               "             .ini's rounds, else 1); each round is its own row (column round), readers merge them\n");
+               "             .ini's rounds, else 1); each round is its own row (column round), readers merge them\n"
+               "  --shard    i/N: measure only part i of N (deterministic, balanced by modelled cost); join the\n"
+               "             N files with `mechbench merge`\n"
+               "  --mpi-share-node  under MPI, let ranks that share a host all measure (default: one per host)\n");
         return 0;
     }
     if (rc) return rc;
@@ -96,6 +106,16 @@ int mb_cmd_sweep(int argc, char **argv) {
     if (rounds != -1 && (rounds < 1 || rounds > 100))
         return mb_cli_fail("sweep", 2, "--rounds %lld is out of range (1..100)", (long long)rounds);
     so.rounds = rounds > 0 ? (int)rounds : 0;
+    if (shard) {
+        char tail = 0;
+        if (sscanf(shard, "%d/%d%c", &so.shard, &so.n_shards, &tail) != 2 || so.n_shards < 1 || so.shard < 1 ||
+            so.shard > so.n_shards)
+            return mb_cli_fail("sweep", 2, "--shard '%s': expected i/N with 1 <= i <= N (e.g. 2/8)", shard);
+    }
+    const int ranks = mb_mpi_launched_size();
+    if (ranks > 1 && !mb_mpi_built())
+        return mb_cli_fail("sweep", 2, "started by mpirun with %d ranks, but this mechbench has no MPI: run "
+                           "mechbench-mpi (make mechbench-mpi)", ranks);
 
     struct mb_experiment e;
     char err[512];
@@ -111,6 +131,14 @@ int mb_cmd_sweep(int argc, char **argv) {
     so.out = path;
     so.on_event = mb_cli_sweep_report;
     so.ctx = &report;
+    if (ranks > 1 && mb_mpi_built()) {
+        int root = 1;
+        rc = mb_mpi_sweep_run(&e, &so, share_node, &root, err, sizeof err);
+        mb_experiment_free(&e);
+        if (rc) mb_cli_fail("sweep", rc, "%s", err);
+        mb_mpi_end(rc);
+        return rc;
+    }
     rc = mb_sweep_run(&e, &so, err, sizeof err);
     mb_experiment_free(&e);
     if (rc) mb_cli_fail("sweep", rc, "%s", err);

@@ -13,7 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MB_SCHEMA_VERSION 3 /* 2: task_score column; 3: items, items_per_second, items_unit columns */
+#define MB_SCHEMA_VERSION 3 /* 2: task_score column; 3: items, items_per_second, items_unit, round, host and
+                              mpi_rank columns */
 #define MB_NAME_LEN 64     /* kernel names, including the terminating NUL */
 #define MB_PARAMS_LEN 128  /* free-form "key=value;..." parameters of a point */
 #define MB_MESSAGE_LEN 160 /* verdict message */
@@ -397,6 +398,10 @@ int mb_name_matches(const char *patterns, const char *name);
 enum mb_verdict { MB_PASS, MB_FAIL, MB_UNSUPPORTED, MB_SKIPPED_BUDGET, MB_ERROR, MB_VERDICT_COUNT };
 extern const char *const mb_verdict_names[MB_VERDICT_COUNT]; /* "pass" "fail" "unsupported" "skipped-budget" "error" */
 
+/* The start of the message of a lost point's error row: the process measuring it died (an MPI worker). Such a row
+   is not a measurement: `sweep --resume` measures the point again and `merge` does not count it as a duplicate. */
+#define MB_LOST_PREFIX "lost: "
+
 /* One row of /points: one kernel at one point. */
 struct mb_row {
     int64_t point_id;               /* row index in /points, links /samples */
@@ -423,6 +428,8 @@ struct mb_row {
     double started;                 /* unix time */
     int64_t round;                  /* 0-based round of an interleaved sweep (sweep --rounds); 0 without rounds */
     int rounds;                     /* rows from mb_results_load: rounds merged into this row (1 = one); else 0 */
+    char host[64];                  /* the machine that measured the row */
+    int64_t mpi_rank;               /* its MPI rank (0 outside MPI) */
     int n_samples;
     double *samples;                /* per-repetition seconds per run (not owned by the row) */
 };

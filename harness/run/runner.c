@@ -48,6 +48,7 @@ void mb_row_init(struct mb_row *row, const struct mb_kernel *k, const struct mb_
     row->verdict = MB_ERROR;
     row->task_score = NAN;
     row->started = mb_wall_clock();
+    if (gethostname(row->host, sizeof row->host - 1) != 0) snprintf(row->host, sizeof row->host, "unknown");
 }
 
 int mb_row_admit(struct mb_row *row, const struct mb_kernel *k, const struct mb_run_opts *o, char *err,

@@ -189,14 +189,18 @@ int mb_h5_set_scalar_attr(hid_t loc, const char *name, hid_t file_type, hid_t me
 int mb_provenance_write_h5(hid_t loc, char *err, size_t errlen) {
     static struct mb_provenance p; /* ~50 kB: keep it off the stack */
     mb_provenance_collect(&p);
-    for (int i = 0; i < p.count; i++) {
-        const struct mb_prov_item *it = &p.items[i];
+    return mb_provenance_write_items(loc, &p, err, errlen);
+}
+
+int mb_provenance_write_items(hid_t loc, const struct mb_provenance *p, char *err, size_t errlen) {
+    for (int i = 0; i < p->count; i++) {
+        const struct mb_prov_item *it = &p->items[i];
         herr_t st;
         if (it->is_int) {
             int64_t v = strtoll(it->value, NULL, 10);
             st = mb_h5_set_scalar_attr(loc, it->key, H5T_STD_I64LE, H5T_NATIVE_INT64, &v);
         } else {
-            st = H5LTset_attribute_string(loc, "/", it->key, it->value);
+            st = H5LTset_attribute_string(loc, ".", it->key, it->value);
         }
         if (st < 0) {
             snprintf(err, errlen, "cannot write provenance attribute '%s'", it->key);

@@ -34,6 +34,8 @@ void mb_provenance_collect(struct mb_provenance *p);
 const char *mb_provenance_get(const struct mb_provenance *p, const char *key);
 /* Collect and write every item as an attribute of loc (a file or group id). Returns 0 or -1 with a message. */
 int mb_provenance_write_h5(hid_t loc, char *err, size_t errlen);
+/* Write every item of p as an attribute of loc (a file or group id). Returns 0 or -1 with a message. */
+int mb_provenance_write_items(hid_t loc, const struct mb_provenance *p, char *err, size_t errlen);
 /* A scalar numeric attribute of loc (h5py reads a number, not a 1-element array), replacing an old one.
    file_type e.g. H5T_STD_I64LE, mem_type the matching native type of *value. Returns 0 or -1. */
 int mb_h5_set_scalar_attr(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, const void *value);

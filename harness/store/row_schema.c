@@ -44,6 +44,8 @@ static const struct mb_column trailing[] = {
     C("message", MB_COL_STR, message),
     C("started", MB_COL_F64, started),
     C("round", MB_COL_I64, round),
+    C("host", MB_COL_STR, host),
+    C("mpi_rank", MB_COL_I64, mpi_rank),
 };
 #undef C
 

@@ -466,6 +466,38 @@ static int publish(const char *tmp, const char *path, int overwrite, char *err, 
     return mb_errorf(err, errlen, "cannot create %s: %s", path, strerror(e));
 }
 
+static int flush(struct mb_store *s, char *err, size_t errlen);
+
+/* /hosts/HOST: the provenance of one machine (HOST: the node name) that measured rows of the file (its CPU model and flags, cores,
+   compiler, ISA ...), once per host name; every file has its creator's, MPI sweeps and merges add the others. */
+static int add_host(hid_t file, const struct mb_provenance *p, char *err, size_t errlen) {
+    const char *host = mb_provenance_get(p, "host");
+    char name[300];
+    snprintf(name, sizeof name, "%s", host && host[0] ? host : "unknown");
+    name[strcspn(name, " ")] = '\0'; /* "vm 6.1.0-13-amd64": the node name, as in the rows' host column */
+    for (char *c = name; *c; c++)
+        if (*c == '/') *c = '_';
+    hid_t hosts = H5Lexists(file, "hosts", H5P_DEFAULT) > 0 ? H5Gopen2(file, "hosts", H5P_DEFAULT)
+                                                            : H5Gcreate2(file, "hosts", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (hosts < 0) return mb_errorf(err, errlen, "cannot create /hosts: %s", h5_detail());
+    int rc = 0;
+    if (H5Lexists(hosts, name, H5P_DEFAULT) <= 0) {
+        hid_t g = H5Gcreate2(hosts, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        rc = g < 0 ? mb_errorf(err, errlen, "cannot create /hosts/%s: %s", name, h5_detail())
+                   : mb_provenance_write_items(g, p, err, errlen);
+        if (g >= 0) H5Gclose(g);
+    }
+    H5Gclose(hosts);
+    return rc;
+}
+
+int mb_store_add_host(struct mb_store *s, const struct mb_provenance *p, char *err, size_t errlen) {
+    quiet_hdf5();
+    char why[512];
+    if (add_host(s->file, p, why, sizeof why) < 0) return mb_errorf(err, errlen, "%s: %s", s->path, why);
+    return flush(s, err, errlen);
+}
+
 static int write_root_attrs(hid_t file, const struct mb_store_meta *meta, char *err, size_t errlen) {
     int32_t version = MB_SCHEMA_VERSION;
     uint64_t seed = meta ? meta->seed : 0;
@@ -476,7 +508,10 @@ static int write_root_attrs(hid_t file, const struct mb_store_meta *meta, char *
         H5LTset_attribute_string(file, "/", "ini", ini) < 0 ||
         mb_h5_set_scalar_attr(file, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &seed) < 0)
         return mb_errorf(err, errlen, "cannot write root attributes");
-    return mb_provenance_write_h5(file, err, errlen);
+    static struct mb_provenance p; /* ~50 kB: keep it off the stack */
+    mb_provenance_collect(&p);
+    if (mb_provenance_write_items(file, &p, err, errlen) < 0) return -1;
+    return add_host(file, &p, err, errlen);
 }
 
 int mb_store_create(const char *path, const struct mb_store_meta *meta, int overwrite, struct mb_store **out,
@@ -1036,4 +1071,110 @@ int mb_h5_write_tensors(const char *path, const struct mb_tensor *ts, int count,
         rc = mb_errorf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
     if (rc < 0) unlink(tmp);
     return rc;
+}
+
+/* ============================================================================================== merge helpers */
+int mb_store_read_all_samples(struct mb_store *s, int64_t **point_ids, double **seconds, int64_t *count, char *err,
+                              size_t errlen) {
+    quiet_hdf5();
+    *point_ids = NULL;
+    *seconds = NULL;
+    *count = 0;
+    int64_t n = committed_count(s->samples);
+    if (n < 0) return mb_errorf(err, errlen, "%s: cannot read /samples", s->path);
+    struct sample_rec *recs = malloc((size_t)(n + 1) * sizeof *recs);
+    int64_t *ids = malloc((size_t)(n + 1) * sizeof *ids);
+    double *sec = malloc((size_t)(n + 1) * sizeof *sec);
+    if (!recs || !ids || !sec) return free(recs), free(ids), free(sec), mb_errorf(err, errlen, "out of memory");
+    if (n > 0 && table_read(s->samples, sample_cols, COUNT(sample_cols), sizeof *recs, 0, (hsize_t)n, recs) < 0) {
+        free(recs), free(ids), free(sec);
+        return mb_errorf(err, errlen, "%s: cannot read /samples", s->path);
+    }
+    for (int64_t i = 0; i < n; i++) ids[i] = recs[i].point_id, sec[i] = recs[i].seconds;
+    free(recs);
+    *point_ids = ids;
+    *seconds = sec;
+    *count = n;
+    return 0;
+}
+
+int mb_store_copy_kernels(struct mb_store *dst, struct mb_store *src, char *err, size_t errlen) {
+    quiet_hdf5();
+    int64_t ns = table_count(src->kernels), nd = table_count(dst->kernels);
+    struct kernel_rec *a = malloc((size_t)(ns + 1) * sizeof *a), *b = malloc((size_t)(nd + 1) * sizeof *b);
+    int rc = !a || !b ? mb_errorf(err, errlen, "out of memory") : 0;
+    if (rc == 0 && (ns < 0 || nd < 0 ||
+                    (ns > 0 && table_read(src->kernels, kernel_cols, COUNT(kernel_cols), sizeof *a, 0, (hsize_t)ns, a) < 0) ||
+                    (nd > 0 && table_read(dst->kernels, kernel_cols, COUNT(kernel_cols), sizeof *b, 0, (hsize_t)nd, b) < 0)))
+        rc = mb_errorf(err, errlen, "%s: cannot read /kernels", src->path);
+    for (int64_t i = 0; i < ns && rc == 0; i++) {
+        int dup = 0;
+        for (int64_t j = 0; j < nd && !dup; j++)
+            dup = strcmp(a[i].name, b[j].name) == 0 && strcmp(a[i].source_hash, b[j].source_hash) == 0;
+        if (!dup && table_append(dst->kernels, dst->kernels_mem, &a[i], 1) < 0)
+            rc = mb_errorf(err, errlen, "%s: cannot append to /kernels: %s", dst->path, h5_detail());
+    }
+    free(a);
+    free(b);
+    return rc ? rc : flush(dst, err, errlen);
+}
+
+struct attr_copy {
+    hid_t to;
+    int failed;
+};
+
+static herr_t copy_attr_cb(hid_t loc, const char *name, const H5A_info_t *info, void *data) {
+    (void)info;
+    struct attr_copy *c = data;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t type = a < 0 ? -1 : H5Aget_type(a), space = a < 0 ? -1 : H5Aget_space(a);
+    size_t size = type < 0 || space < 0 ? 0 : H5Tget_size(type) * (size_t)H5Sget_simple_extent_npoints(space);
+    void *buf = size ? malloc(size) : NULL;
+    hid_t b = -1;
+    if (!buf || H5Aread(a, type, buf) < 0 || H5Aexists(c->to, name) > 0 ||
+        (b = H5Acreate2(c->to, name, type, space, H5P_DEFAULT, H5P_DEFAULT)) < 0 || H5Awrite(b, type, buf) < 0)
+        c->failed |= H5Aexists(c->to, name) <= 0; /* an attribute already there is kept, not an error */
+    if (b >= 0) H5Aclose(b);
+    free(buf);
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    if (a >= 0) H5Aclose(a);
+    return 0;
+}
+
+static herr_t copy_host_cb(hid_t g, const char *name, const H5L_info_t *info, void *data) {
+    (void)info;
+    hid_t *to = data;
+    if (H5Lexists(*to, name, H5P_DEFAULT) <= 0) H5Ocopy(g, name, *to, name, H5P_DEFAULT, H5P_DEFAULT);
+    return 0;
+}
+
+int mb_store_keep_shard(struct mb_store *dst, struct mb_store *src, int index, const char *source, char *err,
+                        size_t errlen) {
+    quiet_hdf5();
+    char name[32];
+    snprintf(name, sizeof name, "%d", index);
+    hid_t shards = H5Lexists(dst->file, "shards", H5P_DEFAULT) > 0
+                       ? H5Gopen2(dst->file, "shards", H5P_DEFAULT)
+                       : H5Gcreate2(dst->file, "shards", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = shards < 0 ? -1 : H5Gcreate2(shards, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    struct attr_copy c = {.to = g};
+    int rc = g < 0 || H5Aiterate2(src->file, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, copy_attr_cb, &c) < 0 || c.failed ||
+                     H5LTset_attribute_string(g, ".", "source", source) < 0
+                 ? mb_errorf(err, errlen, "%s: cannot keep the provenance of %s: %s", dst->path, source, h5_detail())
+                 : 0;
+    if (rc == 0 && H5Lexists(src->file, "hosts", H5P_DEFAULT) > 0) {
+        hid_t from = H5Gopen2(src->file, "hosts", H5P_DEFAULT);
+        hid_t to = H5Lexists(dst->file, "hosts", H5P_DEFAULT) > 0
+                       ? H5Gopen2(dst->file, "hosts", H5P_DEFAULT)
+                       : H5Gcreate2(dst->file, "hosts", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (from < 0 || to < 0 || H5Literate(from, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, copy_host_cb, &to) < 0)
+            rc = mb_errorf(err, errlen, "%s: cannot copy /hosts of %s: %s", dst->path, source, h5_detail());
+        if (from >= 0) H5Gclose(from);
+        if (to >= 0) H5Gclose(to);
+    }
+    if (g >= 0) H5Gclose(g);
+    if (shards >= 0) H5Gclose(shards);
+    return rc ? rc : flush(dst, err, errlen);
 }

@@ -3,6 +3,9 @@
  *   /            attributes: schema_version, experiment, ini, created, git_commit, host, cpu_model, cpu_flags,
  *                cores, omp_*, compiler, cflags, hdf5_version, benchmark_version, openblas_config,
  *                openblas_coretype, seed, tool = "mechbench"
+ *   /hosts/HOST  a group per machine that measured rows (attributes as the root's provenance: cpu_model, cpu_flags,
+ *                cores, isa ...): the creator's, plus every MPI worker's host and every merged shard's hosts
+ *   /shards/I    merged files only: every root attribute of input file I (its own provenance), source = its path
  *   /kernels     compound table: name, family, mechanism, approximates, exact, oracle, rank_meaning, complexity,
  *                source, source_hash
  *   /points      extendible compound table, one row per (kernel, point, round): struct mb_row flattened, one
@@ -38,6 +41,10 @@ int mb_store_add_kernel(struct mb_store *s, const struct mb_kernel *k, char *err
 /* Append row (sets row->point_id) and its row->samples to /samples, then flush the file. */
 int mb_store_append(struct mb_store *s, struct mb_row *row, char *err, size_t errlen);
 
+/* Add /hosts/HOST (HOST = p's "host") with every item of p as attributes, unless the file has that host already. */
+struct mb_provenance;
+int mb_store_add_host(struct mb_store *s, const struct mb_provenance *p, char *err, size_t errlen);
+
 /* Read every row of /points (samples not loaded: rows[i].samples = NULL). Free with free(). */
 int mb_store_read_rows(struct mb_store *s, struct mb_row **rows, int64_t *count, char *err, size_t errlen);
 /* Samples of one point (malloc'd array of seconds). */
@@ -48,6 +55,16 @@ int mb_store_read_samples(struct mb_store *s, int64_t point_id, double **samples
 void mb_store_set_sample_owners(struct mb_store *s, int64_t *owner, int64_t n);
 /* A string attribute of the root group (e.g. "cpu_model"), copied into buf; "" when absent. */
 int mb_store_attr(struct mb_store *s, const char *name, char *buf, size_t len);
+
+/* Merging (store/merge.c): every committed sample (point_id[i], seconds[i]), in file order; free both. */
+int mb_store_read_all_samples(struct mb_store *s, int64_t **point_id, double **seconds, int64_t *count, char *err,
+                              size_t errlen);
+/* Copy src's /kernels rows that dst lacks (same name and source_hash). */
+int mb_store_copy_kernels(struct mb_store *dst, struct mb_store *src, char *err, size_t errlen);
+/* Keep src's provenance in dst: /shards/INDEX gets every root attribute of src plus source = its path, and
+   the /hosts groups of src that dst lacks are copied. */
+int mb_store_keep_shard(struct mb_store *dst, struct mb_store *src, int index, const char *source, char *err,
+                        size_t errlen);
 
 /* Tensors for `mechbench eval`: float32 datasets at the root of a plain HDF5 file. */
 int mb_h5_root_names(const char *path, char *buf, size_t len, char *err, size_t errlen); /* "q,k,v" */

@@ -481,15 +481,15 @@ Test(file, a_sweep_of_too_many_points_is_refused_before_the_file_exists, .init =
     close(fd);
     unlink(out);
     struct mb_sweep_opts so = {.out = out, .budget = -1};
-    cr_assert_eq(mb_sweep_run(exp_, &so, err, sizeof err), 1);
-    cr_assert(strstr(err, "sweep 'default': 4194304 points (1 kernels x the axes' values), more than 16384"), "%s",
+    cr_assert_eq(mb_sweep_run(exp_, &so, err, sizeof err), 2);
+    cr_assert(strstr(err, "sweep 'default': 4194304 points (1 kernels x the axes' values), more than 1048576"), "%s",
               err);
     cr_assert_eq(access(out, F_OK), -1, "%s was created", out);
     /* two sweeps count together */
-    expect_ok("[experiment]\nname = two\nkernels = attention.softmax.naive\n[sweep a]\nn = 1:100:+1\nd = 1:100:+1\n"
-              "[sweep b]\nn = 1:100:+1\nd = 1:100:+1\n");
-    cr_assert_eq(mb_sweep_run(exp_, &so, err, sizeof err), 1);
-    cr_assert(strstr(err, "sweep 'b': 10000 points (1 kernels x the axes' values) after the earlier sweeps' points"),
+    expect_ok("[experiment]\nname = two\nkernels = attention.softmax.naive\n[sweep a]\nn = 1:256:+1\nd = 1:256:+1\nheads = 1:10:+1\n"
+              "[sweep b]\nn = 1:256:+1\nd = 1:256:+1\nheads = 1:10:+1\n");
+    cr_assert_eq(mb_sweep_run(exp_, &so, err, sizeof err), 2);
+    cr_assert(strstr(err, "sweep 'b': 655360 points (1 kernels x the axes' values) after the earlier sweeps' points"),
               "%s", err);
     cr_assert_eq(access(out, F_OK), -1);
 }
