@@ -909,7 +909,7 @@ static void plot_series(const struct mb_claim *c, const struct mb_claim_opts *o,
         for (int i = 0; i < ss->count; i++) {
             if (pan->panel[i] != p) continue;
             fprintf(f, "%s $c%d using 1:2 with linespoints", first ? "" : ",", i);
-            mb_plot_style(f, pan->style[i]);
+            mb_plot_style(f, pan->style[i], 0);
             fputs(" lw 1.5 ps 0.8 title ", f);
             mb_gnuplot_quote(f, pan->label[i]);
             first = 0;

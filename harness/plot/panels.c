@@ -249,14 +249,14 @@ void mb_panels_place(FILE *f, const struct mb_panels *p, int i, const char *titl
     }
 }
 
-void mb_plot_style(FILE *f, int s) {
+void mb_plot_style(FILE *f, int s, int dash) {
     /* Okabe-Ito's colour-blind-safe colours (yellow replaced by a dark grey) */
     static const char *const colours[8] = {"#0072b2", "#d55e00", "#009e73", "#cc79a7",
                                            "#e69f00", "#56b4e9", "#000000", "#7f7f7f"};
     static const int dashes[3] = {1, 2, 4};
     static const int points[12] = {7, 5, 9, 11, 13, 15, 6, 4, 8, 10, 12, 14};
     if (s < 0) s = 0;
-    fprintf(f, " lc rgb '%s' dt %d pt %d", colours[s % 8], dashes[(s / 8) % 3], points[s % 12]);
+    fprintf(f, " lc rgb '%s' dt %d pt %d", colours[s % 8], dash > 0 ? dash : dashes[(s / 8) % 3], points[s % 12]);
 }
 
 void mb_plot_footer_text(struct mb_store *store, const struct mb_row *const *rows, int64_t n, char *buf, size_t len) {

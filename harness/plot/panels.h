@@ -46,8 +46,9 @@ struct mb_gnuplot_canvas mb_panels_canvas(const struct mb_panels *p);
    previous panel's arrows, objects and labels. */
 void mb_panels_place(FILE *f, const struct mb_panels *p, int i, const char *title, const char *footer);
 
-/* " lc rgb '#0072b2' dt 1 pt 7": style s; distinct for s < 24 (8 colours x 3 dash types, 12 point types). */
-void mb_plot_style(FILE *f, int s);
+/* " lc rgb '#0072b2' dt 1 pt 7": style s; distinct for s < 24 (8 colours x 3 dash types, 12 point types).
+   dash > 0: that dash type instead (a twin of the series, e.g. its error vs the exact mechanism). */
+void mb_plot_style(FILE *f, int s, int dash);
 
 /* "AMD EPYC 9R14 | threads 1, 2 | measured 2026-12-02 12:41 UTC" from a results file's provenance (cpu_model,
    created) and the thread counts of its rows; store NULL: this machine's CPU and the current time. */

@@ -218,15 +218,15 @@ static void write_plot_command(FILE *f, const struct mb_series_set *set, const s
         case MB_PLOT_TASK: fputs("using 1:10 with linespoints", f); break;
         default: break;
         }
-        mb_plot_style(f, pan->style[s]);
+        mb_plot_style(f, pan->style[s], 0);
         fputs(" ps 0.8 lw 1.5 title ", f);
         mb_gnuplot_quote(f, pan->label[s]);
         if (kind == MB_PLOT_ERROR && is_approximation(se)) { /* the same colour and points, dotted */
             char title[sizeof pan->label[0] + 16];
             snprintf(title, sizeof title, "%s vs exact", pan->label[s]);
             fprintf(f, ", \\\n  $s%d using 1:7 with linespoints", s);
-            mb_plot_style(f, pan->style[s]);
-            fputs(" dt 3 ps 0.8 lw 1.5 title ", f);
+            mb_plot_style(f, pan->style[s], 3);
+            fputs(" ps 0.8 lw 1.5 title ", f);
             mb_gnuplot_quote(f, title);
         }
     }
