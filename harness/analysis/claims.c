@@ -10,6 +10,7 @@
 #include "store/store.h"
 
 #include <dirent.h>
+#include <gsl/gsl_cdf.h>
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
@@ -550,10 +551,22 @@ static int distinct_kernels(const struct series_set *ss) {
     return n;
 }
 
-/* The value at point k with its interval: the range of its trials (probes) or samples, or the value itself. */
-static void point_interval(const struct series *s, int k, struct mb_interval *v) {
+/* The value at point k with its interval: the range of its trials or samples (range = 1), or, for a mean of trials,
+   its 95% t-interval (range = 0: the claim is about the mean, not one trial); the value itself without trials. */
+static void point_interval(const struct series *s, int k, int range, struct mb_interval *v) {
     *v = (struct mb_interval){.est = s->y[k], .lo = s->y[k], .hi = s->y[k], .level = 0.95};
-    for (int j = 0; j < s->ns[k] && s->ns[k] >= 2; j++) {
+    const int n = s->ns[k];
+    if (n < 2) return;
+    if (!range && s->mean) {
+        double mean = 0, var = 0;
+        for (int j = 0; j < n; j++) mean += s->s[k][j] / n;
+        for (int j = 0; j < n; j++) var += (s->s[k][j] - mean) * (s->s[k][j] - mean) / (n - 1);
+        double half = gsl_cdf_tdist_Pinv(0.975, n - 1) * sqrt(var / n);
+        v->lo = s->y[k] - half;
+        v->hi = s->y[k] + half;
+        return;
+    }
+    for (int j = 0; j < n; j++) {
         v->lo = fmin(v->lo, s->s[k][j]);
         v->hi = fmax(v->hi, s->s[k][j]);
     }
@@ -576,17 +589,18 @@ static int eval_single(const struct mb_claim *c, const struct mb_claim_opts *o, 
                     snprintf(r->reason, sizeof r->reason, "no measured point at %s = %g", c->x, c->at);
                     continue;
                 }
-                point_interval(s, k, &r->value);
+                point_interval(s, k, 1, &r->value);
                 fmt_interval(&r->value, r->measured, sizeof r->measured);
                 snprintf(r->reason, sizeof r->reason, "at %s = %g (interval: range of the trials)", c->x, c->at);
                 r->verdict = mb_expect_judge(&c->expect, &r->value);
-            } else { /* every point: reproduced when every point's interval is in range, not when one is wholly out */
+            } else { /* every point (its value, or its mean's 95% interval): reproduced when every point is in range,
+                        not reproduced when one is wholly out */
                 if (!s->count) continue;
                 double lo = INFINITY, hi = -INFINITY;
                 int in = 0, out = 0;
                 for (int k = 0; k < s->count; k++) {
                     struct mb_interval v;
-                    point_interval(s, k, &v);
+                    point_interval(s, k, 0, &v);
                     lo = fmin(lo, v.lo), hi = fmax(hi, v.hi);
                     enum mb_claim_verdict pv = mb_expect_judge(&c->expect, &v);
                     in += pv == MB_CLAIM_REPRODUCED;
