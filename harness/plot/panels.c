@@ -289,5 +289,6 @@ void mb_plot_footer_text(struct mb_store *store, const struct mb_row *const *row
     char when[64];
     if (strlen(created) >= 16) snprintf(when, sizeof when, "%.10s %.5s UTC", created, created + 11);
     else snprintf(when, sizeof when, "%s", created[0] ? created : "date unknown");
-    snprintf(buf, len, "%s  |  threads %s  |  measured %s", cpu[0] ? cpu : "this machine", threads[0] ? threads : "-", when);
+    if (threads[0]) snprintf(buf, len, "%s  |  threads %s  |  measured %s", cpu[0] ? cpu : "this machine", threads, when);
+    else snprintf(buf, len, "%s  |  computed %s", cpu[0] ? cpu : "this machine", when); /* no rows: a probe, a tool */
 }
