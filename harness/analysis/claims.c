@@ -4,11 +4,13 @@
 #include "run/experiment.h"
 #include "analysis/probes.h"
 #include "plot/gnuplot.h"
+#include "plot/panels.h"
 #include "store/rows.h"
 #include "run/runner.h"
 #include "store/store.h"
 
 #include <dirent.h>
+#include <gsl/gsl_cdf.h>
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
@@ -21,6 +23,12 @@
 const char *const mb_claim_assert_names[MB_CLAIM_ASSERT_COUNT] = {"slope",     "flat",  "power", "monotone",
                                                                   "crossover", "ratio", "equal", "value"};
 const char *const mb_claim_verdict_names[3] = {"reproduced", "not reproduced", "inconclusive"};
+const char *const mb_claim_kind_names[2] = {"reproduction", "description"};
+
+const char *mb_claim_verdict_text(enum mb_claim_kind kind, enum mb_claim_verdict v) {
+    static const char *const described[3] = {"holds", "does not hold", "inconclusive"};
+    return kind == MB_CLAIM_DESCRIPTION ? described[v] : mb_claim_verdict_names[v];
+}
 
 /* ---------------------------------------------------------------------------------------------- expect */
 int mb_expect_parse(const char *text, struct mb_expect *e) {
@@ -55,8 +63,8 @@ int mb_expect_parse(const char *text, struct mb_expect *e) {
 }
 
 enum mb_claim_verdict mb_expect_judge(const struct mb_expect *e, const struct mb_interval *v) {
-    if (!isfinite(v->est)) return MB_CLAIM_INCONCLUSIVE;
-    if (v->est >= e->lo && v->est <= e->hi) return MB_CLAIM_REPRODUCED;
+    if (isnan(v->est) || isnan(v->lo) || isnan(v->hi)) return MB_CLAIM_INCONCLUSIVE;
+    if (v->lo >= e->lo && v->hi <= e->hi) return MB_CLAIM_REPRODUCED;
     if (v->hi < e->lo || v->lo > e->hi) return MB_CLAIM_NOT_REPRODUCED;
     return MB_CLAIM_INCONCLUSIVE;
 }
@@ -74,6 +82,7 @@ struct parse_state {
     char axes[1536];    /* "key = value\n" lines of the sweep's [axes] */
     char settings[512]; /* sweep settings of [experiment] */
     int params_line, variants_line; /* of the current claim, for messages */
+    int axis_line[MB_AXIS_COUNT], fit_range_line;
     char params[MB_PARAMS_LEN * 2];
     int err_line;                   /* a message that finish_claim found on an earlier line */
 };
@@ -143,13 +152,20 @@ static int handler(void *user, const char *section, const char *name, const char
         st->cur->assertion = MB_CLAIM_ASSERT_COUNT;
         st->cur->tolerance = 1e-4;
         st->axes[0] = st->settings[0] = st->params[0] = 0;
-        st->params_line = st->variants_line = 0;
+        st->params_line = st->variants_line = st->fit_range_line = 0;
+        memset(st->axis_line, 0, sizeof st->axis_line);
     }
     struct mb_claim *c = st->cur;
 #define SET(field) snprintf(c->field, sizeof c->field, "%s", value)
     if (!strcmp(name, "source")) SET(source);
     else if (!strcmp(name, "statement")) SET(statement);
     else if (!strcmp(name, "paper")) SET(paper);
+    else if (!strcmp(name, "derivation")) SET(derivation);
+    else if (!strcmp(name, "kind")) {
+        if (!strcmp(value, "reproduction")) c->kind = MB_CLAIM_REPRODUCTION;
+        else if (!strcmp(value, "description")) c->kind = MB_CLAIM_DESCRIPTION;
+        else return fail(st, "kind = %s (allowed: reproduction, description)%s", value, "");
+    }
     else if (!strcmp(name, "kernels")) SET(kernels);
     else if (!strcmp(name, "probe")) {
         if (!mb_probe_x_axis(value)) {
@@ -171,6 +187,7 @@ static int handler(void *user, const char *section, const char *name, const char
         double dummy[4] = {1, 2, 3, 4};
         if (mb_stats_fit_from(dummy, 4, value) < 0)
             return fail(st, "fit_range = %s (allowed: all, upper_half, upper_third, last:K)%s", value, "");
+        st->fit_range_line = st->line;
         SET(fit_range);
     } else if (!strcmp(name, "assert")) {
         int i = 0;
@@ -202,13 +219,14 @@ static int handler(void *user, const char *section, const char *name, const char
                !strcmp(name, "check_rows") || !strcmp(name, "budget") || !strcmp(name, "max_mem")) {
         append(st->settings, sizeof st->settings, name, value);
     } else if (mb_axis_lookup(name) >= 0 || !strcmp(name, "params")) {
+        if (mb_axis_lookup(name) >= 0) st->axis_line[mb_axis_lookup(name)] = st->line;
         if (name[0] == 'p' && !strcmp(name, "params")) {
             st->params_line = st->line;
             snprintf(st->params, sizeof st->params, "%s", value);
         }
         append(st->axes, sizeof st->axes, name, value);
     } else {
-        return fail(st, "unknown key '%s' in [claim %s] (allowed: source, statement, paper, assert, kernels, probe, "
+        return fail(st, "unknown key '%s' in [claim %s] (allowed: source, statement, paper, kind, derivation, assert, kernels, probe, "
                         "variants, metric, x, fit_range, at, expect, tolerance, sweep settings, axes)", name, id);
     }
 #undef SET
@@ -254,6 +272,9 @@ static int finish_claim(struct parse_state *st) {
                          mb_claim_assert_names[c->assertion]);
     if (c->expect.kind == MB_EXPECT_EXISTS && c->assertion != MB_CLAIM_CROSSOVER)
         return mb_errorf(err, errlen, "claim %s: expect = exists is for crossover claims", c->id);
+    if (c->expect.kind == MB_EXPECT_EXISTS && c->kind != MB_CLAIM_DESCRIPTION)
+        return mb_errorf(err, errlen, "claim %s: expect = exists cannot fail: give the range of %s* the paper implies, or "
+                         "mark the claim kind = description", c->id, c->x);
     if (c->probe[0] && c->n_variants == 0) c->n_variants = 1; /* one variant with no params */
     /* parameters against their declarations (the kernels' or the probe's), reported at their own line */
     const struct mb_probe *probe = c->probe[0] ? mb_probe_find(c->probe) : NULL;
@@ -282,6 +303,20 @@ static int finish_claim(struct parse_state *st) {
     char msg[400];
     if (mb_experiment_parse(c->sweep_ini, c->id, &e, msg, sizeof msg))
         return mb_errorf(err, errlen, "claim %s: %s", c->id, msg);
+    int fitted = c->assertion == MB_CLAIM_SLOPE || c->assertion == MB_CLAIM_FLAT || c->assertion == MB_CLAIM_POWER ||
+                 c->assertion == MB_CLAIM_MONOTONE;
+    if (fitted) { /* enough sizes in the fit range */
+        int ax = mb_axis_lookup(c->x);
+        const struct mb_axis_values *v = &e.sweeps[0].axes[ax];
+        int from = c->assertion == MB_CLAIM_MONOTONE ? 0 : mb_stats_fit_from(v->values, v->count, c->fit_range);
+        if (v->count - from < MB_CLAIM_MIN_FIT_POINTS) {
+            mb_errorf(err, errlen, "claim %s: %s over %d value(s) of %s (fit_range = %s): at least %d are needed", c->id,
+                      mb_claim_assert_names[c->assertion], v->count - from, c->x, c->fit_range, MB_CLAIM_MIN_FIT_POINTS);
+            mb_experiment_free(&e);
+            st->err_line = st->axis_line[ax] ? st->axis_line[ax] : st->fit_range_line;
+            return -1;
+        }
+    }
     mb_experiment_free(&e);
     st->failed = 0;
     return 0;
@@ -385,6 +420,9 @@ struct series {
     double *s[MAX_POINTS];
     int ns[MAX_POINTS];
     int mean; /* y is the mean of the samples (probes), else their median */
+    int spread; /* intervals from the samples' spread (timings) */
+    int cross_found;            /* crossover claims, on series A: n* and its interval (plots mark them) */
+    struct mb_interval cross;
 };
 
 struct series_set {
@@ -400,7 +438,7 @@ static void series_set_free(struct series_set *ss) {
 
 static struct mb_curve curve_of(const struct series *s) {
     return (struct mb_curve){.count = s->count, .x = s->x, .y = s->y, .samples = (const double *const *)s->s, .ns = s->ns,
-                            .mean = s->mean};
+                            .mean = s->mean, .spread = s->spread};
 }
 
 static double row_metric(const struct mb_row *r, const char *metric) {
@@ -449,6 +487,7 @@ static int series_from_rows(const struct mb_claim *c, struct mb_results *res, co
         memset(s, 0, sizeof *s);
         snprintf(s->kernel, sizeof s->kernel, "%s", set.series[i].kernel);
         snprintf(s->key, sizeof s->key, "%s", set.series[i].key);
+        s->spread = !strcmp(c->metric, "time");
         for (int j = 0; j < set.series[i].count && s->count < MAX_POINTS; j++) {
             const struct mb_row *r = set.series[i].rows[j];
             double y = row_metric(r, c->metric);
@@ -478,6 +517,7 @@ static struct mb_claim_result *add_result(struct mb_claim_result **res, int *n, 
     else snprintf(r->id, sizeof r->id, "%s", c->id);
     snprintf(r->paper, sizeof r->paper, "%s", c->paper[0] ? c->paper : "-");
     snprintf(r->expect, sizeof r->expect, "%s", c->expect.text);
+    r->kind = c->kind;
     r->verdict = MB_CLAIM_INCONCLUSIVE;
     r->value.est = r->value.lo = r->value.hi = NAN;
     return r;
@@ -511,6 +551,27 @@ static int distinct_kernels(const struct series_set *ss) {
     return n;
 }
 
+/* The value at point k with its interval: the range of its trials or samples (range = 1), or, for a mean of trials,
+   its 95% t-interval (range = 0: the claim is about the mean, not one trial); the value itself without trials. */
+static void point_interval(const struct series *s, int k, int range, struct mb_interval *v) {
+    *v = (struct mb_interval){.est = s->y[k], .lo = s->y[k], .hi = s->y[k], .level = 0.95};
+    const int n = s->ns[k];
+    if (n < 2) return;
+    if (!range && s->mean) {
+        double mean = 0, var = 0;
+        for (int j = 0; j < n; j++) mean += s->s[k][j] / n;
+        for (int j = 0; j < n; j++) var += (s->s[k][j] - mean) * (s->s[k][j] - mean) / (n - 1);
+        double half = gsl_cdf_tdist_Pinv(0.975, n - 1) * sqrt(var / n);
+        v->lo = s->y[k] - half;
+        v->hi = s->y[k] + half;
+        return;
+    }
+    for (int j = 0; j < n; j++) {
+        v->lo = fmin(v->lo, s->s[k][j]);
+        v->hi = fmax(v->hi, s->s[k][j]);
+    }
+}
+
 static int eval_single(const struct mb_claim *c, const struct mb_claim_opts *o, const struct series_set *ss,
                        struct mb_claim_result **res, int *n_res) {
     int multi = distinct_kernels(ss) > 1;
@@ -528,27 +589,30 @@ static int eval_single(const struct mb_claim *c, const struct mb_claim_opts *o, 
                     snprintf(r->reason, sizeof r->reason, "no measured point at %s = %g", c->x, c->at);
                     continue;
                 }
-                r->value.est = s->y[k];
-                r->value.lo = r->value.hi = s->y[k];
-                if (s->ns[k] >= 2) { /* range of the trials */
-                    r->value.lo = r->value.hi = s->s[k][0];
-                    for (int j = 1; j < s->ns[k]; j++) {
-                        if (s->s[k][j] < r->value.lo) r->value.lo = s->s[k][j];
-                        if (s->s[k][j] > r->value.hi) r->value.hi = s->s[k][j];
-                    }
-                }
+                point_interval(s, k, 1, &r->value);
                 fmt_interval(&r->value, r->measured, sizeof r->measured);
                 snprintf(r->reason, sizeof r->reason, "at %s = %g (interval: range of the trials)", c->x, c->at);
                 r->verdict = mb_expect_judge(&c->expect, &r->value);
-            } else { /* every point: the claim holds when the whole range does */
-                double lo = INFINITY, hi = -INFINITY;
-                for (int k = 0; k < s->count; k++) lo = fmin(lo, s->y[k]), hi = fmax(hi, s->y[k]);
+            } else { /* every point (its value, or its mean's 95% interval): reproduced when every point is in range,
+                        not reproduced when one is wholly out */
                 if (!s->count) continue;
-                struct mb_interval a = {.est = lo, .lo = lo, .hi = lo}, b = {.est = hi, .lo = hi, .hi = hi};
-                r->value = (struct mb_interval){.est = lo, .lo = lo, .hi = hi};
+                double lo = INFINITY, hi = -INFINITY;
+                int in = 0, out = 0;
+                for (int k = 0; k < s->count; k++) {
+                    struct mb_interval v;
+                    point_interval(s, k, 0, &v);
+                    lo = fmin(lo, v.lo), hi = fmax(hi, v.hi);
+                    enum mb_claim_verdict pv = mb_expect_judge(&c->expect, &v);
+                    in += pv == MB_CLAIM_REPRODUCED;
+                    out += pv == MB_CLAIM_NOT_REPRODUCED;
+                }
+                r->value = (struct mb_interval){.est = lo, .lo = lo, .hi = hi, .level = 0.95};
                 snprintf(r->measured, sizeof r->measured, "%.4g..%.4g over %s = %g..%g", lo, hi, c->x, s->x[0], s->x[s->count - 1]);
-                enum mb_claim_verdict va = mb_expect_judge(&c->expect, &a), vb = mb_expect_judge(&c->expect, &b);
-                r->verdict = va == MB_CLAIM_REPRODUCED && vb == MB_CLAIM_REPRODUCED ? MB_CLAIM_REPRODUCED : MB_CLAIM_NOT_REPRODUCED;
+                r->verdict = out ? MB_CLAIM_NOT_REPRODUCED : in == s->count ? MB_CLAIM_REPRODUCED : MB_CLAIM_INCONCLUSIVE;
+                if (out) snprintf(r->reason, sizeof r->reason, "%d of %d points wholly outside %s", out, s->count, c->expect.text);
+                else if (in < s->count)
+                    snprintf(r->reason, sizeof r->reason, "%d of %d points straddle a bound of %s", s->count - in, s->count,
+                             c->expect.text);
             }
             continue;
         }
@@ -561,8 +625,9 @@ static int eval_single(const struct mb_claim *c, const struct mb_claim_opts *o, 
             continue;
         }
         int from = c->assertion == MB_CLAIM_MONOTONE ? 0 : mb_stats_fit_from(s->x, s->count, c->fit_range);
-        if (s->count - from < 2) {
-            snprintf(r->reason, sizeof r->reason, "%d measured points along %s: need at least 2", s->count, c->x);
+        if (s->count - from < MB_CLAIM_MIN_FIT_POINTS) {
+            snprintf(r->reason, sizeof r->reason, "%d measured points along %s in the fit range: need at least %d",
+                     s->count - from, c->x, MB_CLAIM_MIN_FIT_POINTS);
             continue;
         }
         if (mb_stats_slope(&cv, from, o->replicates, 1234, 0.95, &r->value)) {
@@ -577,18 +642,23 @@ static int eval_single(const struct mb_claim *c, const struct mb_claim_opts *o, 
                 good += dir < 0 ? s->y[k] < s->y[k - 1] * 1.02 : s->y[k] > s->y[k - 1] * 0.98;
             snprintf(r->measured, sizeof r->measured, "%d/%d steps %s; slope %s", good, s->count - 1,
                      dir < 0 ? "down" : "up", iv);
-            if (good == s->count - 1) r->verdict = MB_CLAIM_REPRODUCED;
-            else if (dir < 0 ? r->value.lo > 0 : r->value.hi < 0) r->verdict = MB_CLAIM_NOT_REPRODUCED;
-            else if (dir < 0 ? r->value.hi < 0 : r->value.lo > 0) {
+            /* strict: every step the expected way AND the slope's whole interval on that side of 0 */
+            int trend = dir < 0 ? r->value.hi < 0 : r->value.lo > 0, against = dir < 0 ? r->value.lo > 0 : r->value.hi < 0;
+            if (good == s->count - 1 && trend) r->verdict = MB_CLAIM_REPRODUCED;
+            else if (against) r->verdict = MB_CLAIM_NOT_REPRODUCED;
+            else {
                 r->verdict = MB_CLAIM_INCONCLUSIVE;
-                snprintf(r->reason, sizeof r->reason, "the trend holds (slope) but %d step(s) go the other way",
-                         s->count - 1 - good);
-            } else r->verdict = MB_CLAIM_NOT_REPRODUCED;
+                if (good < s->count - 1)
+                    snprintf(r->reason, sizeof r->reason, "%d step(s) go the other way", s->count - 1 - good);
+                else snprintf(r->reason, sizeof r->reason, "every step goes %s but the slope's interval reaches 0",
+                              dir < 0 ? "down" : "up");
+            }
             continue;
         }
         snprintf(r->measured, sizeof r->measured, "%s (%s = %.10g..%.10g)", iv, c->x, s->x[from], s->x[s->count - 1]);
         snprintf(r->reason, sizeof r->reason, "log-log slope over %d points, 95%% interval (%s)", s->count - from,
-                 s->ns[from] >= 2 ? "bootstrap over repetitions" : "OLS t");
+                 s->ns[from] < 2 ? "OLS t" : s->spread ? "the samples' spread: one repetition per point per replicate"
+                                                       : "bootstrap over repetitions");
         r->verdict = mb_expect_judge(&c->expect, &r->value);
     }
     return 0;
@@ -611,10 +681,10 @@ static int keys_compatible(const char *a, const char *b) {
 }
 
 /* Pairs of series (A, B) with compatible keys, A from the first kernel/variant, B from the second. */
-static int eval_pair(const struct mb_claim *c, const struct mb_claim_opts *o, const struct series_set *ss,
+static int eval_pair(const struct mb_claim *c, const struct mb_claim_opts *o, struct series_set *ss,
                      const char *name_a, const char *name_b, struct mb_claim_result **res, int *n_res) {
     for (int i = 0; i < ss->count; i++) {
-        const struct series *a = &ss->s[i];
+        struct series *a = &ss->s[i];
         if (strcmp(a->kernel, name_a)) continue;
         const struct series *b = NULL;
         for (int j = 0; j < ss->count && !b; j++)
@@ -634,13 +704,15 @@ static int eval_pair(const struct mb_claim *c, const struct mb_claim_opts *o, co
                 continue;
             }
             const double *sa = a->ns[ka] ? a->s[ka] : &a->y[ka], *sb = b->ns[kb] ? b->s[kb] : &b->y[kb];
-            if (mb_stats_ratio(sa, a->ns[ka] ? a->ns[ka] : 1, sb, b->ns[kb] ? b->ns[kb] : 1, a->mean, o->replicates, 99, 0.95,
-                               &r->value)) {
+            int na = a->ns[ka] ? a->ns[ka] : 1, nb = b->ns[kb] ? b->ns[kb] : 1;
+            if (a->spread ? mb_stats_ratio_spread(sa, na, sb, nb, 0.95, &r->value)
+                          : mb_stats_ratio(sa, na, sb, nb, a->mean, o->replicates, 99, 0.95, &r->value)) {
                 snprintf(r->reason, sizeof r->reason, "ratio undefined (zero value)");
                 continue;
             }
             fmt_interval(&r->value, r->measured, sizeof r->measured);
-            snprintf(r->reason, sizeof r->reason, "%s / %s at %s = %g", name_a, name_b, c->x, c->at);
+            snprintf(r->reason, sizeof r->reason, "%s / %s at %s = %g (interval: %s)", name_a, name_b, c->x, c->at,
+                     a->spread ? "every ratio of one sample each" : "bootstrap");
             r->verdict = mb_expect_judge(&c->expect, &r->value);
             continue;
         }
@@ -655,6 +727,7 @@ static int eval_pair(const struct mb_claim *c, const struct mb_claim_opts *o, co
             ca.s[t] = a->s[k], cb.s[t] = b->s[m];
             ca.ns[t] = a->ns[k], cb.ns[t] = b->ns[m];
             ca.mean = a->mean, cb.mean = b->mean;
+            ca.spread = a->spread, cb.spread = b->spread;
             cb.count++;
         }
         struct mb_curve cva = curve_of(&ca), cvb = curve_of(&cb);
@@ -667,22 +740,20 @@ static int eval_pair(const struct mb_claim *c, const struct mb_claim_opts *o, co
         if (!pt.found) {
             snprintf(r->measured, sizeof r->measured, "none in %s = %g..%g (%s faster throughout)", c->x, ca.x[0],
                      ca.x[ca.count - 1], pt.faster > 0 ? name_b : pt.faster < 0 ? name_a : "neither");
-            /* No sign change in the measured range. If B already wins at the smallest x, a crossover may lie below
-               the range: an "exists" claim is then inconclusive (extend the range down), a "< N" claim with N at or
-               above the smallest x holds. If A wins everywhere, any crossover lies above the range: inconclusive
-               unless the expected range ends inside the measured one (then not reproduced). */
+            /* No sign change in the measured range: n* lies below it (B faster from the first x on) or above it (A
+               faster to the last x), an open interval judged like any other: in range when the expected range holds
+               it all, out when it misses it all. */
             double x0 = ca.x[0], x1 = ca.x[ca.count - 1];
-            if (pt.faster > 0) {
-                r->verdict = c->expect.kind == MB_EXPECT_RANGE && isinf(c->expect.lo) && c->expect.hi >= x0
-                                 ? MB_CLAIM_REPRODUCED : MB_CLAIM_INCONCLUSIVE;
+            struct mb_interval beyond = pt.faster > 0 ? (struct mb_interval){.est = x0, .lo = -INFINITY, .hi = x0}
+                                                      : (struct mb_interval){.est = x1, .lo = x1, .hi = INFINITY};
+            r->verdict = c->expect.kind == MB_EXPECT_RANGE && pt.faster ? mb_expect_judge(&c->expect, &beyond)
+                                                                        : MB_CLAIM_INCONCLUSIVE;
+            if (pt.faster > 0)
                 snprintf(r->reason, sizeof r->reason, "%s is faster already at %s = %g: any crossover lies below the range",
                          name_b, c->x, x0);
-            } else {
-                r->verdict = c->expect.kind == MB_EXPECT_RANGE && c->expect.hi <= x1 ? MB_CLAIM_NOT_REPRODUCED
-                                                                                     : MB_CLAIM_INCONCLUSIVE;
+            else
                 snprintf(r->reason, sizeof r->reason, "%s is faster up to %s = %g: any crossover lies above the range",
                          name_a, c->x, x1);
-            }
             if (frac > 0.05) {
                 r->verdict = MB_CLAIM_INCONCLUSIVE;
                 snprintf(r->reason + strlen(r->reason), sizeof r->reason - strlen(r->reason),
@@ -692,10 +763,18 @@ static int eval_pair(const struct mb_claim *c, const struct mb_claim_opts *o, co
         }
         char iv[96];
         fmt_interval(&r->value, iv, sizeof iv);
-        snprintf(r->measured, sizeof r->measured, "%s* = %s%s", c->x, iv, pt.crossings > 1 ? " (noisy: several crossings)" : "");
-        snprintf(r->reason, sizeof r->reason, "%s faster above %s*; found in %.0f%% of %d bootstrap replicates",
-                 pt.b_faster_above ? name_b : name_a, c->x, 100 * frac, o->replicates);
-        if (c->expect.kind == MB_EXPECT_EXISTS) r->verdict = frac >= 0.95 ? MB_CLAIM_REPRODUCED : MB_CLAIM_INCONCLUSIVE;
+        snprintf(r->measured, sizeof r->measured, "%s* = %s, between %s = %g and %g%s", c->x, iv, c->x, pt.x_below,
+                 pt.x_above, pt.crossings > 1 ? " (noisy: several crossings)" : "");
+        snprintf(r->reason, sizeof r->reason, "%s faster above %s*; found in %.0f%% of %d replicates (%s)",
+                 pt.b_faster_above ? name_b : name_a, c->x, 100 * frac, o->replicates,
+                 a->spread ? "one sample per point each" : "bootstrap");
+        a->cross_found = 1;
+        a->cross = r->value;
+        if (frac < 0.95) {
+            r->verdict = MB_CLAIM_INCONCLUSIVE;
+            snprintf(r->reason + strlen(r->reason), sizeof r->reason - strlen(r->reason),
+                     ": in the others the curves do not cross in the range");
+        } else if (c->expect.kind == MB_EXPECT_EXISTS) r->verdict = MB_CLAIM_REPRODUCED;
         else r->verdict = mb_expect_judge(&c->expect, &r->value);
     }
     return 0;
@@ -775,56 +854,91 @@ static void note(const struct mb_claim_opts *o, enum mb_claim_note kind, const c
     o->on_note(o->ctx, kind, text);
 }
 
+/* The claim's series as small multiples (plot/panels.h): crossover panels mark n* (dashed line) and its interval
+   (shaded band); the footer names the machine, threads and date of the results file (or of now, for probes). */
 static void plot_series(const struct mb_claim *c, const struct mb_claim_opts *o, const struct series_set *ss,
-                        char *plot, size_t len) {
+                        const char *footer, char *plot, size_t len) {
     plot[0] = 0;
     const char *dir = o->plots_dir;
     if (!dir || !*dir || !ss->count || c->assertion == MB_CLAIM_EQUAL) return;
-    static const struct mb_gnuplot_canvas canvas = {.width = 900, .height = 600};
-    char path[1024], title[160], why[512];
-    snprintf(path, sizeof path, "%s/%s", dir, c->id);
+    const char *kernels[MAX_SERIES], *keys[MAX_SERIES];
+    for (int i = 0; i < ss->count; i++) kernels[i] = ss->s[i].kernel, keys[i] = ss->s[i].key;
+    struct mb_panels *pan = mb_panels_make(ss->count, kernels, keys);
+    char path[1024], title[200], why[512];
     struct mb_gnuplot g;
-    if (mb_gnuplot_begin(&g, why, sizeof why)) {
-        note(o, MB_CLAIM_NOTE_WARNING, "%s: plot: %s", c->id, why);
+    if (!pan || mb_gnuplot_begin(&g, why, sizeof why)) {
+        note(o, MB_CLAIM_NOTE_WARNING, "%s: plot: %s", c->id, pan ? why : "out of memory");
+        mb_panels_free(pan);
         return;
     }
-    FILE *f = g.script;
+    snprintf(path, sizeof path, "%s/%s", dir, c->id);
     int logy = 1;
     for (int i = 0; i < ss->count; i++) {
         char block[16];
         snprintf(block, sizeof block, "c%d", i);
         mb_gnuplot_data_begin(&g, block);
         for (int k = 0; k < ss->s[i].count; k++) {
-            fprintf(f, "%.9g %.9g\n", ss->s[i].x[k], ss->s[i].y[k]);
+            fprintf(g.script, "%.9g %.9g\n", ss->s[i].x[k], ss->s[i].y[k]);
             logy &= ss->s[i].y[k] > 0;
         }
         mb_gnuplot_data_end(&g);
     }
+    char *body = NULL;
+    size_t body_len = 0;
+    FILE *f = open_memstream(&body, &body_len);
+    if (!f) {
+        mb_gnuplot_free(&g);
+        mb_panels_free(pan);
+        return;
+    }
     const char *ylabel = !strcmp(c->metric, "time") ? "time (s)" : c->metric;
-    fprintf(f, "set grid\nset key left top\nset logscale x\nset format y '%%g'\n%s\nset xlabel ", logy ? "set logscale y" : "");
+    fprintf(f, "set grid\nset logscale x\nset autoscale xfix\nset format y '%%g'\n%s\nset xlabel ", logy ? "set logscale y" : "unset logscale y");
     mb_gnuplot_quote(f, c->x);
     fputs("\nset ylabel ", f);
     mb_gnuplot_quote(f, ylabel);
-    snprintf(title, sizeof title, "%s: %s", c->id, mb_claim_assert_names[c->assertion]);
-    fputs("\nset title ", f);
-    mb_gnuplot_quote(f, title);
-    fputc('\n', f);
-    if (mb_gnuplot_figure_begin(&g, path, &canvas, why, sizeof why) == 0) {
-        fputs("plot ", f);
-        for (int i = 0; i < ss->count; i++) {
-            char label[sizeof ss->s[i].kernel + sizeof ss->s[i].key + 1];
-            snprintf(label, sizeof label, "%s %s", ss->s[i].kernel, ss->s[i].key);
-            fprintf(f, "%s$c%d using 1:2 with linespoints title ", i ? ", " : "", i);
-            mb_gnuplot_quote(f, label);
+    fputs("\nset multiplot\n", f);
+    snprintf(title, sizeof title, "%s: %s (%s)", c->id, mb_claim_assert_names[c->assertion], mb_claim_kind_names[c->kind]);
+    for (int p = 0; p < pan->n_panels; p++) {
+        mb_panels_place(f, pan, p, title, footer);
+        for (int i = 0, shown = 0; i < ss->count; i++) { /* the crossovers of this panel: n* and its interval */
+            const struct series *s = &ss->s[i];
+            if (pan->panel[i] != p || !s->cross_found || !isfinite(s->cross.est)) continue;
+            size_t kl = strlen(s->kernel); /* the label's axes (what tells this pair from the panel's others) */
+            const char *axes = strlen(pan->label[i]) > kl ? pan->label[i] + kl + 1 : "";
+            if (s->cross.hi > s->cross.lo)
+                fprintf(f, "set object rect from %.9g, graph 0 to %.9g, graph 1 fc rgb '#999999' fs transparent solid 0.2 "
+                           "noborder behind\n", s->cross.lo, s->cross.hi);
+            fprintf(f, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead dt 2 lw 1.5 lc rgb '#444444' front\n",
+                    s->cross.est, s->cross.est);
+            char text[300];
+            snprintf(text, sizeof text, "%s%s%s* = %.4g [%.4g, %.4g]", axes, axes[0] ? ": " : "", c->x, s->cross.est,
+                     s->cross.lo, s->cross.hi);
+            fputs("set label ", f);
+            mb_gnuplot_quote(f, text);
+            fprintf(f, " at graph 0.02, graph %.3f left front noenhanced font ',9' textcolor rgb '#333333'\n",
+                    0.95 - 0.06 * shown++);
         }
-        fputc('\n', f);
-        mb_gnuplot_figure_end(&g);
-        if (mb_gnuplot_run(&g, why, sizeof why) == 0) snprintf(plot, len, "%s", mb_gnuplot_output(&g, 0, 0));
-        else note(o, MB_CLAIM_NOTE_WARNING, "%s: plot: %s", c->id, why);
-    } else {
-        note(o, MB_CLAIM_NOTE_WARNING, "%s: plot: %s", c->id, why);
+        fputs("plot", f);
+        int first = 1;
+        for (int i = 0; i < ss->count; i++) {
+            if (pan->panel[i] != p) continue;
+            fprintf(f, "%s $c%d using 1:2 with linespoints", first ? "" : ",", i);
+            mb_plot_style(f, pan->style[i], 0);
+            fputs(" lw 1.5 ps 0.8 title ", f);
+            mb_gnuplot_quote(f, pan->label[i]);
+            first = 0;
+        }
+        fputs(first ? " NaN notitle\n" : "\n", f);
     }
+    fputs("unset multiplot\n", f);
+    fclose(f);
+    const struct mb_gnuplot_canvas canvas = mb_panels_canvas(pan);
+    if (mb_gnuplot_figure_text(&g, path, &canvas, body, why, sizeof why) == 0 && mb_gnuplot_run(&g, why, sizeof why) == 0)
+        snprintf(plot, len, "%s", mb_gnuplot_output(&g, 0, 0));
+    else note(o, MB_CLAIM_NOTE_WARNING, "%s: plot: %s", c->id, why);
+    free(body);
     mb_gnuplot_free(&g);
+    mb_panels_free(pan);
 }
 
 static void write_data(const struct mb_claim *c, const struct series_set *ss, FILE *f) {
@@ -874,6 +988,8 @@ int mb_claim_run(const struct mb_claim *c, const struct mb_claim_opts *o, struct
     if (!ss) return mb_experiment_free(&e), mb_errorf(err, errlen, "out of memory");
     int status = 0;
     char names[2][MB_NAME_LEN + 130] = {"", ""};
+    char footer[400];
+    mb_plot_footer_text(NULL, NULL, 0, footer, sizeof footer); /* probes: no results file */
 
     if (c->probe[0]) {
         const struct mb_sweep *sw = &e.sweeps[0];
@@ -947,6 +1063,10 @@ int mb_claim_run(const struct mb_claim *c, const struct mb_claim_opts *o, struct
             goto done;
         }
         status = series_from_rows(c, &rs, &e.sweeps[0], x_axis, ss, err, errlen);
+        const struct mb_row **all = malloc((size_t)(rs.count ? rs.count : 1) * sizeof *all);
+        for (int64_t i = 0; all && i < rs.count; i++) all[i] = &rs.rows[i];
+        mb_plot_footer_text(rs.store, all, all ? rs.count : 0, footer, sizeof footer);
+        free(all);
         mb_results_close(&rs);
         if (status) goto done;
     }
@@ -967,7 +1087,7 @@ int mb_claim_run(const struct mb_claim *c, const struct mb_claim_opts *o, struct
         struct mb_claim_result *r = add_result(res, n_res, c, NULL);
         if (r) snprintf(r->reason, sizeof r->reason, "no series of %s was measured", names[0]);
     }
-    plot_series(c, o, ss, plot, plot_len);
+    plot_series(c, o, ss, footer, plot, plot_len);
     write_data(c, ss, o->data);
 done:
     series_set_free(ss);

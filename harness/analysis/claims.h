@@ -6,6 +6,8 @@
  *   source    = Katharopoulos et al. 2020, Transformers are RNNs, Sec. 3.2   ; paper or article, where in it
  *   statement = softmax attention costs O(n^2): time grows as n^2            ; the sentence being checked
  *   paper     = 2                          ; the paper's number, as text ("" / absent: no number quoted)
+ *   kind      = reproduction               ; reproduction (default) | description (our own measurement, see below)
+ *   derivation = paper says 2; tolerance 0.2 because ...; so 1.8..2.2   ; reproductions: expect from the paper
  *   assert    = slope                      ; slope | flat | power | monotone | crossover | ratio | equal | value
  *   kernels   = attention.softmax.naive    ; timing/accuracy claims: kernels swept (crossover, ratio: A, B)
  *   probe     = recall                     ; or a probe (harness/probes.h) instead of kernels
@@ -34,8 +36,22 @@
  *   equal     1 kernel: its outputs vs its own double oracle over every row (own_rel_l2 <= tolerance);
  *             2 kernels: both run on the same inputs, rel_l2 of the outputs <= tolerance
  *   value     the metric itself (at x = at, or its range over every x) within expect
- * Verdict: reproduced when the estimate is inside the expected range; not reproduced when the whole interval
- * is outside it; inconclusive otherwise, or when the kernels are not registered / no point could be measured.
+ * Verdict (strict): reproduced when the whole 95% interval lies in the expected range; not reproduced when it
+ * lies wholly outside; inconclusive otherwise, or when the kernels are not registered / no point could be measured.
+ * Timing intervals are the samples' spread (a replicate draws one repetition per point, stats.h), not a median's
+ * bootstrap: a rerun on a loaded machine lands inside them, so a claim near a boundary comes out inconclusive
+ * instead of flipping between runs. Special cases follow the same rule: value over every x (every point's
+ * interval inside: reproduced; one wholly outside: not reproduced); monotone (every step the expected way and the
+ * slope's interval on that side of 0: reproduced; the slope's interval on the other side: not reproduced); a
+ * crossover outside the measured range (n* < x_first or > x_last: judged as that open interval) or found in
+ * fewer than 95% of the replicates (inconclusive).
+ *
+ * Kinds: `kind = reproduction` (default) checks a paper's number: `derivation` says how the expected range
+ * follows from it ("paper says X; tolerance T because ...; so [a, b]"). `kind = description` describes our own
+ * measurement (a crossover's n*, a speed ratio on this CPU the paper did not measure): judged the same way, but
+ * counted apart from the reproductions. `expect = exists` is for descriptions only (it cannot fail).
+ * Slopes (slope, flat, power) and monotone claims need at least MB_CLAIM_MIN_FIT_POINTS values of x in their fit
+ * range: the parser refuses fewer (FILE:LINE of the x axis).
  *
  * Results are swept into results/claims/<id>.h5 with --resume semantics (points with the same kernel source
  * hash are reused); only the missing points are measured.
@@ -55,6 +71,14 @@ extern const char *const mb_claim_assert_names[MB_CLAIM_ASSERT_COUNT];
 enum mb_claim_verdict { MB_CLAIM_REPRODUCED, MB_CLAIM_NOT_REPRODUCED, MB_CLAIM_INCONCLUSIVE };
 extern const char *const mb_claim_verdict_names[3]; /* "reproduced" "not reproduced" "inconclusive" */
 
+enum mb_claim_kind { MB_CLAIM_REPRODUCTION, MB_CLAIM_DESCRIPTION };
+extern const char *const mb_claim_kind_names[2]; /* "reproduction" "description" */
+/* The verdict as the table shows it: "reproduced" ... for reproductions, "holds" / "does not hold" /
+   "inconclusive" for descriptions. */
+const char *mb_claim_verdict_text(enum mb_claim_kind kind, enum mb_claim_verdict v);
+
+#define MB_CLAIM_MIN_FIT_POINTS 5 /* x values a slope is fitted over, at least */
+
 enum mb_expect_kind { MB_EXPECT_RANGE, MB_EXPECT_EXISTS, MB_EXPECT_DECREASING, MB_EXPECT_INCREASING };
 struct mb_expect {
     enum mb_expect_kind kind;
@@ -63,7 +87,8 @@ struct mb_expect {
 };
 /* "1.8..2.2", "<0.5", ">1", "exists", "decreasing", "increasing". Returns 0 or -1. */
 int mb_expect_parse(const char *text, struct mb_expect *e);
-/* The verdict of an estimate with interval against an expectation (RANGE only). */
+/* The verdict of an estimate with interval against an expectation (RANGE only): reproduced when [lo, hi] lies in
+   the range, not reproduced when it lies wholly outside, inconclusive otherwise (and for a NaN). */
 enum mb_claim_verdict mb_expect_judge(const struct mb_expect *e, const struct mb_interval *v);
 
 #define MB_CLAIM_MAX_VARIANTS 8
@@ -75,6 +100,8 @@ struct mb_claim {
     char source[256];
     char statement[512];
     char paper[128];
+    enum mb_claim_kind kind;
+    char derivation[640]; /* how expect follows from the paper's number (reproductions) */
     enum mb_claim_assert assertion;
     char kernels[512];
     char probe[64];
@@ -108,6 +135,7 @@ struct mb_claim_result {
     char paper[128];
     char measured[400];  /* "2.03 [1.97, 2.09]" */
     char expect[64];
+    enum mb_claim_kind kind;
     enum mb_claim_verdict verdict;
     char reason[640];    /* why inconclusive / detail */
     struct mb_interval value;

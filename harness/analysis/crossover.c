@@ -39,6 +39,8 @@ int mb_crossover_find(const double *x, const double *ta, const double *tb, int n
     const double xi = x[last_from], xj = x[last_to];
     out->found = 1;
     out->b_faster_above = current > 0;
+    out->x_below = xi;
+    out->x_above = xj;
     if (fi == 0) { /* touched zero at x[i] */
         out->x = xi;
     } else {

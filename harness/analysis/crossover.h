@@ -18,6 +18,7 @@ struct mb_crossover {
     int b_faster_above; /* found: 1 = B is faster above x (A faster below), 0 = the reverse */
     int faster;         /* not found: 1 = B faster everywhere, -1 = A faster everywhere, 0 = equal everywhere */
     int crossings;      /* sign changes of f over the range (> 1: the curves cross repeatedly, e.g. noise) */
+    double x_below, x_above; /* found: the two measured x that bracket the crossover (x_below <= x <= x_above) */
 };
 
 /* x: n strictly increasing values; ta, tb: positive times at x. Returns 0, or -1 for unusable input

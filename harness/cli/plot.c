@@ -63,7 +63,10 @@ static void print_crossover(const char *a, const char *b, const struct mb_crosso
         printf("crossover %s vs %s%s: cannot compute (times must be positive)\n", a, b, where);
     } else if (c->found) {
         format_x(x_axis, c->x, xs, sizeof xs);
-        printf("crossover %s vs %s%s: %s* = %s (%s faster above)", a, b, where, xname, xs, c->b_faster_above ? b : a);
+        mb_axis_value_format(x_axis, c->x_below, x0, sizeof x0);
+        mb_axis_value_format(x_axis, c->x_above, x1, sizeof x1);
+        printf("crossover %s vs %s%s: %s* = %s, between the measured %s = %s and %s (%s faster above)", a, b, where,
+               xname, xs, xname, x0, x1, c->b_faster_above ? b : a);
         if (c->crossings > 1) printf(" [the curves cross %d times: noisy timings below]", c->crossings);
         printf("\n");
     } else {

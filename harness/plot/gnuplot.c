@@ -97,6 +97,20 @@ void mb_gnuplot_figure_end(struct mb_gnuplot *g) {
     fputs("\nreplot\nunset output\n", g->script);
 }
 
+int mb_gnuplot_figure_text(struct mb_gnuplot *g, const char *path, const struct mb_gnuplot_canvas *canvas,
+                           const char *commands, char *err, size_t errlen) {
+    if (mb_gnuplot_figure_begin(g, path, canvas, err, errlen)) return -1;
+    fputs(commands, g->script);
+    const struct mb_gnuplot_files *fl = &g->files[g->n_figures - 1];
+    terminal(g->script, "svg", canvas, 1);
+    fputs("set output ", g->script);
+    mb_gnuplot_quote(g->script, fl->temp[1]);
+    fputc('\n', g->script);
+    fputs(commands, g->script);
+    fputs("unset output\n", g->script);
+    return 0;
+}
+
 const char *mb_gnuplot_output(const struct mb_gnuplot *g, int figure, int svg) { return g->files[figure].out[svg != 0]; }
 
 /* Last non-empty line of a file (gnuplot's error message). */

@@ -60,6 +60,10 @@ void mb_gnuplot_value(FILE *f, double v, int log_axis);
 int mb_gnuplot_figure_begin(struct mb_gnuplot *g, const char *path, const struct mb_gnuplot_canvas *canvas, char *err,
                             size_t errlen);
 void mb_gnuplot_figure_end(struct mb_gnuplot *g);
+/* A whole figure given as text (settings and plot commands, e.g. a multiplot, which `replot` cannot redraw):
+   written once for the PNG and once for the SVG terminal. Returns 0 or -1 as mb_gnuplot_figure_begin. */
+int mb_gnuplot_figure_text(struct mb_gnuplot *g, const char *path, const struct mb_gnuplot_canvas *canvas,
+                           const char *commands, char *err, size_t errlen);
 /* The output of figure i: PATH.png (svg = 0) or PATH.svg (svg = 1). */
 const char *mb_gnuplot_output(const struct mb_gnuplot *g, int figure, int svg);
 

@@ -3,6 +3,7 @@
 
 #include "core/mechbench.h"
 #include "plot/gnuplot.h"
+#include "plot/panels.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -35,6 +36,11 @@ int mb_plot_heatmap(const char *path_stem, const struct mb_heatmap *h, char *err
     fprintf(f, "set xrange [%g:%g]\nset yrange [%g:%g]\n", h->x0 - 0.5, h->x0 + h->cols - 0.5, h->y0 - 0.5,
             h->y0 + h->rows - 0.5);
     fprintf(f, "set cbrange [0:%.10g]\n", hi > 0 ? hi : 1);
+    char footer[400]; /* computed in this process: this machine, now */
+    mb_plot_footer_text(NULL, NULL, 0, footer, sizeof footer);
+    fputs("set label 902 ", f);
+    mb_gnuplot_quote(f, footer);
+    fputs(" at screen 0.005,0.015 left front noenhanced font ',8' textcolor rgb '#555555'\nset bmargin 5\n", f);
     fputs("set size ratio -1\nset tics out nomirror\nset border 3\nset key off\nset format cb '%g'\n"
           "set palette defined (0 '#000004', 1 '#3b0f70', 2 '#8c2981', 3 '#de4968', 4 '#fe9f6d', 5 '#fcfdbf')\n",
           f);

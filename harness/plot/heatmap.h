@@ -15,7 +15,7 @@ struct mb_heatmap {
 };
 
 /* Draw PATH_STEM.png and PATH_STEM.svg (directories created). Square cells, a sequential palette from 0 (dark) to
-   the maximum (bright). Returns 0 or -1 with one line (then no image was written). */
+   the maximum (bright), the machine / date footer of plot/panels.h. Returns 0 or -1 with one line (then no image was written). */
 int mb_plot_heatmap(const char *path_stem, const struct mb_heatmap *h, char *err, size_t errlen);
 
 #endif

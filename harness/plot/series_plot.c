@@ -11,6 +11,7 @@
 #include "plot/series_plot.h"
 
 #include "plot/gnuplot.h"
+#include "plot/panels.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -119,6 +120,7 @@ int mb_series_plot_load(struct mb_series_plot *p, const char *file, const struct
     mb_store_attr(res->store, "cores", cores, sizeof cores);
     snprintf(p->title, sizeof p->title, "%s — %s, %s cores", experiment[0] ? experiment : file,
              cpu[0] ? cpu : "unknown CPU", cores[0] ? cores : "?");
+    mb_plot_footer_text(res->store, p->rows, p->count, p->footer, sizeof p->footer);
     return 0;
 }
 
@@ -197,82 +199,79 @@ static void write_x_scale(FILE *f, const struct mb_series_set *set) {
     else fputs("unset logscale x\n", f);
 }
 
-static void write_plot_command(FILE *f, const struct mb_series_set *set, enum mb_plot_kind kind) {
-    static const int point_types[] = {7, 5, 9, 11, 13, 15, 4, 6, 8, 10, 12, 14};
-    const int n_pt = (int)(sizeof point_types / sizeof point_types[0]);
+/* Panel i's plot command: its series, each in its own style, titled by its panel label. */
+static void write_plot_command(FILE *f, const struct mb_series_set *set, const struct mb_panels *pan, int panel,
+                               enum mb_plot_kind kind) {
     fputs("plot", f);
     int first = 1;
     for (int s = 0; s < set->count; s++) {
+        if (pan->panel[s] != panel) continue;
         const struct mb_series *se = &set->series[s];
-        int lc = s % 8 + 1, pt = point_types[s % n_pt];
         fprintf(f, "%s \\\n  $s%d ", first ? "" : ",", s);
         first = 0;
         switch (kind) {
-        case MB_PLOT_TIME: fprintf(f, "using 1:2:3:4 with yerrorlines lc %d pt %d ps 0.8 title ", lc, pt); break;
-        case MB_PLOT_GFLOPS: fprintf(f, "using 1:5 with linespoints lc %d pt %d ps 0.8 title ", lc, pt); break;
-        case MB_PLOT_ERROR: fprintf(f, "using 1:6 with linespoints lc %d pt %d ps 0.8 title ", lc, pt); break;
-        case MB_PLOT_MEMORY: fprintf(f, "using 1:8 with linespoints lc %d pt %d ps 0.8 title ", lc, pt); break;
-        case MB_PLOT_PARETO: fprintf(f, "using 2:9 with linespoints lc %d pt %d ps 0.8 title ", lc, pt); break;
-        case MB_PLOT_TASK: fprintf(f, "using 1:10 with linespoints lc %d pt %d ps 0.8 title ", lc, pt); break;
+        case MB_PLOT_TIME: fputs("using 1:2:3:4 with yerrorlines", f); break;
+        case MB_PLOT_GFLOPS: fputs("using 1:5 with linespoints", f); break;
+        case MB_PLOT_ERROR: fputs("using 1:6 with linespoints", f); break;
+        case MB_PLOT_MEMORY: fputs("using 1:8 with linespoints", f); break;
+        case MB_PLOT_PARETO: fputs("using 2:9 with linespoints", f); break;
+        case MB_PLOT_TASK: fputs("using 1:10 with linespoints", f); break;
         default: break;
         }
-        mb_gnuplot_quote(f, se->label);
-        if (kind == MB_PLOT_ERROR && is_approximation(se)) {
-            char title[sizeof se->label + 16];
-            snprintf(title, sizeof title, "%s vs exact", se->label);
-            fprintf(f, ", \\\n  $s%d using 1:7 with linespoints lc %d dt 2 pt %d ps 0.8 title ", s, lc, pt);
+        mb_plot_style(f, pan->style[s], 0);
+        fputs(" ps 0.8 lw 1.5 title ", f);
+        mb_gnuplot_quote(f, pan->label[s]);
+        if (kind == MB_PLOT_ERROR && is_approximation(se)) { /* the same colour and points, dotted */
+            char title[sizeof pan->label[0] + 16];
+            snprintf(title, sizeof title, "%s vs exact", pan->label[s]);
+            fprintf(f, ", \\\n  $s%d using 1:7 with linespoints", s);
+            mb_plot_style(f, pan->style[s], 3);
+            fputs(" ps 0.8 lw 1.5 title ", f);
             mb_gnuplot_quote(f, title);
         }
     }
+    if (first) fputs(" NaN notitle", f); /* an empty panel */
     fputc('\n', f);
-}
-
-/* Tall enough for the legend: one line per series (and per "vs exact" twin). */
-/* Legend lines: one per series, two for an approximation (its error vs exact). */
-static int legend_lines(const struct mb_series_set *set) {
-    int lines = 0;
-    for (int s = 0; s < set->count; s++) lines += 1 + is_approximation(&set->series[s]);
-    return lines;
-}
-
-/* Labels longer than this go in a legend below the plot (one column), so the plot keeps the canvas's width. */
-enum { WIDE_LABEL = 48 };
-
-static int widest_label(const struct mb_series_set *set) {
-    size_t widest = 0;
-    for (int s = 0; s < set->count; s++)
-        if (strlen(set->series[s].label) > widest) widest = strlen(set->series[s].label);
-    return (int)widest;
-}
-
-static int canvas_height(const struct mb_series_set *set) {
-    const int lines = legend_lines(set);
-    if (widest_label(set) > WIDE_LABEL) return 650 + lines * 18;
-    return lines * 18 + 150 > 800 ? lines * 18 + 150 : 800;
 }
 
 int mb_series_plot_draw(const struct mb_series_plot *p, const char *prefix, const int want[MB_PLOT_KIND_COUNT],
                         char *err, size_t errlen) {
+    const struct mb_series_set *set = &p->set;
+    const char **kernels = calloc((size_t)(set->count ? set->count : 1), sizeof *kernels),
+               **keys = calloc((size_t)(set->count ? set->count : 1), sizeof *keys);
+    if (!kernels || !keys) return free(kernels), free(keys), mb_errorf(err, errlen, "out of memory");
+    for (int s = 0; s < set->count; s++) { /* the label is "kernel axes params": the key is what follows the kernel */
+        const char *label = set->series[s].label;
+        size_t kl = strlen(set->series[s].kernel);
+        keys[s] = strncmp(label, set->series[s].kernel, kl) ? "" : label + kl + (label[kl] == ' ');
+        kernels[s] = set->series[s].kernel;
+    }
+    struct mb_panels *pan = mb_panels_make(set->count, kernels, keys);
+    free(kernels);
+    free(keys);
+    if (!pan) return mb_errorf(err, errlen, "out of memory");
     struct mb_gnuplot g;
-    if (mb_gnuplot_begin(&g, err, errlen)) return -1;
-    FILE *f = g.script;
-    const struct mb_gnuplot_canvas canvas = {.width = 1200, .height = canvas_height(&p->set), .font = "sans,11"};
+    if (mb_gnuplot_begin(&g, err, errlen)) return mb_panels_free(pan), -1;
+    const struct mb_gnuplot_canvas canvas = mb_panels_canvas(pan);
     char xbuf[256], path[4096];
-    fputs("# generated by mechbench plot\n", f);
-    write_data_blocks(&g, &p->set);
-    fputs("set title ", f);
-    mb_gnuplot_quote(f, p->title);
-    fputs(widest_label(&p->set) > WIDE_LABEL ? " noenhanced\nset key outside below left Left reverse maxcols 1 noenhanced\n"
-                                             : " noenhanced\nset key outside right top noenhanced\n",
-          f);
-    fputs("set grid\n", f);
-    for (int k = 0; k < MB_PLOT_KIND_COUNT; k++) {
+    fputs("# generated by mechbench plot\n", g.script);
+    write_data_blocks(&g, set);
+    fputs("set grid\n", g.script);
+    int rc = 0;
+    for (int k = 0; k < MB_PLOT_KIND_COUNT && !rc; k++) {
         if (!want[k]) continue;
+        char *body = NULL;
+        size_t body_len = 0;
+        FILE *f = open_memstream(&body, &body_len);
+        if (!f) {
+            rc = mb_errorf(err, errlen, "out of memory");
+            break;
+        }
         fprintf(f, "\n# %s\n", mb_plot_kind_names[k]);
         if (k == MB_PLOT_PARETO) { /* x is the time, y the error: the trade-off curve of each kernel */
             fputs("set logscale x 10\nset xlabel 'time per run (s)'\n", f);
         } else {
-            write_x_scale(f, &p->set);
+            write_x_scale(f, set);
             fputs("set xlabel ", f);
             mb_gnuplot_quote(f, x_label(p->x_axis, xbuf, sizeof xbuf));
             fputc('\n', f);
@@ -280,16 +279,19 @@ int mb_series_plot_draw(const struct mb_series_plot *p, const char *prefix, cons
         fputs(kinds[k].log_y ? "set logscale y 10\nset format y '%g'\n" : "unset logscale y\nset format y '%g'\n", f);
         fputs("set ylabel ", f);
         mb_gnuplot_quote(f, kinds[k].ylabel);
-        fputc('\n', f);
-        snprintf(path, sizeof path, "%s_%s", prefix, mb_plot_kind_names[k]);
-        if (mb_gnuplot_figure_begin(&g, path, &canvas, err, errlen)) {
-            mb_gnuplot_free(&g);
-            return -1;
+        fputs("\nset multiplot\n", f);
+        for (int i = 0; i < pan->n_panels; i++) {
+            mb_panels_place(f, pan, i, p->title, p->footer);
+            write_plot_command(f, set, pan, i, (enum mb_plot_kind)k);
         }
-        write_plot_command(f, &p->set, (enum mb_plot_kind)k);
-        mb_gnuplot_figure_end(&g);
+        fputs("unset multiplot\n", f);
+        fclose(f);
+        snprintf(path, sizeof path, "%s_%s", prefix, mb_plot_kind_names[k]);
+        rc = mb_gnuplot_figure_text(&g, path, &canvas, body, err, errlen);
+        free(body);
     }
-    int rc = mb_gnuplot_run(&g, err, errlen);
+    if (!rc) rc = mb_gnuplot_run(&g, err, errlen);
     mb_gnuplot_free(&g);
+    mb_panels_free(pan);
     return rc;
 }

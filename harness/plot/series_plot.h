@@ -1,7 +1,8 @@
 /* The plots of a results file (`mechbench plot`): measured rows grouped into series, one per kernel and
  * combination of the axes that vary in the file (store/rows.h), drawn along one axis as time, GFLOP/s, error,
  * memory, the error/time Pareto view or the family's task score; one PNG and one SVG per kind, all drawn by
- * one gnuplot run (plot/gnuplot.h).
+ * one gnuplot run (plot/gnuplot.h). More than 6 series become small multiples (plot/panels.h), each panel with
+ * its legend below the data; every figure has the machine / threads / date footer.
  */
 #ifndef MB_SERIES_PLOT_H
 #define MB_SERIES_PLOT_H
@@ -38,6 +39,7 @@ struct mb_series_plot {
     int x_axis;
     struct mb_series_set set;
     char title[640];            /* "experiment — CPU, N cores" */
+    char footer[400];           /* machine, threads, date (plot/panels.h) */
 };
 
 /* Load file, keep its measured rows that pass filter (NULL: all), group them into series along x_axis.

@@ -15,7 +15,7 @@ assert = slope
 kernels = attention.softmax.naive
 fit_range = all
 expect = 1..3
-n = 64:256:x2
+n = 64:1024:x2
 d = 16
 threads = 1
 repetitions = 3
@@ -24,6 +24,7 @@ min_time = 0.001
 [claim tiny_cross]
 source = test
 statement = a crossover is reported
+kind = description
 assert = crossover
 kernels = attention.softmax.naive, attention.linear.elu
 n = 16:256:x2
@@ -50,7 +51,8 @@ statement = a kernel that does not exist yet
 assert = slope
 kernels = attention.not_yet_written
 expect = 1..2
-n = 64, 128
+fit_range = all
+n = 64:1024:x2
 
 [claim tiny_probe]
 source = test
@@ -94,13 +96,21 @@ def test_claims_table_report_plots_and_reuse(claims_dir):
     assert (claims_dir / "plots" / "tiny_slope.svg").read_text().lstrip().startswith("<?xml")
     # the claims' sweeps report progress on stderr; their summary tables stay out of the claims table
     assert "err(own)" not in out and "claim tiny_slope: sweep ->" in proc.stderr
-    assert "[1/3] attention.softmax.naive" in proc.stderr
+    assert "[1/5] attention.softmax.naive" in proc.stderr
     with h5py.File(claims_dir / "res" / "tiny_slope.h5") as f:
-        assert len(f["points"]) == 3
-        assert len(f["samples"]) == 9
+        assert len(f["points"]) == 5
+        assert len(f["samples"]) == 15
+    # descriptions are tallied apart from the reproductions
+    tally = out.splitlines()[-1]
+    assert "reproduced" in tally and "descriptions of our own measurements:" in tally
+    cross = [l for l in out.splitlines() if l.startswith("tiny_cross")]
+    assert cross and all("description: " in l for l in cross)
+    assert "between n = " in cross[0] or "none in n" in cross[0] or "no crossover" in cross[0] or "faster" in cross[0]
+    assert "### Descriptions of our own measurements" in report
+    assert (claims_dir / "plots" / "tiny_cross.png").stat().st_size > 1000
     # a second run reuses the stored points (same source hash): nothing is measured again
     proc = run_claims(claims_dir, "tiny_slope")
-    assert "3 of 3 points already in" in proc.stderr
+    assert "5 of 5 points already in" in proc.stderr
     assert "tiny_cross" not in proc.stdout
 
 
@@ -112,6 +122,35 @@ def test_claims_bad_file_is_an_error(tmp_path):
     assert proc.returncode == 1
     assert "bad.ini:7" in proc.stderr and "bogus" in proc.stderr
     assert not (tmp_path / "claims.md").exists()
+
+
+def test_claims_slope_needs_five_sizes(tmp_path):
+    d = tmp_path / "claims"
+    d.mkdir()
+    (d / "few.ini").write_text("[claim few]\nsource = s\nstatement = t\nassert = slope\n"
+                               "kernels = attention.softmax.naive\nexpect = 1..3\nfit_range = all\nn = 64, 128, 256, 512\n")
+    proc = run_claims(tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "few.ini:8" in proc.stderr and "at least 5" in proc.stderr
+    assert not (tmp_path / "claims.md").exists()
+
+
+def test_repository_claims_derive_or_describe():
+    """Every claim of experiments/claims (but data_*, another family's files) either derives its expected range from
+    the paper's number (a `derivation` key) or is marked `kind = description`; none expects a bare `exists`."""
+    import configparser
+    for path in sorted((ROOT / "experiments" / "claims").glob("*.ini")):
+        if path.name.startswith("data_"):
+            continue
+        cp = configparser.ConfigParser(inline_comment_prefixes=(" ;",), interpolation=None, strict=False)
+        cp.read(path)
+        for sec in cp.sections():
+            c = cp[sec]
+            kind = c.get("kind", "reproduction")
+            assert kind in ("reproduction", "description"), (path.name, sec)
+            if kind == "reproduction":
+                assert "derivation" in c and len(c["derivation"]) > 20, f"{path.name} [{sec}]: no derivation"
+                assert c.get("expect", "") != "exists", f"{path.name} [{sec}]: exists cannot fail"
 
 
 def test_claims_list_and_unknown_id(claims_dir):

@@ -17,13 +17,14 @@ static const char good[] =
     "assert = slope\n"
     "kernels = attention.softmax.naive\n"
     "expect = 1.8..2.2\n"
-    "n = 64:256:x2\n"
+    "n = 64:16384:x2\n" /* upper half: 1024..16384, 5 sizes */
     "d = 16\n"
     "repetitions = 3\n"
     "\n"
     "[claim cross_demo]\n"
     "source = s\n"
     "statement = t\n"
+    "kind = description\n"
     "assert = crossover\n"
     "kernels = attention.softmax.naive, attention.linear.elu\n"
     "n = 32, 64\n";
@@ -45,6 +46,8 @@ Test(claims, parses_claims_and_defaults) {
     cr_assert(strstr(a->sweep_ini, "min_time = 0.02")); /* default added */
     cr_assert_eq(b->assertion, MB_CLAIM_CROSSOVER);
     cr_assert_eq(b->expect.kind, MB_EXPECT_EXISTS); /* crossover default */
+    cr_assert_eq(a->kind, MB_CLAIM_REPRODUCTION);
+    cr_assert_eq(b->kind, MB_CLAIM_DESCRIPTION);
     mb_claims_free(&set);
 }
 
@@ -69,6 +72,15 @@ Test(claims, rejects_bad_files_with_clear_messages) {
     expect_error("[claim a]\nsource = s\nassert = slope\nkernels = a\nexpect = 1..2\n", "missing statement");
     expect_error("[claim a]\nsource = s\nstatement = t\nassert = slope\nkernels = a\nexpect = 1..2\nn = 0:x\n", "claim a");
     expect_error("[claim a]\nsource = s\nstatement = t\nassert = value\nprobe = teleport\nexpect = 1..2\n", "unknown probe");
+    /* a slope over fewer than 5 sizes, reported at the line of its x axis */
+    expect_error("[claim a]\nsource = s\nstatement = t\nassert = slope\nkernels = attention.softmax.naive\n"
+                 "expect = 1..2\nn = 64:256:x2\n", "bad.ini:7");
+    expect_error("[claim a]\nsource = s\nstatement = t\nassert = slope\nkernels = attention.softmax.naive\n"
+                 "expect = 1..2\nn = 64:1024:x2\n", "at least 5"); /* upper_half of 5 sizes: 3 */
+    /* exists cannot fail: descriptions only */
+    expect_error("[claim a]\nsource = s\nstatement = t\nassert = crossover\nkernels = attention.softmax.naive, "
+                 "attention.linear.elu\nn = 32, 64\n", "kind = description");
+    expect_error("[claim a]\nsource = s\nstatement = t\nkind = maybe\n", "kind = maybe");
     /* the line of the error */
     expect_error("[claim a]\nsource = s\nstatement = t\nassert = slope\nkernels = a\nexpect = 1..2\nfit_range = middle\n",
                  "bad.ini:7");
@@ -92,6 +104,20 @@ Test(claims, expectations_and_verdicts) {
                        out = {.est = 2.6, .lo = 2.4, .hi = 2.8}, nan = {.est = NAN, .lo = NAN, .hi = NAN};
     cr_assert_eq(mb_expect_judge(&e, &in), MB_CLAIM_REPRODUCED);
     cr_assert_eq(mb_expect_judge(&e, &edge), MB_CLAIM_INCONCLUSIVE);
+    /* strict: an estimate inside with an interval reaching out is not reproduced (issue 14's 1.008 [0.994, 1.023]) */
+    struct mb_expect gt1;
+    mb_expect_parse(">1", &gt1);
+    struct mb_interval straddle = {.est = 1.008, .lo = 0.994, .hi = 1.023}, above = {.est = 1.2, .lo = 1.01, .hi = 1.4},
+                       below = {.est = 0.9, .lo = 0.85, .hi = 0.99};
+    cr_assert_eq(mb_expect_judge(&gt1, &straddle), MB_CLAIM_INCONCLUSIVE);
+    cr_assert_eq(mb_expect_judge(&gt1, &above), MB_CLAIM_REPRODUCED);
+    cr_assert_eq(mb_expect_judge(&gt1, &below), MB_CLAIM_NOT_REPRODUCED);
+    struct mb_expect lt;
+    mb_expect_parse("<-0.5", &lt);
+    struct mb_interval legs = {.est = -1.51, .lo = -2.83, .hi = -0.19}; /* issue 14: was "reproduced" */
+    cr_assert_eq(mb_expect_judge(&lt, &legs), MB_CLAIM_INCONCLUSIVE);
+    cr_assert_str_eq(mb_claim_verdict_text(MB_CLAIM_DESCRIPTION, MB_CLAIM_REPRODUCED), "holds");
+    cr_assert_str_eq(mb_claim_verdict_text(MB_CLAIM_REPRODUCTION, MB_CLAIM_NOT_REPRODUCED), "not reproduced");
     cr_assert_eq(mb_expect_judge(&e, &out), MB_CLAIM_NOT_REPRODUCED);
     cr_assert_eq(mb_expect_judge(&e, &nan), MB_CLAIM_INCONCLUSIVE);
 }
@@ -144,7 +170,7 @@ Test(claims, unregistered_kernel_is_inconclusive_not_an_error) {
     struct mb_claim_result *r;
     int n;
     run_claim("[claim ghost]\nsource = s\nstatement = t\nassert = slope\nkernels = attention.does_not_exist\n"
-              "expect = 1..2\nn = 64, 128\n",
+              "expect = 1..2\nn = 64:1024:x2\nfit_range = all\n",
               &r, &n);
     cr_assert_eq(n, 1);
     cr_assert_eq(r[0].verdict, MB_CLAIM_INCONCLUSIVE);

@@ -26,6 +26,9 @@ Test(crossover, quadratic_vs_linear_is_exact_on_log_log) {
     cr_assert(c.found);
     cr_assert_float_eq(c.x, 1000.0, 1e-9);
     cr_assert(c.b_faster_above);
+    cr_assert(c.x_below < c.x && c.x < c.x_above, "bracket %g < %g < %g", c.x_below, c.x, c.x_above);
+    cr_assert_float_eq(c.x_above, 2 * c.x_below, 1e-9); /* two neighbouring measured sizes */
+    cr_assert_float_eq(c.x_below, 512, 0); /* powers of two from 128: 512 < 1000 < 1024 */
 }
 
 Test(crossover, reverse_direction) {

@@ -1,8 +1,10 @@
 /* Grouping rows into plot series: varying axes, series keys and labels, sorting and de-duplication by x. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "plot/panels.h"
 #include "store/rows.h"
 
 static struct mb_row rows[16];
@@ -174,4 +176,72 @@ Test(series, labels_keep_only_the_params_that_differ) {
     cr_assert_str_eq(set.series[1].label, "k m=2");
     cr_assert_str_eq(set.series[2].label, "other m=2");
     mb_series_free(&set);
+}
+
+/* ---------------------------------------------------------------------------------------------- small multiples */
+Test(panels, twelve_series_split_by_d_with_one_style_per_label) {
+    const char *kernels[12], *keys[12];
+    static const char *const ks[3] = {"d=32 threads=1", "d=64 threads=1", "d=128 threads=1"};
+    static const char *const ks2[3] = {"d=32 threads=2", "d=64 threads=2", "d=128 threads=2"};
+    for (int i = 0; i < 12; i++) {
+        kernels[i] = i < 6 ? "attention.softmax.naive" : "attention.linear.elu";
+        keys[i] = (i % 2 ? ks2 : ks)[(i / 2) % 3];
+    }
+    struct mb_panels *p = mb_panels_make(12, kernels, keys);
+    cr_assert_not_null(p);
+    cr_assert_eq(p->n_panels, 3, "one panel per d, got %d", p->n_panels);
+    cr_assert_eq(p->cols, 3);
+    for (int i = 0; i < 12; i++) {
+        int per = 0;
+        for (int j = 0; j < 12; j++) per += p->panel[j] == p->panel[i];
+        cr_assert_eq(per, 4);
+        cr_assert(strstr(p->title[p->panel[i]], "d="), "title '%s'", p->title[p->panel[i]]);
+        cr_assert_null(strstr(p->label[i], "d="), "the panel says d, not the legend: '%s'", p->label[i]);
+    }
+    /* the same kernel and threads keep one style in every panel; different ones differ */
+    for (int i = 0; i < 12; i++)
+        for (int j = 0; j < 12; j++)
+            cr_assert_eq(p->style[i] == p->style[j], strcmp(p->label[i], p->label[j]) == 0);
+    mb_panels_free(p);
+}
+
+Test(panels, eighteen_kernels_grouped_by_family_at_most_six) {
+    static const char *const names[18] = {
+        "attention.efficient", "attention.efficient_scaling", "attention.linear.cos", "attention.linear.elu",
+        "attention.linear.elu_chunked", "attention.linear.elu_rnn", "attention.linformer", "attention.performer",
+        "attention.reformer_lsh", "attention.softmax.decode", "attention.softmax.flash", "attention.softmax.naive",
+        "attention.sparse.atrous", "attention.sparse.fixed", "attention.sparse.local", "attention.sparse.strided",
+        "attention.sparse.topk", "attention.taylor"};
+    const char *keys[18];
+    for (int i = 0; i < 18; i++) keys[i] = "";
+    struct mb_panels *p = mb_panels_make(18, names, keys);
+    cr_assert_not_null(p);
+    cr_assert_geq(p->n_panels, 3);
+    for (int q = 0; q < p->n_panels; q++) {
+        int per = 0;
+        for (int i = 0; i < 18; i++) per += p->panel[i] == q;
+        cr_assert(per >= 1 && per <= MB_PANEL_SERIES, "panel %d has %d series", q, per);
+    }
+    cr_assert_eq(p->panel[12], p->panel[16], "the sparse kernels share a panel");
+    /* 18 distinct styles: no two series look alike */
+    char seen[18][64];
+    for (int i = 0; i < 18; i++) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        mb_plot_style(f, p->style[i], 0);
+        fclose(f);
+        snprintf(seen[i], sizeof seen[i], "%s", buf);
+        free(buf);
+        for (int j = 0; j < i; j++) cr_assert_str_neq(seen[i], seen[j]);
+    }
+    mb_panels_free(p);
+}
+
+Test(panels, few_series_stay_in_one_panel) {
+    const char *kernels[3] = {"a.x", "a.y", "b.z"}, *keys[3] = {"d=64", "d=64", "d=128"};
+    struct mb_panels *p = mb_panels_make(3, kernels, keys);
+    cr_assert_eq(p->n_panels, 1);
+    cr_assert_str_eq(p->label[2], "b.z d=128");
+    mb_panels_free(p);
 }
