@@ -151,7 +151,8 @@ int mb_cmd_describe(int argc, char **argv) {
     for (int i = 0; i < f->n_axes; i++) {
         const struct mb_axis_rule *r = &f->axes[i];
         if (!(k->axes & (UINT64_C(1) << r->axis))) continue;
-        printf("  --%-12s %-8g %g..%g  %s\n", mb_axes[r->axis].name, r->def, r->min, r->max, mb_axes[r->axis].help);
+        printf("  --%-12s %-8g %g..%g  %s\n", mb_axes[r->axis].name, r->def, r->min, r->max,
+               r->axis == MB_AXIS_n && k->family->n_meaning ? k->family->n_meaning : mb_axes[r->axis].help);
     }
     printf("  --%-12s %-8d %d..%d  %s\n", "threads", 1, 1, 1024, mb_axes[MB_AXIS_threads].help);
     const struct mb_param_decl *lists[2] = {f->params, k->params};
@@ -425,8 +426,11 @@ int mb_cmd_eval(int argc, char **argv) {
         }
     }
     rc = k->family->point_from_inputs(&w, err, sizeof err);
-    for (int a = 0; !rc && a < MB_AXIS_COUNT; a++) /* an axis given on the command line must agree with the shapes */
-        if ((c.axes_set & (UINT64_C(1) << a)) && mb_point_get(&w.point, a) != mb_point_get(&p, a)) {
+    /* a size given on the command line must agree with the shapes (real axes such as alpha are not sizes: a dataset
+       may override them, as LoRA's `scaling` does --alpha) */
+    for (int a = 0; !rc && a < MB_AXIS_COUNT; a++)
+        if ((c.axes_set & (UINT64_C(1) << a)) && mb_axes[a].kind == MB_INT &&
+            mb_point_get(&w.point, a) != mb_point_get(&p, a)) {
             mb_workload_free(&w);
             return mb_cli_fail("eval", 2, "--%s %g contradicts the inputs in %s (their shapes give %s = %g)",
                                mb_axes[a].name, mb_point_get(&p, a), in, mb_axes[a].name, mb_point_get(&w.point, a));

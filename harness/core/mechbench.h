@@ -273,6 +273,7 @@ struct mb_family {
     const char *name;        /* "attention" */
     const char *summary;
     const struct mb_axis_rule *axes; int n_axes;         /* the axes this family reads */
+    const char *n_meaning;   /* what the n axis counts here when not a sequence length ("records"), or NULL */
     const struct mb_param_decl *params; int n_params;    /* --param keys of every kernel of the family */
     const struct mb_probe *probes; int n_probes;         /* measurements for claims beyond timings */
     const struct mb_mechanism *mechanisms; int n_mechanisms;

@@ -314,6 +314,7 @@ const struct mb_family mb_family_data_tfrecord = {
     .summary = "a TFRecord file image of n tf.Examples (record_bytes each, `features` features) in memory -> "
                "record_info (n, 3), framed (the image), parsed (n, features, 2): write, read + verify, parse, CRC32C",
     .axes = tfrecord_axes,
+    .n_meaning = "records in the file image",
     .n_axes = (int)(sizeof tfrecord_axes / sizeof tfrecord_axes[0]),
     .probes = mb_tfrecord_probes,
     .n_probes = (int)(sizeof mb_tfrecord_probes / sizeof mb_tfrecord_probes[0]),

@@ -111,7 +111,7 @@ GOOD_RECORDS = tfrecord(EXAMPLE, EXAMPLE)
 BAD_DATA_CRC = GOOD_RECORDS[:-1] + bytes([GOOD_RECORDS[-1] ^ 0xFF])
 SPEC = "[x]\ntype = numeric\n"
 
-CLAIM = "[claim c]\nsource = s\nstatement = t\nassert = slope\nkernels = attention.linear.elu\nexpect = 1..2\n"
+CLAIM = "[claim c]\nsource = s\nstatement = t\nassert = slope\nkernels = attention.linear.elu\nexpect = 1..2\nn = 256, 512, 1024, 2048, 4096\nfit_range = all\n"
 
 
 DIR, FIFO = ("dir",), ("fifo",)  # a directory, a named pipe (an output renamed onto it would replace it)
@@ -322,7 +322,7 @@ CATALOGUE = [
     Case("fit-foreign", ["fit", "r.h5"], {"r.h5": h5(x=np.arange(3))}, 1, r"r\.h5"),
     # --- claims, machine
     Case("claims-unknown-id", ["claims", "--dir", "c", "nope"], {"c/a.ini": CLAIM}, 2, r"no claim in c matches 'nope'"),
-    Case("claims-bad-file", ["claims", "--dir", "c"], {"c/a.ini": CLAIM + "bogus = 1\n"}, 1, r"a\.ini:7: .*bogus"),
+    Case("claims-bad-file", ["claims", "--dir", "c"], {"c/a.ini": CLAIM + "bogus = 1\n"}, 1, r"a\.ini:9: .*bogus"),
     Case("claims-empty-dir", ["claims", "--dir", "c"], {"c": DIR}, 2, r"c holds no claims"),
     Case("claims-missing-dir", ["claims", "--dir", "none"], {}, 1, r"none"),
     Case("machine-reps-zero", ["machine", "--reps", "0", "--out", "m.h5"], {}, 2, r"--reps"),

@@ -530,20 +530,20 @@ Test(data_tfrecord_kernels, shape_refuses_a_record_too_small) {
 
 /* ------------------------------------------------------------------------------------------------ fuzz corpus */
 /* The fuzz target's checks (fuzz/fuzz_tfrecord.c: reader, in-memory walk, Example and SequenceExample parse, round
-   trip, specs) on every input of fuzz/corpus/: a crash the fuzzer finds becomes a regression test by adding its
+   trip, specs) on every input of fuzz/corpus/tfrecord/: a crash the fuzzer finds becomes a regression test by adding its
    input there. */
 #define MB_FUZZ_REPLAY
 #include "../../fuzz/fuzz_tfrecord.c"
 
 Test(data_tfrecord_fuzz, corpus_replays) {
-    DIR *d = opendir("fuzz/corpus");
-    cr_assert_not_null(d, "fuzz/corpus not found (run the tests from the repository root)");
+    DIR *d = opendir("fuzz/corpus/tfrecord");
+    cr_assert_not_null(d, "fuzz/corpus/tfrecord not found (run the tests from the repository root)");
     int replayed = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
         char path[512];
-        snprintf(path, sizeof path, "fuzz/corpus/%s", e->d_name);
+        snprintf(path, sizeof path, "fuzz/corpus/tfrecord/%s", e->d_name);
         FILE *f = fopen(path, "rb");
         cr_assert_not_null(f, "%s", path);
         static uint8_t buf[1 << 20];
