@@ -31,6 +31,7 @@ import h5py
 import numpy as np
 import pytest
 
+from tfrecord_frame import frame
 from conftest import BINARY, ROOT, mechbench
 
 Case = namedtuple("Case", "id argv files rc regex hold disk", defaults=(None, False))
@@ -79,26 +80,8 @@ def with_value(index, value, shape=(1, 1, 4, 8)):
     return a
 
 
-def _crc32c(data):
-    c = 0xFFFFFFFF
-    for b in data:
-        c ^= b
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-    return c ^ 0xFFFFFFFF
-
-
-def _masked(data):
-    c = _crc32c(data)
-    return ((((c >> 15) | (c << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
-
-
 def tfrecord(*records):
-    out = bytearray()
-    for data in records:
-        length = struct.pack("<Q", len(data))
-        out += length + struct.pack("<I", _masked(length)) + data + struct.pack("<I", _masked(data))
-    return bytes(out)
+    return b"".join(frame(data) for data in records)
 
 
 def _field(number, payload):  # a length-delimited protobuf field (payloads here are < 128 bytes)

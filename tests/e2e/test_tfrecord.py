@@ -7,25 +7,10 @@ import json
 import re
 import struct
 
+from tfrecord_frame import crc32c, frame, masked
 from conftest import mechbench
 
 
-def crc32c(data):
-    c = 0xFFFFFFFF
-    for b in data:
-        c ^= b
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-    return c ^ 0xFFFFFFFF
-
-
-def masked(c):
-    return ((((c >> 15) | (c << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def frame(data):
-    head = struct.pack("<Q", len(data))
-    return head + struct.pack("<I", masked(crc32c(head))) + data + struct.pack("<I", masked(crc32c(data)))
 
 
 CSV = 'id,score,name,mixed\n1,0.5,"Ann, B",3\n-2,1e3,Bob,x\n7,2,"q""uote",4\n'

@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from tfrecord_frame import crc32c, frame, masked
 from conftest import ROOT, mechbench
 
 PROTO = ROOT / "kernels" / "data" / "proto"
@@ -20,22 +21,6 @@ if not shutil.which("protoc"):
     pytest.skip("protoc not installed (protobuf-compiler)", allow_module_level=True)
 
 
-def crc32c(data):
-    c = 0xFFFFFFFF
-    for b in data:
-        c ^= b
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-    return c ^ 0xFFFFFFFF
-
-
-def masked(c):
-    return ((((c >> 15) | (c << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def frame(data):
-    head = struct.pack("<Q", len(data))
-    return head + struct.pack("<I", masked(crc32c(head))) + data + struct.pack("<I", masked(crc32c(data)))
 
 
 def unframe(blob):
