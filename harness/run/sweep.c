@@ -263,13 +263,26 @@ static int open_output(const struct mb_experiment *e, const struct mb_sweep_opts
                              "the same experiment only (use another --out, or --force to replace it)", so->out, name,
                              seed[0] ? seed : "?", e->name, want_seed);
         }
-        if (mb_store_close(*store, err, errlen) || mb_store_open(so->out, 1, store, err, errlen)) return -1;
-        return mb_store_read_rows(*store, old_rows, n_old, err, errlen);
+        /* a file without one committed row holds no finished measurement: it is created again rather than repaired
+           (a full disk during the first row can leave an uncommitted tail whose chunks lie past the file's end) */
+        struct mb_row *committed = NULL;
+        int64_t n_committed = 0;
+        if (mb_store_read_rows(*store, &committed, &n_committed, err, errlen)) {
+            char ignored[64];
+            mb_store_close(*store, ignored, sizeof ignored);
+            return -1;
+        }
+        free(committed);
+        if (mb_store_close(*store, err, errlen)) return -1;
+        if (n_committed > 0) {
+            if (mb_store_open(so->out, 1, store, err, errlen)) return -1;
+            return mb_store_read_rows(*store, old_rows, n_old, err, errlen);
+        }
     }
-    if (exists && !so->force)
+    if (exists && !so->force && !so->resume)
         return mb_errorf(err, errlen, "%s exists (use --resume to continue it or --force to replace it)", so->out);
     struct mb_store_meta meta = {.experiment = e->name, .ini_text = e->ini_text ? e->ini_text : "", .seed = e->seed};
-    return mb_store_create(so->out, &meta, so->force, store, err, errlen);
+    return mb_store_create(so->out, &meta, so->force || (exists && so->resume), store, err, errlen);
 }
 
 double mb_sweep_item_cost(const struct mb_sweep_item *it, int repetitions, double min_time) {
