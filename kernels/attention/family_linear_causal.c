@@ -1,0 +1,163 @@
+/* The causal chunked scheme of group "linear" (see family_linear.h), one cache-resident loop per head.
+ *
+ * Per head, chunks of C rows in order, with the running state S (f x d) = sum_{j < i0} phi(k_j) v_j^T and
+ * z (f) = sum_{j < i0} phi(k_j) of the rows before the chunk (Katharopoulos et al. 2020, eq. 16-20, chunkwise):
+ *   A   = tril(phi(Q_c) phi(K_c)^T)                                   (len x len, diagonal included)
+ *   O_c = [phi(Q_c) S + A V_c] / [rowsum A + phi(Q_c) z + eps]        (row by row)
+ *   S  += phi(K_c)^T V_c,  z += colsum phi(K_c)
+ * S, z, the chunk's features and A stay in L1/L2; the four products run in one small GEMM whose AVX-512 copy is a
+ * register-blocked broadcast-FMA micro-kernel (6 rows x 64 columns, 24 accumulators), triangular where the mask
+ * allows (the score tile stops at the block's last row, the A V product at its last key). The portable copy is
+ * the same loop nest in plain C. Segments: with fewer heads than threads, each head's chunks are cut into
+ * segments; a first pass sums every segment's phi(K)^T V, an exclusive prefix gives each segment its start state.
+ */
+#include "attention/family_linear.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+enum tri { TRI_NONE, TRI_N, TRI_K }; /* row block [r0, r0 + mr): columns < r0 + mr (TRI_N) or k < r0 + mr (TRI_K) */
+
+/* C (M x N, ldc) (+)= A (M x K; A(r, k) = a[r * rs + k * cs]) B (K x N, ldb), row-major B and C. */
+#if defined(__AVX512F__)
+#define MR 6
+static inline __mmask16 lane_mask(int64_t left) {
+    return left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : (__mmask16)0;
+}
+
+/* one mr x (16 nv) tile, k in [0, K) */
+static inline __attribute__((always_inline)) void tile(const int mr, const int nv, int64_t K, const float *a,
+                                                       int64_t rs, int64_t cs, const float *b, int64_t ldb, float *c,
+                                                       int64_t ldc, const __mmask16 *m, int acc_in) {
+    __m512 acc[MR][4];
+    for (int r = 0; r < mr; r++)
+        for (int t = 0; t < nv; t++)
+            acc[r][t] = acc_in ? _mm512_maskz_loadu_ps(m[t], c + r * ldc + 16 * t) : _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; k++) {
+        __m512 bv[4];
+        for (int t = 0; t < nv; t++) bv[t] = _mm512_maskz_loadu_ps(m[t], b + k * ldb + 16 * t);
+        for (int r = 0; r < mr; r++) {
+            const __m512 av = _mm512_set1_ps(a[r * rs + k * cs]);
+            for (int t = 0; t < nv; t++) acc[r][t] = _mm512_fmadd_ps(av, bv[t], acc[r][t]);
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int t = 0; t < nv; t++) _mm512_mask_storeu_ps(c + r * ldc + 16 * t, m[t], acc[r][t]);
+}
+
+#define TILE_NV(MRC)                                                                                                \
+    switch (nv) {                                                                                                   \
+    case 1: tile(MRC, 1, kk, ar, rs, cs, b + n0, ldb, cr, ldc, m, acc_in); break;                                   \
+    case 2: tile(MRC, 2, kk, ar, rs, cs, b + n0, ldb, cr, ldc, m, acc_in); break;                                   \
+    case 3: tile(MRC, 3, kk, ar, rs, cs, b + n0, ldb, cr, ldc, m, acc_in); break;                                   \
+    default: tile(MRC, 4, kk, ar, rs, cs, b + n0, ldb, cr, ldc, m, acc_in); break;                                  \
+    }
+
+static void gemm(int64_t M, int64_t N, int64_t K, const float *a, int64_t rs, int64_t cs, const float *b,
+                 int64_t ldb, float *c, int64_t ldc, int acc_in, enum tri tri) {
+    for (int64_t r0 = 0; r0 < M; r0 += MR) {
+        const int mr = M - r0 < MR ? (int)(M - r0) : MR;
+        const int64_t nn = tri == TRI_N && r0 + mr < N ? r0 + mr : N, kk = tri == TRI_K && r0 + mr < K ? r0 + mr : K;
+        const float *ar = a + r0 * rs;
+        for (int64_t n0 = 0; n0 < nn; n0 += 64) {
+            const int64_t left = nn - n0;
+            const int nv = left >= 64 ? 4 : (int)((left + 15) / 16);
+            const __mmask16 m[4] = {lane_mask(left), lane_mask(left - 16), lane_mask(left - 32), lane_mask(left - 48)};
+            float *cr = c + r0 * ldc + n0;
+            switch (mr) {
+            case 1: TILE_NV(1) break;
+            case 2: TILE_NV(2) break;
+            case 3: TILE_NV(3) break;
+            case 4: TILE_NV(4) break;
+            case 5: TILE_NV(5) break;
+            default: TILE_NV(6) break;
+            }
+        }
+    }
+}
+#else
+static void gemm(int64_t M, int64_t N, int64_t K, const float *a, int64_t rs, int64_t cs, const float *b,
+                 int64_t ldb, float *c, int64_t ldc, int acc_in, enum tri tri) {
+    for (int64_t r = 0; r < M; r++) {
+        const int64_t nn = tri == TRI_N && r + 1 < N ? r + 1 : N, kk = tri == TRI_K && r + 1 < K ? r + 1 : K;
+        float *cr = c + r * ldc;
+        if (!acc_in)
+            for (int64_t e = 0; e < nn; e++) cr[e] = 0.0f;
+        for (int64_t k = 0; k < kk; k++) {
+            const float x = a[r * rs + k * cs];
+            const float *bk = b + k * ldb;
+            for (int64_t e = 0; e < nn; e++) cr[e] += x * bk[e];
+        }
+    }
+}
+#endif
+
+/* y (cols x ld) = x^T, x (rows x cols) */
+static void transpose(const float *restrict x, int64_t rows, int64_t cols, float *restrict y, int64_t ld) {
+    for (int64_t i0 = 0; i0 < rows; i0 += 16)
+        for (int64_t r = 0; r < cols; r++) {
+            const int64_t i1 = rows - i0 < 16 ? rows : i0 + 16;
+            for (int64_t i = i0; i < i1; i++) y[r * ld + i] = x[i * cols + r];
+        }
+}
+
+/* u (f) += colsum x (rows x f) */
+static void add_colsum(const float *restrict x, int64_t rows, int64_t f, float *restrict u) {
+    for (int64_t i = 0; i < rows; i++) {
+        const float *xi = x + i * f;
+#pragma omp simd
+        for (int64_t r = 0; r < f; r++) u[r] += xi[r];
+    }
+}
+
+size_t mb_lin_causal_scratch(int64_t C, int64_t f) { return (size_t)(2 * C * f + C * f + C * C + 2 * C); }
+
+void mb_lin_causal_sum(const struct mb_lin_feature *phi, const float *k, const float *v, int64_t len, int64_t d,
+                       int64_t C, float *S, float *z, float *scratch) {
+    const int64_t f = phi->dim(d);
+    float *pk = scratch;
+    for (int64_t i0 = 0; i0 < len; i0 += C) {
+        const int64_t l = len - i0 < C ? len - i0 : C;
+        phi->map(k + i0 * d, pk, l, d);
+        gemm(f, d, l, pk, 1, f, v + i0 * d, d, S, d, 1, TRI_NONE);
+        add_colsum(pk, l, f, z);
+    }
+}
+
+void mb_lin_causal_rows(const struct mb_lin_feature *phi, const float *q, const float *k, const float *v,
+                        int64_t len, int64_t d, int64_t C, float *S, float *z, float *out, float *scratch) {
+    const int64_t f = phi->dim(d);
+    float *pq = scratch, *pk = pq + C * f, *pkt = pk + C * f, *A = pkt + C * f, *rowsum = A + C * C, *dq = rowsum + C;
+    for (int64_t i0 = 0; i0 < len; i0 += C) {
+        const int64_t l = len - i0 < C ? len - i0 : C;
+        const float *vc = v + i0 * d;
+        float *o = out + i0 * d;
+        phi->map(q + i0 * d, pq, l, d);
+        phi->map(k + i0 * d, pk, l, d);
+        transpose(pk, l, f, pkt, C);
+        for (int64_t i = 0; i < l; i++) {
+            const float *pqi = pq + i * f;
+            float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+            for (int64_t r = 0; r < f; r++) s += pqi[r] * z[r];
+            dq[i] = s;
+        }
+        gemm(l, d, f, pq, f, 1, S, d, o, d, 0, TRI_NONE);          /* O = phi(Q_c) S */
+        gemm(l, l, f, pq, f, 1, pkt, C, A, C, 0, TRI_N);            /* A = phi(Q_c) phi(K_c)^T, j < block end */
+        for (int64_t i = 0; i < l; i++) {
+            float *Ai = A + i * C, s = 0.0f;
+            for (int64_t j = 0; j <= i; j++) s += Ai[j];
+            for (int64_t j = i + 1; j < l; j++) Ai[j] = 0.0f;
+            rowsum[i] = s;
+        }
+        gemm(l, d, l, A, C, 1, vc, d, o, d, 1, TRI_K);               /* O += A V_c, j < block end */
+        gemm(f, d, l, pk, 1, f, vc, d, S, d, 1, TRI_NONE);          /* S += phi(K_c)^T V_c */
+        add_colsum(pk, l, f, z);
+        for (int64_t i = 0; i < l; i++) {
+            const float inv = 1.0f / (rowsum[i] + dq[i] + MB_ATTN_LINEAR_EPS);
+            float *oi = o + i * d;
+#pragma omp simd
+            for (int64_t e = 0; e < d; e++) oi[e] *= inv;
+        }
+    }
+}
