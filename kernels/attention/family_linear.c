@@ -9,6 +9,7 @@
  *                       on Q K^T, i.e. Q/sqrt(n) (K/sqrt(n))^T V)
  */
 #include "attention/family_linear.h"
+#include "core/vexp.h"
 
 #include <cblas.h>
 #include <immintrin.h>
@@ -23,6 +24,22 @@ static int64_t dim_plus_one(int64_t d) { return d + 1; }
 
 static void map_elu1(const float *x, float *y, int64_t rows, int64_t d) { mb_attn_elu1(x, y, rows * d); }
 
+static void map_elu1_fast(const float *x, float *y, int64_t rows, int64_t d) {
+#if defined(__AVX512F__)
+    const int64_t len = rows * d;
+    const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    for (int64_t i = 0; i < len; i += 16) {
+        const __mmask16 m = len - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (len - i)) - 1);
+        const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        const __mmask16 pos = _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ);
+        const __m512 neg = mb_exp_ps(_mm512_min_ps(v, zero));
+        _mm512_mask_storeu_ps(y + i, m, _mm512_mask_blend_ps(pos, neg, _mm512_add_ps(v, one)));
+    }
+#else
+    mb_attn_elu1(x, y, rows * d);
+#endif
+}
+
 static void map_cos(const float *x, float *y, int64_t rows, int64_t d) {
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * d;
@@ -34,8 +51,8 @@ static void map_cos(const float *x, float *y, int64_t rows, int64_t d) {
     }
 }
 
-const struct mb_lin_feature mb_lin_feature_elu1 = {"elu+1", dim_same, map_elu1};
-const struct mb_lin_feature mb_lin_feature_cos = {"[1, x/|x|]", dim_plus_one, map_cos};
+const struct mb_lin_feature mb_lin_feature_elu1 = {"elu+1", dim_same, map_elu1, map_elu1_fast};
+const struct mb_lin_feature mb_lin_feature_cos = {"[1, x/|x|]", dim_plus_one, map_cos, NULL};
 
 /* ------------------------------------------------------------------------------------------ RNN step */
 /* One pass over S per block of 64 columns: the output block stays in 4 registers (no store-to-load chain

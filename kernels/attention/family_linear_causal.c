@@ -16,7 +16,9 @@
 #include <immintrin.h>
 #include <string.h>
 
-enum tri { TRI_NONE, TRI_N, TRI_K }; /* row block [r0, r0 + mr): columns < r0 + mr (TRI_N) or k < r0 + mr (TRI_K) */
+/* causal shapes: TRI_N, C(i, j) = 0 for j > i (computed up to the row block's end only); TRI_K, A(i, k) = 0 for k > i
+ * is assumed (the product stops at the row block's end) */
+enum tri { TRI_NONE, TRI_N, TRI_K };
 
 /* C (M x N, ldc) (+)= A (M x K; A(r, k) = a[r * rs + k * cs]) B (K x N, ldb), row-major B and C. */
 #if defined(__AVX512F__)
@@ -72,6 +74,12 @@ static void gemm(int64_t M, int64_t N, int64_t K, const float *a, int64_t rs, in
             case 5: TILE_NV(5) break;
             default: TILE_NV(6) break;
             }
+            if (tri == TRI_N) /* zero column j > row i of the tile */
+                for (int r = 0; r < mr; r++)
+                    for (int t = 0; t < nv; t++) {
+                        const __mmask16 upper = m[t] & (__mmask16)~lane_mask(r0 + r - n0 - 16 * t + 1);
+                        if (upper) _mm512_mask_storeu_ps(cr + r * ldc + 16 * t, upper, _mm512_setzero_ps());
+                    }
         }
     }
 }
@@ -83,6 +91,8 @@ static void gemm(int64_t M, int64_t N, int64_t K, const float *a, int64_t rs, in
         float *cr = c + r * ldc;
         if (!acc_in)
             for (int64_t e = 0; e < nn; e++) cr[e] = 0.0f;
+        if (tri == TRI_N) /* the masked part of the tile of row r */
+            for (int64_t e = nn; e < N; e++) cr[e] = 0.0f;
         for (int64_t k = 0; k < kk; k++) {
             const float x = a[r * rs + k * cs];
             const float *bk = b + k * ldb;
@@ -92,13 +102,51 @@ static void gemm(int64_t M, int64_t N, int64_t K, const float *a, int64_t rs, in
 }
 #endif
 
+#if defined(__AVX512F__)
+/* y (16 x ldy) = x^T, x (16 x ldx): three rounds of in-register shuffles (unpack, shuffle, 2 x 128-bit lanes) */
+static void transpose16(const float *x, int64_t ldx, float *y, int64_t ldy) {
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(x + i * ldx);
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) {
+            t[8 * i + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0x88);
+            t[8 * i + 4 + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0xdd);
+        }
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);
+    }
+    for (int i = 0; i < 16; i++) _mm512_storeu_ps(y + i * ldy, r[i]);
+}
+#endif
+
 /* y (cols x ld) = x^T, x (rows x cols) */
 static void transpose(const float *restrict x, int64_t rows, int64_t cols, float *restrict y, int64_t ld) {
-    for (int64_t i0 = 0; i0 < rows; i0 += 16)
-        for (int64_t r = 0; r < cols; r++) {
-            const int64_t i1 = rows - i0 < 16 ? rows : i0 + 16;
-            for (int64_t i = i0; i < i1; i++) y[r * ld + i] = x[i * cols + r];
-        }
+    int64_t i0 = 0;
+#if defined(__AVX512F__)
+    int64_t c0 = 0;
+    for (; i0 + 16 <= rows; i0 += 16)
+        for (c0 = 0; c0 + 16 <= cols; c0 += 16) transpose16(x + i0 * cols + c0, cols, y + c0 * ld + i0, ld);
+    for (int64_t i = 0; i < i0; i++) /* the columns right of the 16 x 16 blocks */
+        for (int64_t r = c0; r < cols; r++) y[r * ld + i] = x[i * cols + r];
+#endif
+    for (int64_t i = i0; i < rows; i++)
+        for (int64_t r = 0; r < cols; r++) y[r * ld + i] = x[i * cols + r];
+}
+
+/* ask for `bytes` from x into L2 (the next chunk's rows while this one computes) */
+static void prefetch_l2(const float *x, int64_t bytes) {
+    for (int64_t b = 0; b < bytes; b += 64) __builtin_prefetch((const char *)x + b, 0, 2);
 }
 
 /* u (f) += colsum x (rows x f) */
@@ -110,7 +158,7 @@ static void add_colsum(const float *restrict x, int64_t rows, int64_t f, float *
     }
 }
 
-size_t mb_lin_causal_scratch(int64_t C, int64_t f) { return (size_t)(2 * C * f + C * f + C * C + 2 * C); }
+size_t mb_lin_causal_scratch(int64_t C, int64_t f) { return (size_t)(3 * C * f + C * C + C); }
 
 void mb_lin_causal_sum(const struct mb_lin_feature *phi, const float *k, const float *v, int64_t len, int64_t d,
                        int64_t C, float *S, float *z, float *scratch) {
@@ -118,7 +166,7 @@ void mb_lin_causal_sum(const struct mb_lin_feature *phi, const float *k, const f
     float *pk = scratch;
     for (int64_t i0 = 0; i0 < len; i0 += C) {
         const int64_t l = len - i0 < C ? len - i0 : C;
-        phi->map(k + i0 * d, pk, l, d);
+        (phi->map_fast ? phi->map_fast : phi->map)(k + i0 * d, pk, l, d);
         gemm(f, d, l, pk, 1, f, v + i0 * d, d, S, d, 1, TRI_NONE);
         add_colsum(pk, l, f, z);
     }
@@ -127,34 +175,37 @@ void mb_lin_causal_sum(const struct mb_lin_feature *phi, const float *k, const f
 void mb_lin_causal_rows(const struct mb_lin_feature *phi, const float *q, const float *k, const float *v,
                         int64_t len, int64_t d, int64_t C, float *S, float *z, float *out, float *scratch) {
     const int64_t f = phi->dim(d);
-    float *pq = scratch, *pk = pq + C * f, *pkt = pk + C * f, *A = pkt + C * f, *rowsum = A + C * C, *dq = rowsum + C;
+    float *pq = scratch, *pk = pq + C * f, *pkt = pk + C * f, *A = pkt + C * f, *dq = A + C * C;
+    void (*map)(const float *, float *, int64_t, int64_t) = phi->map_fast ? phi->map_fast : phi->map;
     for (int64_t i0 = 0; i0 < len; i0 += C) {
         const int64_t l = len - i0 < C ? len - i0 : C;
         const float *vc = v + i0 * d;
         float *o = out + i0 * d;
-        phi->map(q + i0 * d, pq, l, d);
-        phi->map(k + i0 * d, pk, l, d);
+        if (i0 + C < len) {
+            const int64_t next = (len - i0 - C < C ? len - i0 - C : C) * d * (int64_t)sizeof(float);
+            prefetch_l2(q + (i0 + C) * d, next);
+            prefetch_l2(k + (i0 + C) * d, next);
+            prefetch_l2(v + (i0 + C) * d, next);
+        }
+        map(q + i0 * d, pq, l, d);
+        map(k + i0 * d, pk, l, d);
         transpose(pk, l, f, pkt, C);
-        for (int64_t i = 0; i < l; i++) {
-            const float *pqi = pq + i * f;
+        for (int64_t i = 0; i < l; i++) { /* z += phi(k_i); dq_i = phi(q_i).z = rowsum A_i + phi(q_i).z_before */
+            const float *pqi = pq + i * f, *pki = pk + i * f;
             float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-            for (int64_t r = 0; r < f; r++) s += pqi[r] * z[r];
+            for (int64_t r = 0; r < f; r++) {
+                z[r] += pki[r];
+                s += pqi[r] * z[r];
+            }
             dq[i] = s;
         }
-        gemm(l, d, f, pq, f, 1, S, d, o, d, 0, TRI_NONE);          /* O = phi(Q_c) S */
-        gemm(l, l, f, pq, f, 1, pkt, C, A, C, 0, TRI_N);            /* A = phi(Q_c) phi(K_c)^T, j < block end */
+        gemm(l, d, f, pq, f, 1, S, d, o, d, 0, TRI_NONE); /* O = phi(Q_c) S */
+        gemm(l, l, f, pq, f, 1, pkt, C, A, C, 0, TRI_N);  /* A = tril(phi(Q_c) phi(K_c)^T) */
+        gemm(l, d, l, A, C, 1, vc, d, o, d, 1, TRI_K);    /* O += A V_c */
+        gemm(f, d, l, pkt, C, 1, vc, d, S, d, 1, TRI_NONE); /* S += phi(K_c)^T V_c */
         for (int64_t i = 0; i < l; i++) {
-            float *Ai = A + i * C, s = 0.0f;
-            for (int64_t j = 0; j <= i; j++) s += Ai[j];
-            for (int64_t j = i + 1; j < l; j++) Ai[j] = 0.0f;
-            rowsum[i] = s;
-        }
-        gemm(l, d, l, A, C, 1, vc, d, o, d, 1, TRI_K);               /* O += A V_c, j < block end */
-        gemm(f, d, l, pk, 1, f, vc, d, S, d, 1, TRI_NONE);          /* S += phi(K_c)^T V_c */
-        add_colsum(pk, l, f, z);
-        for (int64_t i = 0; i < l; i++) {
-            const float inv = 1.0f / (rowsum[i] + dq[i] + MB_ATTN_LINEAR_EPS);
+            const float inv = 1.0f / (dq[i] + MB_ATTN_LINEAR_EPS);
             float *oi = o + i * d;
 #pragma omp simd
             for (int64_t e = 0; e < d; e++) oi[e] *= inv;
