@@ -3,16 +3,19 @@
  * Per head, chunks of C rows in order, with the running state S (f x d) = sum_{j < i0} phi(k_j) v_j^T and
  * z (f) = sum_{j < i0} phi(k_j) of the rows before the chunk (Katharopoulos et al. 2020, eq. 16-20, chunkwise):
  *   A   = tril(phi(Q_c) phi(K_c)^T)                                   (len x len, diagonal included)
- *   O_c = [phi(Q_c) S + A V_c] / [rowsum A + phi(Q_c) z + eps]        (row by row)
+ *   O_c = [phi(Q_c) S + A V_c] / [rowsum A + phi(Q_c) z + eps]        (row by row; the denominator as
+ *         phi(q_i).(z + sum_{j <= i} phi(k_j)), z advanced row by row)
  *   S  += phi(K_c)^T V_c,  z += colsum phi(K_c)
- * S, z, the chunk's features and A stay in L1/L2; the four products run in one small GEMM whose AVX-512 copy is a
- * register-blocked broadcast-FMA micro-kernel (6 rows x 64 columns, 24 accumulators), triangular where the mask
- * allows (the score tile stops at the block's last row, the A V product at its last key). The portable copy is
- * the same loop nest in plain C. Segments: with fewer heads than threads, each head's chunks are cut into
- * segments; a first pass sums every segment's phi(K)^T V, an exclusive prefix gives each segment its start state.
+ * S, z, the chunk's features and A stay in L1/L2 (the next chunk's q, k, v are prefetched to L2); the four
+ * products run in one small GEMM whose AVX-512 copy is a register-blocked broadcast-FMA micro-kernel (6 rows x 64
+ * columns, 24 accumulators), triangular where the mask allows (the score tile stops at the block's last row, the
+ * A V product at its last key). The copies without AVX-512 (portable, avx2) call OpenBLAS's sgemm for the same
+ * four products. Segments: with fewer heads than threads, each head's chunks are cut into segments; a first pass
+ * sums every segment's phi(K)^T V, an exclusive prefix gives each segment its start state.
  */
 #include "attention/family_linear.h"
 
+#include <cblas.h>
 #include <immintrin.h>
 #include <string.h>
 
@@ -84,21 +87,15 @@ static void gemm(int64_t M, int64_t N, int64_t K, const float *a, int64_t rs, in
     }
 }
 #else
+/* the copies without AVX-512: OpenBLAS (the full score block, then its upper triangle zeroed) */
 static void gemm(int64_t M, int64_t N, int64_t K, const float *a, int64_t rs, int64_t cs, const float *b,
                  int64_t ldb, float *c, int64_t ldc, int acc_in, enum tri tri) {
-    for (int64_t r = 0; r < M; r++) {
-        const int64_t nn = tri == TRI_N && r + 1 < N ? r + 1 : N, kk = tri == TRI_K && r + 1 < K ? r + 1 : K;
-        float *cr = c + r * ldc;
-        if (!acc_in)
-            for (int64_t e = 0; e < nn; e++) cr[e] = 0.0f;
-        if (tri == TRI_N) /* the masked part of the tile of row r */
-            for (int64_t e = nn; e < N; e++) cr[e] = 0.0f;
-        for (int64_t k = 0; k < kk; k++) {
-            const float x = a[r * rs + k * cs];
-            const float *bk = b + k * ldb;
-            for (int64_t e = 0; e < nn; e++) cr[e] += x * bk[e];
-        }
-    }
+    const enum CBLAS_TRANSPOSE ta = cs == 1 ? CblasNoTrans : CblasTrans;
+    cblas_sgemm(CblasRowMajor, ta, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, a, (int)(cs == 1 ? rs : cs), b,
+                (int)ldb, acc_in ? 1.0f : 0.0f, c, (int)ldc);
+    if (tri == TRI_N)
+        for (int64_t r = 0; r + 1 < N && r < M; r++)
+            for (int64_t e = r + 1; e < N; e++) c[r * ldc + e] = 0.0f;
 }
 #endif
 
