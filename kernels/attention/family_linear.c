@@ -9,6 +9,7 @@
  *                       on Q K^T, i.e. Q/sqrt(n) (K/sqrt(n))^T V)
  */
 #include "attention/family_linear.h"
+#include "core/vexp.h"
 
 #include <cblas.h>
 #include <immintrin.h>
@@ -23,6 +24,22 @@ static int64_t dim_plus_one(int64_t d) { return d + 1; }
 
 static void map_elu1(const float *x, float *y, int64_t rows, int64_t d) { mb_attn_elu1(x, y, rows * d); }
 
+static void map_elu1_fast(const float *x, float *y, int64_t rows, int64_t d) {
+#if defined(__AVX512F__)
+    const int64_t len = rows * d;
+    const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    for (int64_t i = 0; i < len; i += 16) {
+        const __mmask16 m = len - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (len - i)) - 1);
+        const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        const __mmask16 pos = _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ);
+        const __m512 neg = mb_exp_ps(_mm512_min_ps(v, zero));
+        _mm512_mask_storeu_ps(y + i, m, _mm512_mask_blend_ps(pos, neg, _mm512_add_ps(v, one)));
+    }
+#else
+    mb_attn_elu1(x, y, rows * d);
+#endif
+}
+
 static void map_cos(const float *x, float *y, int64_t rows, int64_t d) {
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * d;
@@ -34,8 +51,8 @@ static void map_cos(const float *x, float *y, int64_t rows, int64_t d) {
     }
 }
 
-const struct mb_lin_feature mb_lin_feature_elu1 = {"elu+1", dim_same, map_elu1};
-const struct mb_lin_feature mb_lin_feature_cos = {"[1, x/|x|]", dim_plus_one, map_cos};
+const struct mb_lin_feature mb_lin_feature_elu1 = {"elu+1", dim_same, map_elu1, map_elu1_fast};
+const struct mb_lin_feature mb_lin_feature_cos = {"[1, x/|x|]", dim_plus_one, map_cos, NULL};
 
 /* ------------------------------------------------------------------------------------------ RNN step */
 /* One pass over S per block of 64 columns: the output block stays in 4 registers (no store-to-load chain
@@ -97,9 +114,11 @@ struct chunked {
     struct mb_attn a;
     const struct mb_lin_feature *phi;
     int64_t f, chunk, nchunks, team;
-    float *states;        /* (heads, nchunks + 1, f, d) */
-    float *zs;            /* (heads, nchunks + 1, f) */
-    float *scratch;       /* (team, chunk * chunk + chunk + 2 * chunk * f): masked block, row sums, phi(Q_c), phi(K_c) */
+    int64_t slots;        /* state slots per head: nchunks + 1 (non-causal), the most segments (causal) */
+    float *states;        /* (heads, slots, f, d): chunk prefix sums (non-causal), segment start states (causal) */
+    float *zs;            /* (heads, slots, f) */
+    float *scratch;       /* (team, per_thread) */
+    size_t per_thread;    /* floats of scratch per thread */
 };
 
 void mb_lin_chunked_teardown(void *state) {
@@ -108,6 +127,13 @@ void mb_lin_chunked_teardown(void *state) {
     mb_free(c->zs);
     mb_free(c->scratch);
     free(c);
+}
+
+/* segments per head of the causal loop: 1 when the heads fill the team, else enough to give every thread one */
+static int64_t causal_segments(int64_t heads, int64_t team, int64_t nchunks) {
+    if (heads >= team) return 1;
+    const int64_t s = (team + heads - 1) / heads;
+    return s < nchunks ? s : nchunks;
 }
 
 int mb_lin_chunked_setup(const struct mb_kernel *k, void **state, struct mb_workload *w, char *err, size_t errlen) {
@@ -123,10 +149,13 @@ int mb_lin_chunked_setup(const struct mb_kernel *k, void **state, struct mb_work
     if (w->point.threads > c->team) c->team = w->point.threads;
     if (c->team < 1) c->team = 1;
     const size_t heads = (size_t)mb_attn_head_count(&c->a), d = (size_t)c->a.d;
-    const size_t f = (size_t)c->f, slots = (size_t)c->nchunks + 1, C = (size_t)c->chunk;
+    const size_t f = (size_t)c->f, C = (size_t)c->chunk;
+    c->slots = c->a.causal ? causal_segments((int64_t)heads, c->team, c->nchunks) : c->nchunks + 1;
+    const size_t slots = (size_t)c->slots;
+    c->per_thread = c->a.causal ? mb_lin_causal_scratch(c->chunk, c->f) : 2 * C * f;
     c->states = mb_alloc(heads * slots * f * d * sizeof(float));
     c->zs = mb_alloc(heads * slots * f * sizeof(float));
-    c->scratch = mb_alloc((size_t)c->team * (C * C + C + 2 * C * f) * sizeof(float));
+    c->scratch = mb_alloc((size_t)c->team * c->per_thread * sizeof(float));
     if (!c->states || !c->zs || !c->scratch) {
         mb_lin_chunked_teardown(c);
         return mb_errorf(err, errlen, "out of memory for the chunked linear-attention workspace");
@@ -153,18 +182,61 @@ static void exclusive_scan(float *x, int64_t nc, int64_t stride, int64_t count) 
     for (int64_t e = 0; e < count; e++) x[nc * stride + e] = acc[e];
 }
 
+/* causal: segment s of a head covers chunks [s * per, (s + 1) * per); slot s of the head holds its start state */
+static void causal_run(struct chunked *c, int team) {
+    const struct mb_attn *a = &c->a;
+    const int64_t n = a->n, d = a->d, f = c->f, C = c->chunk, heads = mb_attn_head_count(a);
+    const int64_t segs = causal_segments(heads, team, c->nchunks), per = (c->nchunks + segs - 1) / segs;
+    const int64_t rows = per * C, slot = f * d;
+#pragma omp parallel num_threads(team)
+    {
+        float *scratch = c->scratch + (size_t)omp_get_thread_num() * c->per_thread;
+        /* 1. slot s = the sum over segment s - 1 (slot 0 = 0) */
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < heads * segs; t++) {
+            const int64_t head = t / segs, s = t % segs, i0 = (s - 1) * rows, off = head * n * d + i0 * d;
+            float *S = c->states + (head * c->slots + s) * slot, *z = c->zs + (head * c->slots + s) * f;
+            memset(S, 0, (size_t)slot * sizeof(float));
+            memset(z, 0, (size_t)f * sizeof(float));
+            if (s > 0 && i0 < n)
+                mb_lin_causal_sum(c->phi, a->k + off, a->v + off, n - i0 < rows ? n - i0 : rows, d, C, S, z, scratch);
+        }
+        /* 2. inclusive prefix over the slots: slot s = the sum over segments < s */
+        if (segs > 2) {
+#pragma omp for schedule(static)
+            for (int64_t head = 0; head < heads; head++)
+                for (int64_t s = 2; s < segs; s++) {
+                    float *S = c->states + (head * c->slots + s) * slot, *z = c->zs + (head * c->slots + s) * f;
+                    for (int64_t e = 0; e < slot; e++) S[e] += S[e - slot];
+                    for (int64_t e = 0; e < f; e++) z[e] += z[e - f];
+                }
+        }
+        /* 3. the rows of every segment from its start state */
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t t = 0; t < heads * segs; t++) {
+            const int64_t head = t / segs, s = t % segs, i0 = s * rows, off = head * n * d + i0 * d;
+            const int64_t len = n - i0 < rows ? n - i0 : rows;
+            float *S = c->states + (head * c->slots + s) * slot, *z = c->zs + (head * c->slots + s) * f;
+            if (len > 0)
+                mb_lin_causal_rows(c->phi, a->q + off, a->k + off, a->v + off, len, d, C, S, z, a->out + off, scratch);
+        }
+    }
+}
+
 void mb_lin_chunked_run(void *state) {
     struct chunked *c = state;
     const struct mb_attn *a = &c->a;
-    const int64_t n = a->n, d = a->d, f = c->f, C = c->chunk, nc = c->nchunks, heads = mb_attn_head_count(a);
-    const int64_t slot = f * d, tasks = heads * nc, eblocks = (slot + PREFIX_BLOCK - 1) / PREFIX_BLOCK;
-    const int causal = a->causal;
     int team = omp_get_max_threads();
     if (team > c->team) team = (int)c->team;
+    if (a->causal) {
+        causal_run(c, team);
+        return;
+    }
+    const int64_t n = a->n, d = a->d, f = c->f, C = c->chunk, nc = c->nchunks, heads = mb_attn_head_count(a);
+    const int64_t slot = f * d, tasks = heads * nc, eblocks = (slot + PREFIX_BLOCK - 1) / PREFIX_BLOCK;
 #pragma omp parallel num_threads(team)
     {
-        float *A = c->scratch + (int64_t)omp_get_thread_num() * (C * C + C + 2 * C * f), *rowsum = A + C * C;
-        float *pq = rowsum + C, *pk = pq + C * f; /* phi(Q_c), phi(K_c) (chunk, f) */
+        float *pq = c->scratch + (size_t)omp_get_thread_num() * c->per_thread, *pk = pq + C * f; /* (chunk, f) */
         /* 1. features and per-chunk sums U_c = phi(K_c)^T V_c, u_c = colsum phi(K_c) */
 #pragma omp for schedule(static)
         for (int64_t t = 0; t < tasks; t++) {
@@ -192,40 +264,20 @@ void mb_lin_chunked_run(void *state) {
         for (int64_t head = 0; head < heads; head++)
             for (int64_t e0 = 0; e0 < f; e0 += PREFIX_BLOCK)
                 exclusive_scan(c->zs + head * (nc + 1) * f + e0, nc, f, f - e0 < PREFIX_BLOCK ? f - e0 : PREFIX_BLOCK);
-        /* 3. outputs of every chunk */
+        /* 3. outputs of every chunk from the total */
 #pragma omp for schedule(static)
         for (int64_t t = 0; t < tasks; t++) {
             const int64_t head = t / nc, ch = t % nc, i0 = ch * C, len = n - i0 < C ? n - i0 : C;
             const int64_t off = head * n * d + i0 * d;
-            const int64_t use = causal ? ch : nc; /* which prefix: sum over chunks < ch, or the total */
-            const float *S = c->states + (head * (nc + 1) + use) * slot, *z = c->zs + (head * (nc + 1) + use) * f;
+            const float *S = c->states + (head * (nc + 1) + nc) * slot, *z = c->zs + (head * (nc + 1) + nc) * f;
             float *o = a->out + off;
             c->phi->map(a->q + off, pq, len, d);
-            if (causal) {
-                c->phi->map(a->k + off, pk, len, d);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)len, (int)len, (int)f, 1.0f, pq, (int)f,
-                            pk, (int)f, 0.0f, A, (int)len);
-                for (int64_t i = 0; i < len; i++) {
-                    float *Ai = A + i * len, s = 0.0f;
-                    for (int64_t j = 0; j <= i; j++) s += Ai[j];
-                    for (int64_t j = i + 1; j < len; j++) Ai[j] = 0.0f;
-                    rowsum[i] = s;
-                }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)len, (int)d, (int)len, 1.0f, A, (int)len,
-                            a->v + off, (int)d, 0.0f, o, (int)d);
-                if (ch > 0)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)len, (int)d, (int)f, 1.0f, pq, (int)f,
-                                S, (int)d, 1.0f, o, (int)d);
-            } else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)len, (int)d, (int)f, 1.0f, pq, (int)f, S,
-                            (int)d, 0.0f, o, (int)d);
-                for (int64_t i = 0; i < len; i++) rowsum[i] = 0.0f;
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)len, (int)d, (int)f, 1.0f, pq, (int)f, S,
+                        (int)d, 0.0f, o, (int)d);
             for (int64_t i = 0; i < len; i++) {
                 const float *pqi = pq + i * f;
-                float denom = rowsum[i] + MB_ATTN_LINEAR_EPS;
-                if (causal ? ch > 0 : 1)
-                    for (int64_t r = 0; r < f; r++) denom += pqi[r] * z[r];
+                float denom = MB_ATTN_LINEAR_EPS;
+                for (int64_t r = 0; r < f; r++) denom += pqi[r] * z[r];
                 const float inv = 1.0f / denom;
                 float *oi = o + i * d;
                 for (int64_t e = 0; e < d; e++) oi[e] *= inv;
@@ -240,35 +292,55 @@ static double feature_dim(const struct mb_kernel *k, const struct mb_point *p) {
     return (double)phi->dim(p->d);
 }
 
-/* sum over chunks of len^2 */
-static double sum_len_sq(const struct mb_point *p) {
+/* sum over chunks of len (len + 1) / 2: the causal intra-chunk pairs */
+static double sum_tri(const struct mb_point *p) {
     const int64_t C = mb_lin_chunk_size(p), full = p->n / C, rest = p->n % C;
-    return (double)full * C * C + (double)rest * rest;
+    return (double)full * C * (C + 1) / 2 + (double)rest * (rest + 1) / 2;
+}
+
+/* causal segments per head at the point's thread count */
+static int64_t point_segments(const struct mb_point *p) {
+    const int64_t nc = (p->n + mb_lin_chunk_size(p) - 1) / mb_lin_chunk_size(p);
+    return causal_segments(p->batch * p->heads, p->threads > 0 ? p->threads : 1, nc);
 }
 
 double mb_lin_chunked_flops(const struct mb_kernel *k, const struct mb_point *p) {
     const double f = feature_dim(k, p);
     const double n = (double)p->n, d = (double)p->d, nc = ceil(n / (double)mb_lin_chunk_size(p));
-    double per_head = 2.0 * n * f * d + n * f        /* U_c, u_c */
-                      + nc * (f * d + f)              /* prefix sums */
-                      + 2.0 * n * f * d               /* phi(Q_c) S_c */
-                      + n * (2.0 * f + d + 1) + 6.0 * n * d; /* denominators, scaling, features (phi(K) twice) */
-    if (p->causal) per_head += sum_len_sq(p) * (2.0 * f + 2.0 * d + 1); /* masked intra-chunk block, its row sums */
+    double per_head;
+    if (p->causal) {
+        const double segs = (double)point_segments(p);
+        per_head = (2.0 * n * f * d + n * f) * (2.0 * segs - 1) / segs /* S += phi(K_c)^T V_c, z (+ segment sums) */
+                   + 2.0 * n * f * d + 2.0 * n * f                      /* phi(Q_c) S, phi(Q_c) z */
+                   + sum_tri(p) * (2.0 * f + 2.0 * d + 1)               /* masked intra-chunk block, its row sums */
+                   + n * (d + 1) + 4.0 * n * d * (2.0 * segs - 1) / segs; /* scaling, features */
+    } else {
+        per_head = 2.0 * n * f * d + n * f  /* U_c, u_c */
+                   + nc * (f * d + f)        /* prefix sums */
+                   + 2.0 * n * f * d         /* phi(Q_c) S */
+                   + n * (2.0 * f + d + 1) + 4.0 * n * d; /* denominators, scaling, features */
+    }
     return (double)p->batch * p->heads * per_head;
 }
 
 double mb_lin_chunked_bytes(const struct mb_kernel *k, const struct mb_point *p) {
     const double f = feature_dim(k, p);
     const double n = (double)p->n, d = (double)p->d, nc = ceil(n / (double)mb_lin_chunk_size(p));
-    /* io (K read twice), chunk states written, scanned (read + write) and read; phi(Q_c), phi(K_c) stay in cache */
-    return mb_attn_io_bytes(k, p) + 4.0 * p->batch * p->heads * (n * d + 4.0 * (nc + 1) * (f * d + f));
+    const double bh = (double)p->batch * p->heads;
+    if (p->causal) { /* io, K and V read again by the segment sums; S, z and the chunk's features stay in cache */
+        const double segs = (double)point_segments(p);
+        return mb_attn_io_bytes(k, p) + 4.0 * bh * 2.0 * n * d * (segs - 1) / segs;
+    }
+    /* io, chunk states written, scanned (read + write) and read; phi(Q_c), phi(K_c) stay in cache */
+    return mb_attn_io_bytes(k, p) + 4.0 * bh * 4.0 * (nc + 1) * (f * d + f);
 }
 
 double mb_lin_chunked_workspace(const struct mb_kernel *k, const struct mb_point *p) {
-    const double f = feature_dim(k, p);
-    const double n = (double)p->n, d = (double)p->d, C = (double)mb_lin_chunk_size(p), nc = ceil(n / C);
-    const double team = p->threads > 0 ? (double)p->threads : 1.0;
-    return 4.0 * ((double)p->batch * p->heads * (nc + 1) * (f * d + f) + team * (C * C + C + 2.0 * C * f));
+    const int64_t f = (int64_t)feature_dim(k, p), C = mb_lin_chunk_size(p);
+    const double nc = ceil((double)p->n / (double)C), team = p->threads > 0 ? (double)p->threads : 1.0;
+    const double slots = p->causal ? (double)point_segments(p) : nc + 1;
+    const double per_thread = p->causal ? (double)mb_lin_causal_scratch(C, f) : 2.0 * C * f;
+    return 4.0 * ((double)p->batch * p->heads * slots * ((double)f * p->d + f) + team * per_thread);
 }
 
 /* ------------------------------------------------------------------------------------------ oracles */

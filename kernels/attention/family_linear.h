@@ -16,6 +16,9 @@ struct mb_lin_feature {
     const char *name;
     int64_t (*dim)(int64_t d);
     void (*map)(const float *x, float *y, int64_t rows, int64_t d);
+    /* the same map for the chunked kernels, NULL = map; elu + 1: e^x by harness/core/vexp.h in the AVX-512 copy
+     * (1.7e-7 relative against SLEEF's u10 in map; the RNN baseline keeps map) */
+    void (*map_fast)(const float *x, float *y, int64_t rows, int64_t d);
 };
 extern const struct mb_lin_feature mb_lin_feature_elu1; /* phi(x) = elu(x) + 1, f = d */
 extern const struct mb_lin_feature mb_lin_feature_cos;  /* phi(x) = [1, x/|x|] (0 for x = 0), f = d + 1 */
@@ -26,14 +29,16 @@ extern const struct mb_lin_feature mb_lin_feature_cos;  /* phi(x) = [1, x/|x|] (
 void mb_lin_rnn_step(const float *S_in, const float *z_in, float *S_out, float *z_out, const float *phi_k,
                      const float *v, const float *phi_q, int64_t f, int64_t d, float *out);
 
-/* The chunked scheme: chunks of C rows; every (head, chunk) pair is an independent task in each phase; the
- * features of a chunk are computed into per-thread scratch where they are used (phi(K_c) twice, O(C d) each).
+/* The chunked scheme: chunks of C rows. One implementation for several kernels: k->variant is the feature map
+ * (a struct mb_lin_feature).
+ * Non-causal: every (head, chunk) pair is an independent task in each phase; the features of a chunk are computed
+ * into per-thread scratch where they are used.
  *   1. per chunk: phi(K_c); U_c = phi(K_c)^T V_c (sgemm), u_c = colsum phi(K_c)
- *   2. per head: exclusive prefix sum over chunks, in place: S_c = sum_{c' < c} U_c' (slot nchunks = total)
- *   3. per chunk, causal:     O_c = tril(phi(Q_c) phi(K_c)^T) V_c + phi(Q_c) S_c        (sgemm x 3)
- *                 non-causal: O_c = phi(Q_c) S_total                                      (sgemm)
- *      then each row divided by its denominator (row sum of the masked block + phi(q_i).z + eps).
- * One implementation for several kernels: k->variant is the feature map (a struct mb_lin_feature). */
+ *   2. per head: an exclusive prefix over the chunks, whose last slot is the total S = sum_c U_c, z = sum_c u_c
+ *   3. per chunk: O_c = phi(Q_c) S (sgemm), each row divided by phi(q_i).z + eps.
+ * Causal (family_linear_causal.c): one loop per head (or per segment of a head when heads < threads) over its
+ * chunks in order, the state S, z carried in cache: O_c = [tril(phi(Q_c) phi(K_c)^T) V_c + phi(Q_c) S] / [row sums
+ * + phi(Q_c) z + eps], then S += phi(K_c)^T V_c, z += colsum phi(K_c). */
 #define MB_LIN_DEFAULT_CHUNK 64
 int64_t mb_lin_chunk_size(const struct mb_point *p); /* p->block, or the default; at most n */
 int mb_lin_chunked_setup(const struct mb_kernel *k, void **state, struct mb_workload *w, char *err, size_t errlen);
@@ -42,6 +47,16 @@ void mb_lin_chunked_teardown(void *state);
 double mb_lin_chunked_flops(const struct mb_kernel *k, const struct mb_point *p);
 double mb_lin_chunked_bytes(const struct mb_kernel *k, const struct mb_point *p);
 double mb_lin_chunked_workspace(const struct mb_kernel *k, const struct mb_point *p);
+
+/* The causal loop (family_linear_causal.c). scratch: mb_lin_causal_scratch(C, f) floats per thread.
+ * causal_sum:  S (f, d) += phi(K)^T V, z (f) += colsum phi(K) over `len` rows of k, v (len, d).
+ * causal_rows: out (len, d) = the causal rows of the `len` rows q, k, v after the state S, z of the rows before
+ *              them; S, z are advanced past the rows. */
+size_t mb_lin_causal_scratch(int64_t C, int64_t f);
+void mb_lin_causal_sum(const struct mb_lin_feature *phi, const float *k, const float *v, int64_t len, int64_t d,
+                       int64_t C, float *S, float *z, float *scratch);
+void mb_lin_causal_rows(const struct mb_lin_feature *phi, const float *q, const float *k, const float *v,
+                        int64_t len, int64_t d, int64_t C, float *S, float *z, float *out, float *scratch);
 
 /* The descriptor fields the chunked kernels share; a kernel file adds name, mechanism, summary, complexity (and
  * supports):  const struct mb_kernel mb_kernel_attention_linear_cos = { MB_LIN_CHUNKED_KERNEL(mb_lin_feature_cos), ... } */

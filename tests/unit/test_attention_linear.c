@@ -86,6 +86,22 @@ Test(attention_linear, rnn_equals_chunked_equals_masked_oracle) {
     free(rnn);
 }
 
+Test(attention_linear, chunked_segments_of_one_head_equal_the_rnn) {
+    /* one head, more threads than heads: the head's chunks are cut into segments (1 to 4, the last one short or
+     * empty), each started from the prefix of the earlier segments' sums */
+    const int64_t n = 301, d = 16;
+    float *rnn = run_kernel("attention.linear.elu_rnn", 1, 1, n, d, 1, 0, 1, NULL);
+    const int64_t blocks[] = {7, 64, 100};
+    for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
+        for (int threads = 1; threads <= 4; threads++) {
+            float *chunked = run_kernel("attention.linear.elu_chunked", 1, 1, n, d, 1, blocks[i], threads, NULL);
+            const double r = rel_max(chunked, rnn, n * d);
+            cr_assert_lt(r, 1e-5, "block %lld threads %d: chunked vs RNN %g", (long long)blocks[i], threads, r);
+            free(chunked);
+        }
+    free(rnn);
+}
+
 static void change_last_token(struct mb_workload *w) {
     const int64_t n = w->point.n, d = w->point.d;
     for (int64_t c = 0; c < d; c++) w->inputs[1].data[(n - 1) * d + c] = 3.0f, w->inputs[2].data[(n - 1) * d + c] = 5.0f;
