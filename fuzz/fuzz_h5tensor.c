@@ -142,6 +142,13 @@ static void check_closed(void) {
     if (H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) != 0) __builtin_trap();
 }
 
+/* LeakSanitizer: libhdf5 1.10.8 itself leaks a few hundred bytes on some corrupt files' error paths (found by this
+   target in CI: a direct leak whose every frame lies in libhdf5_serial.so). Those are the library's, not ours, and
+   our own leaks of HDF5 objects are caught above without LSan: after every input no HDF5 object may be open
+   (H5Fget_obj_count traps otherwise). Leaks from our own allocations are still reported. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) { return "leak:libhdf5_serial.so\n"; }
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     struct bytes b = {data + 1, size - 1};
