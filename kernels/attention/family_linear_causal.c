@@ -14,6 +14,7 @@
  * sums every segment's phi(K)^T V, an exclusive prefix gives each segment its start state.
  */
 #include "attention/family_linear.h"
+#include "core/vtranspose.h"
 
 #include <cblas.h>
 #include <immintrin.h>
@@ -102,27 +103,9 @@ static void gemm(int64_t M, int64_t N, int64_t K, const float *a, int64_t rs, in
 #if defined(__AVX512F__)
 /* y (16 x ldy) = x^T, x (16 x ldx): three rounds of in-register shuffles (unpack, shuffle, 2 x 128-bit lanes) */
 static void transpose16(const float *x, int64_t ldx, float *y, int64_t ldy) {
-    __m512 r[16], t[16];
+    __m512 r[16];
     for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(x + i * ldx);
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    for (int i = 0; i < 2; i++)
-        for (int j = 0; j < 4; j++) {
-            t[8 * i + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0x88);
-            t[8 * i + 4 + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0xdd);
-        }
-    for (int j = 0; j < 8; j++) {
-        r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
-        r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);
-    }
+    mb_transpose16_ps(r);
     for (int i = 0; i < 16; i++) _mm512_storeu_ps(y + i * ldy, r[i]);
 }
 #endif

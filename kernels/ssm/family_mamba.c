@@ -5,6 +5,7 @@
 
 #include "core/check.h"
 #include "core/vexp.h"
+#include "core/vtranspose.h"
 
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
@@ -190,30 +191,6 @@ void mb_mamba_transpose_bc(const struct mb_mamba *m, float *Bt, float *Ct) {
 }
 
 #if defined(__AVX512F__)
-/* In place: r[i] lane j <- r[j] lane i (16 x 16 floats). */
-static inline void transpose16(__m512 r[16]) {
-    __m512 t[16];
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-    }
-    for (int h = 0; h < 2; h++)
-        for (int i = 0; i < 4; i++) {
-            t[8 * h + i] = _mm512_shuffle_f32x4(r[8 * h + i], r[8 * h + 4 + i], 0x88);
-            t[8 * h + 4 + i] = _mm512_shuffle_f32x4(r[8 * h + i], r[8 * h + 4 + i], 0xDD);
-        }
-    for (int i = 0; i < 8; i++) {
-        r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
-        r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xDD);
-    }
-}
-
 /* Lane i <- the sum of the lanes of v[i]: a 4-level shuffle-and-add tree (45 instructions for 16 sums, against 16
    horizontal reductions of ~8 dependent instructions each), lanes put back in order by one permute. */
 static inline __m512 sum16(const __m512 v[16]) {
@@ -238,7 +215,7 @@ static void gather_block(const float *src, int64_t L, int64_t N, __mmask16 tm, i
         __m512 r[16];
         for (int64_t j = 0; j < 16; j++)
             r[j] = j < rows ? _mm512_maskz_loadu_ps(tm, src + (n0 + j) * L) : _mm512_setzero_ps();
-        transpose16(r);
+        mb_transpose16_ps(r);
         for (int64_t i = 0; i < cnt; i++) _mm512_mask_storeu_ps(g + i * N + n0, nm, r[i]);
     }
 }
@@ -461,7 +438,7 @@ void mb_mamba_correct(const struct mb_mamba *m, int64_t b, int64_t d, int64_t t0
             }
             r[i] = acc;
         }
-        transpose16(r); /* r[k] lane i = step i's lane k: summing the rows gives the 16 dot products */
+        mb_transpose16_ps(r); /* r[k] lane i = step i's lane k: summing the rows gives the 16 dot products */
         for (int k = 8; k >= 1; k /= 2)
             for (int i = 0; i < k; i++) r[i] = _mm512_add_ps(r[i], r[i + k]);
         __m512 corr = r[0];
