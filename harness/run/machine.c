@@ -36,6 +36,13 @@ static void cpu_model(char *buf, size_t len) {
     fclose(f);
 }
 
+/* The longest of the threads' times of one repetition: the slowest thread bounds an aggregate rate. */
+static double slowest_thread(const double *dts, int threads) {
+    double slowest = 0;
+    for (int k = 0; k < threads; k++) slowest = dts[k] > slowest ? dts[k] : slowest;
+    return slowest;
+}
+
 /* Best GFLOP/s of `threads` concurrent single-threaded sgemms. */
 static double sgemm_peak(int threads, int reps, char *err, size_t errlen) {
     const size_t nn = (size_t)GEMM_N * GEMM_N;
@@ -65,8 +72,7 @@ static double sgemm_peak(int threads, int reps, char *err, size_t errlen) {
 #pragma omp barrier
 #pragma omp single
             { /* the slowest thread bounds the aggregate rate */
-                double slowest = 0;
-                for (int k = 0; k < threads; k++) slowest = dts[k] > slowest ? dts[k] : slowest;
+                const double slowest = slowest_thread(dts, threads);
                 double g = threads * 2.0 * GEMM_N * (double)GEMM_N * GEMM_N / slowest / 1e9;
                 if (r > 0 && g > best) best = g;
             }
@@ -100,8 +106,7 @@ static double fma_peak(int threads, int reps) {
 #pragma omp barrier
 #pragma omp single
             {
-                double slowest = 0;
-                for (int k = 0; k < threads; k++) slowest = dts[k] > slowest ? dts[k] : slowest;
+                const double slowest = slowest_thread(dts, threads);
                 const double g = threads * f / slowest / 1e9;
                 if (r > 0 && g > best) best = g;
                 flops = f;
@@ -179,8 +184,7 @@ static double exp_throughput(int threads, int reps) {
 #pragma omp barrier
 #pragma omp single
             {
-                double slowest = 0;
-                for (int k = 0; k < threads; k++) slowest = dts[k] > slowest ? dts[k] : slowest;
+                const double slowest = slowest_thread(dts, threads);
                 const double g = threads * (double)EXP_N * EXP_PASSES / slowest / 1e9;
                 if (r > 0 && g > best) best = g;
             }
