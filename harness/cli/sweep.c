@@ -106,11 +106,17 @@ int mb_cmd_sweep(int argc, char **argv) {
     if (rounds != -1 && (rounds < 1 || rounds > 100))
         return mb_cli_fail("sweep", 2, "--rounds %lld is out of range (1..100)", (long long)rounds);
     so.rounds = rounds > 0 ? (int)rounds : 0;
-    if (shard) {
-        char tail = 0;
-        if (sscanf(shard, "%d/%d%c", &so.shard, &so.n_shards, &tail) != 2 || so.n_shards < 1 || so.shard < 1 ||
-            so.shard > so.n_shards)
+    if (shard) { /* i and N through the one number parser (decimal only, as every other number) */
+        char i_text[32] = "";
+        const char *slash = strchr(shard, '/');
+        double i = 0, n = 0;
+        if (slash && (size_t)(slash - shard) < sizeof i_text)
+            snprintf(i_text, sizeof i_text, "%.*s", (int)(slash - shard), shard);
+        if (!slash || mb_parse_number(i_text, &i) || mb_parse_number(slash + 1, &n) || i != floor(i) ||
+            n != floor(n) || n < 1 || n > 1e6 || i < 1 || i > n)
             return mb_cli_fail("sweep", 2, "--shard '%s': expected i/N with 1 <= i <= N (e.g. 2/8)", shard);
+        so.shard = (int)i;
+        so.n_shards = (int)n;
     }
     const int ranks = mb_mpi_launched_size();
     if (ranks > 1 && !mb_mpi_built())
