@@ -215,7 +215,7 @@ static int handler(void *user, const char *section, const char *name, const char
             if (c->n_variants == MB_CLAIM_MAX_VARIANTS) return fail(st, "variants: at most 8%s%s", "", "");
             snprintf(c->variants[c->n_variants++], sizeof c->variants[0], "%s", tok);
         }
-    } else if (!strcmp(name, "repetitions") || !strcmp(name, "min_time") || !strcmp(name, "seed") ||
+    } else if (!strcmp(name, "repetitions") || !strcmp(name, "rounds") || !strcmp(name, "min_time") || !strcmp(name, "seed") ||
                !strcmp(name, "check_rows") || !strcmp(name, "budget") || !strcmp(name, "max_mem")) {
         append(st->settings, sizeof st->settings, name, value);
     } else if (mb_axis_lookup(name) >= 0 || !strcmp(name, "params")) {
@@ -290,8 +290,13 @@ static int finish_claim(struct parse_state *st) {
     if (c->kernels[0] && st->params[0] && mb_params_validate_for(c->kernels, st->params, err, errlen))
         return st->err_line = st->params_line, -1;
     /* the sweep this claim needs, as an experiment file (validated by the experiment parser) */
-    static const char *const defaults[][2] = {{"repetitions", "7"}, {"min_time", "0.02"}, {"check_rows", "64"}};
-    for (int i = 0; i < 3; i++) {
+    /* Timings default to 3 interleaved rounds (the sweep measures every point, then all again, ...): a point's
+       samples then come from three separate minutes, so its median and the median's bootstrap interval hold across
+       the machine's drift, not only within one minute. */
+    const int timed = !strcmp(c->metric, "time") && !c->probe[0];
+    const char *const defaults[][2] = {{"repetitions", timed ? "3" : "7"}, {"min_time", "0.02"}, {"check_rows", "64"},
+                                       {"rounds", "3"}};
+    for (int i = 0; i < (timed ? 4 : 3); i++) {
         char key[32];
         snprintf(key, sizeof key, "%s = ", defaults[i][0]);
         if (!strstr(st->settings, key))
@@ -419,8 +424,7 @@ struct series {
     double x[MAX_POINTS], y[MAX_POINTS];
     double *s[MAX_POINTS];
     int ns[MAX_POINTS];
-    int mean; /* y is the mean of the samples (probes), else their median */
-    int spread; /* intervals from the samples' spread (timings) */
+    int mean; /* y is the mean of the samples (probes), else their median (timings) */
     int cross_found;            /* crossover claims, on series A: n* and its interval (plots mark them) */
     struct mb_interval cross;
 };
@@ -438,7 +442,7 @@ static void series_set_free(struct series_set *ss) {
 
 static struct mb_curve curve_of(const struct series *s) {
     return (struct mb_curve){.count = s->count, .x = s->x, .y = s->y, .samples = (const double *const *)s->s, .ns = s->ns,
-                            .mean = s->mean, .spread = s->spread};
+                            .mean = s->mean};
 }
 
 static double row_metric(const struct mb_row *r, const char *metric) {
@@ -487,7 +491,6 @@ static int series_from_rows(const struct mb_claim *c, struct mb_results *res, co
         memset(s, 0, sizeof *s);
         snprintf(s->kernel, sizeof s->kernel, "%s", set.series[i].kernel);
         snprintf(s->key, sizeof s->key, "%s", set.series[i].key);
-        s->spread = !strcmp(c->metric, "time");
         for (int j = 0; j < set.series[i].count && s->count < MAX_POINTS; j++) {
             const struct mb_row *r = set.series[i].rows[j];
             double y = row_metric(r, c->metric);
@@ -657,8 +660,7 @@ static int eval_single(const struct mb_claim *c, const struct mb_claim_opts *o, 
         }
         snprintf(r->measured, sizeof r->measured, "%s (%s = %.10g..%.10g)", iv, c->x, s->x[from], s->x[s->count - 1]);
         snprintf(r->reason, sizeof r->reason, "log-log slope over %d points, 95%% interval (%s)", s->count - from,
-                 s->ns[from] < 2 ? "OLS t" : s->spread ? "the samples' spread: one repetition per point per replicate"
-                                                       : "bootstrap over repetitions");
+                 s->ns[from] < 2 ? "OLS t" : s->mean ? "bootstrap of the means" : "bootstrap of the medians");
         r->verdict = mb_expect_judge(&c->expect, &r->value);
     }
     return 0;
@@ -705,14 +707,13 @@ static int eval_pair(const struct mb_claim *c, const struct mb_claim_opts *o, st
             }
             const double *sa = a->ns[ka] ? a->s[ka] : &a->y[ka], *sb = b->ns[kb] ? b->s[kb] : &b->y[kb];
             int na = a->ns[ka] ? a->ns[ka] : 1, nb = b->ns[kb] ? b->ns[kb] : 1;
-            if (a->spread ? mb_stats_ratio_spread(sa, na, sb, nb, 0.95, &r->value)
-                          : mb_stats_ratio(sa, na, sb, nb, a->mean, o->replicates, 99, 0.95, &r->value)) {
+            if (mb_stats_ratio(sa, na, sb, nb, a->mean, o->replicates, 99, 0.95, &r->value)) {
                 snprintf(r->reason, sizeof r->reason, "ratio undefined (zero value)");
                 continue;
             }
             fmt_interval(&r->value, r->measured, sizeof r->measured);
-            snprintf(r->reason, sizeof r->reason, "%s / %s at %s = %g (interval: %s)", name_a, name_b, c->x, c->at,
-                     a->spread ? "every ratio of one sample each" : "bootstrap");
+            snprintf(r->reason, sizeof r->reason, "%s / %s at %s = %g (interval: bootstrap of the %s)", name_a, name_b,
+                     c->x, c->at, a->mean ? "means" : "medians");
             r->verdict = mb_expect_judge(&c->expect, &r->value);
             continue;
         }
@@ -727,7 +728,6 @@ static int eval_pair(const struct mb_claim *c, const struct mb_claim_opts *o, st
             ca.s[t] = a->s[k], cb.s[t] = b->s[m];
             ca.ns[t] = a->ns[k], cb.ns[t] = b->ns[m];
             ca.mean = a->mean, cb.mean = b->mean;
-            ca.spread = a->spread, cb.spread = b->spread;
             cb.count++;
         }
         struct mb_curve cva = curve_of(&ca), cvb = curve_of(&cb);
@@ -765,9 +765,8 @@ static int eval_pair(const struct mb_claim *c, const struct mb_claim_opts *o, st
         fmt_interval(&r->value, iv, sizeof iv);
         snprintf(r->measured, sizeof r->measured, "%s* = %s, between %s = %g and %g%s", c->x, iv, c->x, pt.x_below,
                  pt.x_above, pt.crossings > 1 ? " (noisy: several crossings)" : "");
-        snprintf(r->reason, sizeof r->reason, "%s faster above %s*; found in %.0f%% of %d replicates (%s)",
-                 pt.b_faster_above ? name_b : name_a, c->x, 100 * frac, o->replicates,
-                 a->spread ? "one sample per point each" : "bootstrap");
+        snprintf(r->reason, sizeof r->reason, "%s faster above %s*; found in %.0f%% of %d bootstrap replicates",
+                 pt.b_faster_above ? name_b : name_a, c->x, 100 * frac, o->replicates);
         a->cross_found = 1;
         a->cross = r->value;
         if (frac < 0.95) {

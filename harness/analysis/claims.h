@@ -21,7 +21,8 @@
  *   n = 256:4096:x2                        ; axes, as in experiment files (any axis of harness/axes.def)
  *   d = 64
  *   params = features=iid                  ; free-form point parameters
- *   repetitions = 7                        ; sweep settings (defaults 7, 0.02 s, seed 42, check_rows 64)
+ *   repetitions = 7                        ; sweep settings: repetitions, rounds, min_time, seed, check_rows, budget,
+ *                                          ; max_mem (defaults 7, 1 round, 0.02 s, seed 42, 64; timing claims 3 x 3 rounds)
  *   min_time = 0.02
  *
  * Assertions (each gives an estimate with an interval, checked against `expect`, per series: a series is one
@@ -38,9 +39,9 @@
  *   value     the metric itself (at x = at, or its range over every x) within expect
  * Verdict (strict): reproduced when the whole 95% interval lies in the expected range; not reproduced when it
  * lies wholly outside; inconclusive otherwise, or when the kernels are not registered / no point could be measured.
- * Timing intervals are the samples' spread (a replicate draws one repetition per point, stats.h), not a median's
- * bootstrap: a rerun on a loaded machine lands inside them, so a claim near a boundary comes out inconclusive
- * instead of flipping between runs. Special cases follow the same rule: value over every x (every point's
+ * Timing claims sweep in 3 interleaved rounds by default (`rounds`, repetitions 3 per round): a point's samples
+ * come from three separate minutes, and its interval is the percentile bootstrap of the median of the pooled
+ * samples (stats.h), so the machine's drift between minutes is inside it. Special cases follow the same rule: value over every x (every point's
  * interval inside: reproduced; one wholly outside: not reproduced); monotone (every step the expected way and the
  * slope's interval on that side of 0: reproduced; the slope's interval on the other side: not reproduced); a
  * crossover outside the measured range (n* < x_first or > x_last: judged as that open interval) or found in

@@ -84,18 +84,13 @@ static gsl_rng *make_rng(uint64_t seed) {
     return r;
 }
 
-/* Median (or mean when mean > 0) of a resample (with replacement) of s[0..n), or one drawn sample when mean < 0.
-   buf: room for n. */
+/* Median (or mean when mean != 0) of a resample (with replacement) of s[0..n). buf: room for n. */
 static double resampled_stat(gsl_rng *r, const double *s, int n, double *buf, int mean) {
-    if (mean < 0) return s[gsl_rng_uniform_int(r, (unsigned long)n)]; /* the spread: one sample */
     for (int i = 0; i < n; i++) buf[i] = s[gsl_rng_uniform_int(r, (unsigned long)n)];
     if (mean) return gsl_stats_mean(buf, 1, (size_t)n);
     gsl_sort(buf, 1, (size_t)n);
     return gsl_stats_median_from_sorted_data(buf, 1, (size_t)n);
 }
-
-/* How a curve's replicates draw a point: -1 one sample (spread), 1 the mean, 0 the median of a resample. */
-static int draw_kind(const struct mb_curve *c) { return c->spread ? -1 : c->mean; }
 
 static int max_samples(const struct mb_curve *c) {
     int m = 0;
@@ -141,7 +136,7 @@ int mb_stats_slope(const struct mb_curve *c, int from, int replicates, uint64_t 
             for (int b = 0; b < replicates; b++) {
                 int ok = 1;
                 for (int i = 0; i < m && ok; i++) {
-                    double med = resampled_stat(r, c->samples[from + i], c->ns[from + i], buf, draw_kind(c));
+                    double med = resampled_stat(r, c->samples[from + i], c->ns[from + i], buf, c->mean);
                     if (med > 0) ly[i] = log(med);
                     else ok = 0;
                 }
@@ -180,8 +175,8 @@ int mb_stats_crossover(const struct mb_curve *a, const struct mb_curve *b, int r
     if (!r || !buf || !ta || !tb || !reps) status = -1;
     for (int k = 0; !status && k < replicates; k++) {
         for (int i = 0; i < n; i++) {
-            ta[i] = resampled_stat(r, a->samples[i], a->ns[i], buf, draw_kind(a));
-            tb[i] = resampled_stat(r, b->samples[i], b->ns[i], buf, draw_kind(b));
+            ta[i] = resampled_stat(r, a->samples[i], a->ns[i], buf, a->mean);
+            tb[i] = resampled_stat(r, b->samples[i], b->ns[i], buf, b->mean);
         }
         struct mb_crossover c;
         if (!mb_crossover_find(a->x, ta, tb, n, &c) && c.found) reps[good++] = c.x;
@@ -219,21 +214,6 @@ int mb_stats_ratio(const double *a, int na, const double *b, int nb, int mean, i
     free(buf);
     free(reps);
     return status;
-}
-
-int mb_stats_ratio_spread(const double *a, int na, const double *b, int nb, double level, struct mb_interval *out) {
-    if (na < 1 || nb < 1) return -1;
-    double *all = malloc((size_t)na * (size_t)nb * sizeof *all);
-    if (!all) return -1;
-    for (int i = 0; i < na; i++)
-        for (int j = 0; j < nb; j++) {
-            if (!(a[i] > 0 && b[j] > 0)) return free(all), -1;
-            all[(size_t)i * nb + j] = a[i] / b[j];
-        }
-    out->est = mb_stats_median(a, na) / mb_stats_median(b, nb);
-    percentile_interval(all, na * nb, level, out);
-    free(all);
-    return 0;
 }
 
 int mb_stats_mann_whitney(const double *a, int na, const double *b, int nb, struct mb_mann_whitney *out) {

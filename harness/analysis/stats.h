@@ -33,9 +33,6 @@ struct mb_curve {
     const double *const *samples;
     const int *ns;
     int mean;  /* 1: y[i] is the mean of the samples (the bootstrap redraws means), 0: the median */
-    int spread; /* 1: a replicate draws ONE sample per point instead of a resample's median or mean: the interval
-                   is that of single measurements (the samples' spread), wide enough to hold a rerun's estimate
-                   on a loaded machine, where a median's bootstrap interval is not */
 };
 
 double mb_stats_median(const double *v, int n);      /* copies; NAN when n == 0 */
@@ -62,10 +59,6 @@ int mb_stats_crossover(const struct mb_curve *a, const struct mb_curve *b, int r
 /* median(a) / median(b) (mean(a) / mean(b) when mean) with a percentile bootstrap interval. */
 int mb_stats_ratio(const double *a, int na, const double *b, int nb, int mean, int replicates, uint64_t seed,
                    double level, struct mb_interval *out);
-
-/* median(a) / median(b) with the samples' interval: the level-percentiles of every ratio a_i / b_j (what one
-   measurement of each would give). Returns 0, or -1 for no samples or a value that is not positive. */
-int mb_stats_ratio_spread(const double *a, int na, const double *b, int nb, double level, struct mb_interval *out);
 
 struct mb_mann_whitney {
     double u;  /* U of sample a: pairs (a_i, b_j) with a_i > b_j, ties counted 1/2 */

@@ -96,10 +96,13 @@ def test_claims_table_report_plots_and_reuse(claims_dir):
     assert (claims_dir / "plots" / "tiny_slope.svg").read_text().lstrip().startswith("<?xml")
     # the claims' sweeps report progress on stderr; their summary tables stay out of the claims table
     assert "err(own)" not in out and "claim tiny_slope: sweep ->" in proc.stderr
-    assert "[1/5] attention.softmax.naive" in proc.stderr
+    # a timing claim sweeps in 3 interleaved rounds by default: 5 points x 3 rounds rows, 3 repetitions each
+    assert "[1/15] attention.softmax.naive" in proc.stderr
     with h5py.File(claims_dir / "res" / "tiny_slope.h5") as f:
-        assert len(f["points"]) == 5
-        assert len(f["samples"]) == 15
+        assert len(f["points"]) == 15
+        assert sorted(set(f["points"]["round"])) == [0, 1, 2]
+        assert len(f["samples"]) == 45
+    assert "bootstrap of the medians" in (claims_dir / "claims.md").read_text()
     # descriptions are tallied apart from the reproductions
     tally = out.splitlines()[-1]
     assert "reproduced" in tally and "descriptions of our own measurements:" in tally
@@ -110,7 +113,7 @@ def test_claims_table_report_plots_and_reuse(claims_dir):
     assert (claims_dir / "plots" / "tiny_cross.png").stat().st_size > 1000
     # a second run reuses the stored points (same source hash): nothing is measured again
     proc = run_claims(claims_dir, "tiny_slope")
-    assert "5 of 5 points already in" in proc.stderr
+    assert "15 of 15 points already in" in proc.stderr
     assert "tiny_cross" not in proc.stdout
 
 
