@@ -164,7 +164,7 @@ readme: all
 	$(PYTHON) scripts/readme_kernels.py
 
 # The unit tests and the end-to-end tests under ASan + UBSan (leak checker on): scripts/sanitize.sh builds the whole
-# tree (harness, the three kernel copies, unit tests, build-san/mechbench) at -O1 -g into build-san/ with this file's
+# tree (harness, the portable and AVX-512 kernel copies, unit tests, build-san/mechbench) at -O1 -g into build-san/ with this file's
 # rules and runs both suites against it at once; any sanitizer report fails it. Not covered: the oracle tests
 # (PyTorch) and make test's MB_ISA=portable re-run. About 320 CPU-s to build from scratch and 320 CPU-s of tests
 # (measured under load; roughly 5 minutes on two quiet vCPUs). Not part of `make test`; CI runs it.

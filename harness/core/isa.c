@@ -62,9 +62,23 @@ int mb_isa_resolve(const char *request, unsigned supported, enum mb_isa *isa, ch
     return mb_errorf(err, errlen, "MB_ISA=%.40s is unknown (allowed: %s)", request, allowed);
 }
 
+/* mb_isa_resolve over the ISAs this CPU runs AND this binary holds; a copy the CPU could run but the build left out
+   is named as such. */
+static int resolve_here(const char *request, enum mb_isa *isa, char *err, size_t errlen) {
+    const unsigned cpu = mb_isa_cpu_mask(), here = cpu & (mb_registry_built_mask() | 1u << MB_ISA_PORTABLE);
+    if (mb_isa_resolve(request, here, isa, err, errlen) == 0) return 0;
+    if (mb_isa_resolve(request, cpu, &(enum mb_isa){0}, NULL, 0) == 0) { /* the CPU has it, the build does not */
+        char allowed[64];
+        list_isas(here, ", ", allowed, sizeof allowed);
+        mb_errorf(err, errlen, "MB_ISA=%s: this build has no %s kernel copy (allowed here: %s)", request, request,
+                  allowed);
+    }
+    return -1;
+}
+
 int mb_isa_select(const char *name, char *err, size_t errlen) {
     enum mb_isa isa;
-    if (mb_isa_resolve(name, mb_isa_cpu_mask(), &isa, err, errlen)) return -1;
+    if (resolve_here(name, &isa, err, errlen)) return -1;
     current = isa;
     mb_registry_use_isa(isa);
     return 0;
@@ -76,7 +90,7 @@ const char *mb_isa_error(void) { return start_error[0] ? start_error : NULL; }
 
 __attribute__((constructor)) static void choose_isa_at_start(void) {
     enum mb_isa isa;
-    mb_isa_resolve(getenv("MB_ISA"), mb_isa_cpu_mask(), &isa, start_error, sizeof start_error);
+    resolve_here(getenv("MB_ISA"), &isa, start_error, sizeof start_error);
     current = isa;
     mb_registry_use_isa(isa);
 }

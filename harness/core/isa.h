@@ -4,7 +4,8 @@
  * (-march=x86-64-v3) and avx512 (-march=x86-64-v4); every copy but portable has its global symbols renamed with a
  * suffix (mb_kernel_x__avx512). registry.c holds one family table and one kernel table per ISA; at start-up a
  * constructor points mb_kernels / mb_families at the table of the best ISA the CPU supports, capped by the
- * environment variable MB_ISA=portable|avx2|avx512. A bad MB_ISA never crashes: the error is recorded
+ * environment variable MB_ISA=portable|avx2|avx512 (and by the copies this binary holds: the sanitized build has
+ * no avx2 copy). A bad MB_ISA never crashes: the error is recorded
  * (mb_isa_error) and the best supported ISA is used; the CLI refuses to run with it (exit 2).
  */
 #ifndef MB_ISA_H
@@ -21,6 +22,8 @@ unsigned mb_isa_cpu_mask(void);
 /* The ISA a request resolves to on a CPU with the given mask: request NULL or "" = the best supported. Returns 0,
  * or -1 with a one-line message (unknown name, or not supported) and *isa = the best supported ISA. */
 int mb_isa_resolve(const char *request, unsigned supported, enum mb_isa *isa, char *err, size_t errlen);
+/* Bit i set when this binary holds ISA i's kernel copy (registry.c; portable always; make ISAS= may leave one out). */
+unsigned mb_registry_built_mask(void);
 /* Point the registry at ISA isa's tables (registry.c); the constructor calls it, tests may too. */
 void mb_registry_use_isa(enum mb_isa isa);
 /* Switch to a named ISA (as MB_ISA would); 0 or -1 with a message (nothing changes then). */

@@ -6,9 +6,17 @@
 #include <string.h>
 
 /* One family table and one kernel table per ISA: the kernel tree is compiled once per ISA, and every copy but
- * the portable one has its symbols renamed with a suffix by the build (mb_kernel_x__avx512; see isa.h). */
-#define MB_FAMILY(id) extern const struct mb_family mb_family_##id, mb_family_##id##__avx2, mb_family_##id##__avx512;
-#define MB_KERNEL(id) extern const struct mb_kernel mb_kernel_##id, mb_kernel_##id##__avx2, mb_kernel_##id##__avx512;
+ * the portable one has its symbols renamed with a suffix by the build (mb_kernel_x__avx512; see isa.h). The
+ * renamed copies are weak references: a build without one of them (make ISAS="portable avx512", as the sanitized
+ * build does) links, with that copy's tables full of NULL, and mb_registry_built_mask() leaves it out. */
+#define MB_FAMILY(id)                                                                                                \
+    extern const struct mb_family mb_family_##id;                                                                    \
+    extern const struct mb_family mb_family_##id##__avx2 __attribute__((weak)),                                      \
+        mb_family_##id##__avx512 __attribute__((weak));
+#define MB_KERNEL(id)                                                                                                \
+    extern const struct mb_kernel mb_kernel_##id;                                                                    \
+    extern const struct mb_kernel mb_kernel_##id##__avx2 __attribute__((weak)),                                      \
+        mb_kernel_##id##__avx512 __attribute__((weak));
 #include "kernels.def"
 
 static const struct mb_family *const families_portable[] = {
@@ -46,6 +54,13 @@ const struct mb_family *const *mb_families = families_portable;
 const int mb_n_families = (int)(sizeof families_portable / sizeof families_portable[0]);
 const struct mb_kernel *const *mb_kernels = kernels_portable;
 const int mb_n_kernels = (int)(sizeof kernels_portable / sizeof kernels_portable[0]);
+
+unsigned mb_registry_built_mask(void) {
+    unsigned mask = 0;
+    for (int i = 0; i < MB_ISA_COUNT; i++)
+        if (kernel_tables[i][0] && family_tables[i][0]) mask |= 1u << i;
+    return mask;
+}
 
 void mb_registry_use_isa(enum mb_isa isa) {
     if ((int)isa < 0 || isa >= MB_ISA_COUNT) return;
