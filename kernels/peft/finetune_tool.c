@@ -52,20 +52,19 @@ static int parse_args(int argc, char **argv, struct tool_args *a, char *err, siz
         const char *eq = strchr(arg, '='), *value;
         size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
         snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), arg + 2);
+        int string_k = -1, int_k = -1; /* the option first: an unknown one is named as such, value or not */
+        for (int k = 0; k < 4; k++)
+            if (!strcmp(name, string_opts[k])) string_k = k;
+        for (int k = 0; k < 5; k++)
+            if (!strcmp(name, int_opts[k])) int_k = k;
+        if (string_k < 0 && int_k < 0)
+            return mb_errorf(err, errlen, "unknown option --%s (allowed: --method, --r, --targets, --m, --lp, --seq, "
+                             "--batch, --precision, --models)", name);
         if (eq) value = eq + 1;
         else if (i + 1 < argc) value = argv[++i];
         else return mb_errorf(err, errlen, "%s needs a value", arg);
-        int found = 0;
-        for (int k = 0; k < 4 && !found; k++)
-            if (!strcmp(name, string_opts[k])) *strings[k] = value, found = 1;
-        for (int k = 0; k < 5 && !found; k++)
-            if (!strcmp(name, int_opts[k])) {
-                if (parse_int(name, value, ints[k], err, errlen)) return -1;
-                found = 1;
-            }
-        if (!found)
-            return mb_errorf(err, errlen, "unknown option --%s (allowed: --method, --r, --targets, --m, --lp, --seq, "
-                             "--batch, --precision, --models)", name);
+        if (string_k >= 0) *strings[string_k] = value;
+        else if (parse_int(name, value, ints[int_k], err, errlen)) return -1;
     }
     if (!a->model) return mb_errorf(err, errlen, "no MODEL given (usage: mechbench params MODEL [options])");
     if ((a->seq > 0) != (a->batch > 0) || a->seq < 0 || a->batch < 0)
