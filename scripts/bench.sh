@@ -7,6 +7,8 @@
 # page, ~6 us on these VMs, would be measured as the peer's time), ATEN_CPU_CAPABILITY=avx512, OpenBLAS's own kernel
 # (OPENBLAS_CORETYPE removed for the peer only) and the thread variables = --threads; each row's message records them.
 # Incremental: each sweep runs with --resume, so a rerun measures only what is missing or changed.
+# The timing experiments run 3 interleaved rounds (`rounds = 3` in their .ini: all points, then all again) and their
+# headline is 1 thread (the 2 vCPUs are not always two cores' worth): the plots take threads=1, the peers --threads 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p results plots
@@ -15,10 +17,8 @@ for exp in attention_scaling attention_rank attention_decode attention_recall pe
   ./mechbench sweep "experiments/$exp.ini" --resume
 done
 
-echo "== PyTorch peer (same points, same threads) -> results/attention_scaling.h5"
-for threads in 2; do
-  /usr/bin/python3 bench/peers/torch_attention.py results/attention_scaling.h5 --threads "$threads" --max-n 8192
-done
+echo "== PyTorch peer (same points, 1 thread) -> results/attention_scaling.h5"
+/usr/bin/python3 bench/peers/torch_attention.py results/attention_scaling.h5 --threads 1 --max-n 8192
 
 echo "== PyTorch peer for LoRA and adapters (1 thread) -> results/peft_lora.h5, results/peft_adapter.h5"
 for exp in peft_lora peft_adapter; do
@@ -33,15 +33,16 @@ echo "== interleaved ratios at (2, 3, 512, 512) x2 (torch time / mechbench time)
 /usr/bin/python3 bench/peers/torch_vision.py results/vision_upsample.h5 --threads 1 --interleave 5
 
 echo "== plots"
-./mechbench plot results/attention_scaling.h5 --where causal=0 --out plots/attention_scaling_causal0 \
+./mechbench plot results/attention_scaling.h5 --where threads=1 --where causal=0 --out plots/attention_scaling_causal0 \
   --crossover attention.softmax.flash,attention.linear.elu
-./mechbench plot results/attention_scaling.h5 --where causal=1 --out plots/attention_scaling_causal1 \
+./mechbench plot results/attention_scaling.h5 --where threads=1 --where causal=1 --out plots/attention_scaling_causal1 \
   --crossover attention.softmax.flash,attention.linear.elu_chunked
-./mechbench plot results/attention_scaling.h5 --where causal=0 --y time \
+./mechbench plot results/attention_scaling.h5 --where threads=1 --where causal=0 --y time \
   --kernels attention.softmax.flash,attention.softmax.naive,attention.linear.elu,peer.torch.* \
   --out plots/attention_scaling_vs_torch
-./mechbench plot results/attention_rank.h5 --x rank --y pareto,error,time --out plots/attention_rank
-./mechbench plot results/attention_decode.h5 --out plots/attention_decode
+./mechbench plot results/attention_rank.h5 --where threads=1 --x rank --y pareto,error,time --out plots/attention_rank
+./mechbench plot results/attention_decode.h5 --where threads=1 --out plots/attention_decode
+./mechbench plot results/attention_decode.h5 --scaling --out plots/attention_decode   # 2 threads: secondary
 ./mechbench plot results/attention_recall.h5 --y task,time --out plots/attention_recall
 ./mechbench plot results/peft_lora.h5 --y time,gflops --out plots/peft_lora
 ./mechbench plot results/peft_lora_rank.h5 --x rank --y time --out plots/peft_lora_rank

@@ -1,6 +1,8 @@
 """End-to-end tests of claims, compare, fit, machine and the roofline/scaling plots. No wall-clock assertions:
 timing verdicts are not checked, only that the machinery runs, reports and keeps its exit-status contract."""
 
+import re
+
 import h5py
 import pytest
 
@@ -261,6 +263,25 @@ def test_fit_reports_models(tmp_path):
     assert proc.stdout.count("t = ") >= 5  # the competing models
 
 
+SEVEN_KERNELS = ["attention.softmax.naive", "attention.softmax.flash", "attention.linear.elu", "attention.linear.cos",
+                 "attention.efficient", "attention.sparse.local", "attention.sparse.strided"]
+
+
+def check_panels(svg, kernels):
+    """A figure of more than 6 series is small multiples (plot/panels.h): at most 6 series a panel, each kernel in
+    some panel's legend, the provenance footer (machine | threads | date). Returns the panel titles."""
+    assert re.search(r">[^<>|]+ \| +threads 1, 2 +\| +measured \d{4}-\d\d-\d\d \d\d:\d\d UTC<", svg), "no footer"
+    titles = [t for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg) if re.match(r"(threads|n|d)=\S+ |attention\.", t)
+              and t.endswith("*")]
+    assert len(titles) >= 2, f"one panel: {titles}"
+    legends = re.findall(r"<title>([^<]*)</title>", svg)
+    for k in kernels:
+        assert k in legends, f"{k} not in any legend"
+    series = [t for t in legends if t.split()[0] in kernels]
+    assert len(series) <= 6 * len(titles), f"{len(series)} series in {len(titles)} panels"
+    return titles
+
+
 def test_machine_and_roofline_and_scaling(tmp_path):
     m = tmp_path / "machine.h5"
     proc = mechbench("machine", "--out", m, "--reps", "1")
@@ -275,15 +296,23 @@ def test_machine_and_roofline_and_scaling(tmp_path):
         want = "avx512" if " avx512f" in flags else "avx2" if " avx2" in flags and " fma" in flags else "scalar"
         assert f.attrs["fma_isa"].decode() == want  # the widest vector ISA the CPU has
     ini = tmp_path / "sc.ini"
+    seven = ", ".join(SEVEN_KERNELS)  # 14 series on the roofline (kernel x threads), 7 scaling curves: small multiples
     ini.write_text(COMPARE_INI.replace("threads = 1", "threads = 1, 2").replace("n = 1024, 2048", "n = 256")
-                   .replace("repetitions = 9", "repetitions = 2").replace("min_time = 0.02", "min_time = 0.002"))
+                   .replace("repetitions = 9", "repetitions = 2").replace("min_time = 0.02", "min_time = 0.002")
+                   .replace("kernels = attention.softmax.naive", "kernels = " + seven))
     res = tmp_path / "sc.h5"
     mechbench("sweep", ini, "--out", res, "--quiet")
     mechbench("plot", res, "--roofline", "--machine", m, "--out", tmp_path / "p")
     assert (tmp_path / "p_roofline.png").stat().st_size > 1000
-    assert "roofline: FMA peak" in (tmp_path / "p_roofline.svg").read_text()  # the compute roof, not sgemm
+    svg = (tmp_path / "p_roofline.svg").read_text()
+    assert "roofline: FMA peak" in svg  # the compute roof, not sgemm
+    titles = check_panels(svg, SEVEN_KERNELS)
+    assert {t.split()[0] for t in titles} == {"threads=1", "threads=2"}  # one set of panels per thread count
+    assert svg.count("<text>1 core roof</text>") == svg.count("<text>all cores roof</text>") == len(titles)
     proc = mechbench("plot", res, "--scaling", "--out", tmp_path / "p")
     assert "efficiency" in proc.stdout
-    assert (tmp_path / "p_scaling.svg").exists()
+    svg = (tmp_path / "p_scaling.svg").read_text()
+    titles = check_panels(svg, SEVEN_KERNELS)
+    assert svg.count("<text>ideal</text>") == len(titles)  # the ideal line in every panel
     proc = mechbench("plot", res, "--roofline", "--machine", tmp_path / "none.h5", check=False)
     assert proc.returncode == 1 and "mechbench machine" in proc.stderr
