@@ -98,16 +98,26 @@ build/kernels/%.o: kernels/%.cc | deps
 # relocatable object per ISA (ld -r) build/isa/ISA.o. Every ISA but portable renames each global symbol it defines
 # to sym__ISA (mb_kernel_x -> mb_kernel_x__avx512), references inside the copy included; the portable copy keeps
 # the plain names, so tests and harness code that call family helpers directly link against it.
-# A kernel's source hash covers its own file and its family's shared files (kernels/FAMILY/family*, *.def), the same
-# for every ISA: --resume re-measures a kernel whose code changed.
+# A kernel's source hash (MB_SOURCE_HASH, the same for every ISA) covers every file its code comes from: its own file,
+# its family's shared files, every project file it includes and the .c beside each kernels/ header it includes
+# (scripts/source_hashes.sh, regenerated when any kernel or harness file changes; it also makes each object depend
+# on those files): --resume and the claims' caches re-measure a kernel whenever code it runs changed.
+SOURCE_HASHES := build/gen/source_hashes.mk
+$(SOURCE_HASHES): scripts/source_hashes.sh $(shell find -H kernels harness -type f \( -name '*.c' -o -name '*.h' -o -name '*.def' \))
+	@mkdir -p $(dir $@)
+	@bash scripts/source_hashes.sh 'build/isa/%/' $(KERNEL_C) > $@.tmp && mv $@.tmp $@
+ifneq ($(MAKECMDGOALS),clean)
+-include $(SOURCE_HASHES)
+endif
 isa_of = $(firstword $(subst /, ,$(1)))
 src_of = $(patsubst $(call isa_of,$(1))/%,%,$(1))
 isa_kernel_objs = $(patsubst %.c,build/isa/$(1)/%.o,$(KERNEL_C))
 .SECONDEXPANSION:
-build/isa/%.o: $$(call src_of,$$*).c $$(wildcard $$(dir $$(call src_of,$$*))family* $$(dir $$(call src_of,$$*))*.def) | deps $(PROTO_GEN_H)
+build/isa/%.o: $$(call src_of,$$*).c $$(wildcard $$(dir $$(call src_of,$$*))family* $$(dir $$(call src_of,$$*))*.def) \
+  scripts/source_hashes.sh | deps $(PROTO_GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(KERNEL_CFLAGS) $(call KERNEL_OPTFLAGS,$(call isa_of,$*)) \
-	  -DMB_SOURCE_HASH="\"$$(cat $(filter %.c %.h %.def,$^) | sha256sum | cut -c1-16)\"" -c $< -o $@
+	  -DMB_SOURCE_HASH='"$(MB_HASH_$(call src_of,$*).c)"' -c $< -o $@
 
 $(ISA_OBJS): build/isa/%.o: $$(call isa_kernel_objs,$$*)
 	@echo "ld -r -o $@ build/isa/$*/kernels/*/*.o"
