@@ -125,18 +125,25 @@ static __attribute__((noinline)) void softmax_tile(float *st, int64_t done, cons
     }
 }
 
+/* 16 columns of a row: lanes mk, or all of them (full) by a plain load */
+static inline __attribute__((always_inline)) __m512 load_cols(const float *p, __mmask16 mk, const int full) {
+    return full ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(mk, p);
+}
+
+/* Rows [r, r + mr) of O, 64 columns (lanes mk[t] of column group t; full: all of them, plain loads and stores):
+   O = alpha O + P V_c, the O tile in registers over the block's keys. */
 static inline __attribute__((always_inline)) void pv_tile(const float *st, int64_t cols, const float *v, int64_t d,
                                                            const float *alpha, float *o, const __mmask16 mk[4],
-                                                           const int mr) {
+                                                           const int mr, const int full) {
     __m512 acc[PV_MR][4];
     for (int r = 0; r < mr; r++) {
         const __m512 ar = _mm512_set1_ps(alpha[r]);
-        for (int t = 0; t < 4; t++) acc[r][t] = _mm512_mul_ps(ar, _mm512_maskz_loadu_ps(mk[t], o + r * d + 16 * t));
+        for (int t = 0; t < 4; t++) acc[r][t] = _mm512_mul_ps(ar, load_cols(o + r * d + 16 * t, mk[t], full));
     }
     for (int64_t j = 0; j < cols; j++) {
         const float *vj = v + j * d, *pj = st + j * BR;
-        const __m512 v0 = _mm512_maskz_loadu_ps(mk[0], vj), v1 = _mm512_maskz_loadu_ps(mk[1], vj + 16),
-                     v2 = _mm512_maskz_loadu_ps(mk[2], vj + 32), v3 = _mm512_maskz_loadu_ps(mk[3], vj + 48);
+        const __m512 v0 = load_cols(vj, mk[0], full), v1 = load_cols(vj + 16, mk[1], full),
+                     v2 = load_cols(vj + 32, mk[2], full), v3 = load_cols(vj + 48, mk[3], full);
         for (int r = 0; r < mr; r++) {
             const __m512 p = _mm512_set1_ps(pj[r]);
             acc[r][0] = _mm512_fmadd_ps(p, v0, acc[r][0]);
@@ -146,7 +153,26 @@ static inline __attribute__((always_inline)) void pv_tile(const float *st, int64
         }
     }
     for (int r = 0; r < mr; r++)
-        for (int t = 0; t < 4; t++) _mm512_mask_storeu_ps(o + r * d + 16 * t, mk[t], acc[r][t]);
+        for (int t = 0; t < 4; t++) {
+            if (full) _mm512_storeu_ps(o + r * d + 16 * t, acc[r][t]);
+            else _mm512_mask_storeu_ps(o + r * d + 16 * t, mk[t], acc[r][t]);
+        }
+}
+
+/* All rows of O, columns [c0, c0 + 64) (full: all 64 inside d). */
+static inline __attribute__((always_inline)) void pv_columns(const float *st, int64_t cols, const float *vc, int64_t d,
+                                                              const float *alpha, float *oc, int64_t rows,
+                                                              const __mmask16 mk[4], const int full) {
+    int64_t r = 0;
+    for (; r + PV_MR <= rows; r += PV_MR) pv_tile(st + r, cols, vc, d, alpha + r, oc + r * d, mk, PV_MR, full);
+    switch (rows - r) { /* remainder rows in one tile */
+    case 5: pv_tile(st + r, cols, vc, d, alpha + r, oc + r * d, mk, 5, full); break;
+    case 4: pv_tile(st + r, cols, vc, d, alpha + r, oc + r * d, mk, 4, full); break;
+    case 3: pv_tile(st + r, cols, vc, d, alpha + r, oc + r * d, mk, 3, full); break;
+    case 2: pv_tile(st + r, cols, vc, d, alpha + r, oc + r * d, mk, 2, full); break;
+    case 1: pv_tile(st + r, cols, vc, d, alpha + r, oc + r * d, mk, 1, full); break;
+    default: break;
+    }
 }
 
 /* All score tiles of keys [j0, j0 + cols), masked or not (a constant at both call sites): St = P of the block. */
@@ -186,16 +212,8 @@ static void key_block(const struct mb_flash_segment *g, int64_t j0, int64_t cols
             mk[t] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1u);
         }
         const float *vc = g->v + j0 * d + c0;
-        int64_t r = 0;
-        for (; r + PV_MR <= rows; r += PV_MR) pv_tile(st + r, cols, vc, d, alpha + r, o + r * d + c0, mk, PV_MR);
-        switch (rows - r) { /* remainder rows in one tile */
-        case 5: pv_tile(st + r, cols, vc, d, alpha + r, o + r * d + c0, mk, 5); break;
-        case 4: pv_tile(st + r, cols, vc, d, alpha + r, o + r * d + c0, mk, 4); break;
-        case 3: pv_tile(st + r, cols, vc, d, alpha + r, o + r * d + c0, mk, 3); break;
-        case 2: pv_tile(st + r, cols, vc, d, alpha + r, o + r * d + c0, mk, 2); break;
-        case 1: pv_tile(st + r, cols, vc, d, alpha + r, o + r * d + c0, mk, 1); break;
-        default: break;
-        }
+        if (d - c0 >= 64) pv_columns(st, cols, vc, d, alpha, o + c0, rows, mk, 1);
+        else pv_columns(st, cols, vc, d, alpha, o + c0, rows, mk, 0);
     }
 }
 
