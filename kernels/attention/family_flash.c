@@ -33,14 +33,15 @@ double mb_attn_flash_scores(int64_t n, int causal) {
 /* AVX-512 path. The score tile is kept transposed, St = K_c Q_b^T (Bc x BR, row j = key j0 + j, lane r = query
  * i0 + r), so the online softmax runs down columns with the BR = 64 query rows in 4 zmm lanes, and both products are
  * register-tiled broadcast-FMA micro-kernels:
- *   St[j][r] = 2^(s log2 e - m[r]),  s = scale sum_c K[j][c] Qt[c][r]   6 keys x 64 queries per tile, Qt = Q_b^T
+ *   St[j][r] = 2^(s - m[r]),  s = sum_c K[j][c] Qt[c][r]             6 keys x 64 queries per tile,
+ *                                     Qt = (log2 e / sqrt d) Q_b^T (the scale folded into Q once per query block)
  *   O[r][c]  = alpha[r] O[r][c] + sum_j St[j][r] V[j][c]               MR queries x 64 columns per tile
- * The softmax is fused into the score tile's epilogue, in base 2 (log2 e folded into the scale; mb_exp2_ps, 8
- * instructions): P is computed against a reference max m that moves only when a tile's score exceeds it by more
- * than RESCALE_LOG2 (so P <= 2^RESCALE_LOG2 = 256: no overflow, sums of 4096 keys stay below 2^21 x 256). Then, in
- * a rare cold path, m is raised to the tile's max for those lanes and the running sum l, the block's O factor
- * alpha and the P already written in this block are multiplied by 2^(m - m'). One pass over the scores, no
- * separate max and exp passes; O is rescaled only in blocks where m moved (alpha = 1 otherwise). Masked scores
+ * The softmax follows each score tile while it is in L1 (softmax_tile), in base 2 (mb_exp2_ps, 8 instructions): P is
+ * computed against a reference max m that moves only when a tile's score exceeds it by more than RESCALE_LOG2 (so
+ * P <= 2^RESCALE_LOG2 = 256: no overflow, sums of 4096 keys stay below 2^21 x 256). Then, in a rare cold path, m is
+ * raised to the tile's max for those lanes and the running sum l, the block's O factor alpha and the P already
+ * written in this block are multiplied by 2^(m - m'). One pass over the scores, no separate max and exp passes; O is
+ * rescaled only in blocks where m moved (alpha = 1 otherwise). Masked scores
  * are -FLT_MAX (finite: 2^(-FLT_MAX - m) = 0 exactly). */
 #include <float.h>
 
@@ -56,28 +57,22 @@ struct lanes {
     __m512 m[4], l[4], alpha[4];
 };
 
-/* Cold path: lanes whose tile max mx exceeds m + RESCALE_LOG2 move their m to mx; the P already stored in this
-   block (rows [0, done) of st), l and alpha of those lanes are multiplied by 2^(m - mx). */
-static __attribute__((noinline, cold)) void raise_max(struct lanes *s, const __m512 mx[4], float *st, int64_t done) {
-    for (int t = 0; t < 4; t++) {
-        const __mmask16 up = _mm512_cmp_ps_mask(mx[t], _mm512_add_ps(s->m[t], _mm512_set1_ps(RESCALE_LOG2)),
-                                                _CMP_GT_OQ);
-        if (!up) continue;
-        const __m512 f = _mm512_mask_blend_ps(up, _mm512_set1_ps(1.0f), mb_exp2_ps(_mm512_sub_ps(s->m[t], mx[t])));
-        s->m[t] = _mm512_mask_blend_ps(up, s->m[t], mx[t]);
-        s->l[t] = _mm512_mul_ps(s->l[t], f);
-        s->alpha[t] = _mm512_mul_ps(s->alpha[t], f);
-        for (int64_t j = 0; j < done; j++)
-            _mm512_store_ps(st + j * BR + 16 * t, _mm512_mul_ps(_mm512_load_ps(st + j * BR + 16 * t), f));
-    }
+/* Cold path, inline (a call would make the compiler keep the score tile's accumulators in memory): lanes `up` of
+   lane group t, whose tile max mx exceeds m + RESCALE_LOG2, move their m to mx; the P already stored in this block
+   (rows [0, done) of st, lanes of group t), l and alpha of those lanes are multiplied by 2^(m - mx). */
+static inline __attribute__((always_inline)) void raise_max(struct lanes *s, int t, __mmask16 up, __m512 mx,
+                                                             float *st, int64_t done) {
+    const __m512 f = _mm512_mask_blend_ps(up, _mm512_set1_ps(1.0f), mb_exp2_ps(_mm512_sub_ps(s->m[t], mx)));
+    s->m[t] = _mm512_mask_blend_ps(up, s->m[t], mx);
+    s->l[t] = _mm512_mul_ps(s->l[t], f);
+    s->alpha[t] = _mm512_mul_ps(s->alpha[t], f);
+    for (int64_t j = 0; j < done; j++)
+        _mm512_store_ps(st + j * BR + 16 * t, _mm512_mul_ps(_mm512_load_ps(st + j * BR + 16 * t), f));
 }
 
-/* Rows [j, j + mr) of St (st points at row j, done = j): scores of keys k[0 .. mr) against the 64 queries, masked
-   (masked != 0: key i of the tile is hidden from rows r < first + i), then P = 2^(s - m) written in place and
-   summed into l. */
-static inline __attribute__((always_inline)) void qk_tile(const float *k, int64_t d, const float *qt, float scale2,
-                                                           float *st, int64_t done, const int mr, const int masked,
-                                                           int64_t first, struct lanes *s) {
+/* Rows [j, j + mr) of St (st points at row j): the scores of keys k[0 .. mr) against the 64 queries, stored raw. */
+static inline __attribute__((always_inline)) void qk_tile(const float *k, int64_t d, const float *qt, float *st,
+                                                           const int mr) {
     __m512 acc[QK_MR][4];
     for (int j = 0; j < mr; j++)
         for (int t = 0; t < 4; t++) acc[j][t] = _mm512_setzero_ps();
@@ -93,44 +88,62 @@ static inline __attribute__((always_inline)) void qk_tile(const float *k, int64_
             acc[j][3] = _mm512_fmadd_ps(kj, q3, acc[j][3]);
         }
     }
-    const __m512 vs = _mm512_set1_ps(scale2);
-    __m512 mx[4];
-    for (int t = 0; t < 4; t++) {
-        const __m512i lane = _mm512_add_epi32(_mm512_set1_epi32(16 * t),
-                                              _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-        for (int j = 0; j < mr; j++) {
-            acc[j][t] = _mm512_mul_ps(acc[j][t], vs);
-            if (masked) {
-                const __mmask16 hide = _mm512_cmp_epi32_mask(lane, _mm512_set1_epi32((int)(first + j)), _MM_CMPINT_LT);
-                acc[j][t] = _mm512_mask_mov_ps(acc[j][t], hide, _mm512_set1_ps(-FLT_MAX));
-            }
-            mx[t] = j ? _mm512_max_ps(mx[t], acc[j][t]) : acc[j][t];
-        }
-    }
-    __mmask16 up = 0;
-    for (int t = 0; t < 4; t++)
-        up |= _mm512_cmp_ps_mask(mx[t], _mm512_add_ps(s->m[t], _mm512_set1_ps(RESCALE_LOG2)), _CMP_GT_OQ);
-    if (__builtin_expect(up != 0, 0)) raise_max(s, mx, st - done * BR, done);
-    for (int t = 0; t < 4; t++)
-        for (int j = 0; j < mr; j++) {
-            const __m512 p = mb_exp2_ps(_mm512_sub_ps(acc[j][t], s->m[t]));
-            _mm512_store_ps(st + j * BR + 16 * t, p);
-            s->l[t] = _mm512_add_ps(s->l[t], p);
-        }
+    for (int j = 0; j < mr; j++)
+        for (int t = 0; t < 4; t++) _mm512_store_ps(st + j * BR + 16 * t, acc[j][t]);
 }
 
+/* Rows [j, j + mr) of St (st points at row j, done = j), just written by qk_tile (in L1): masked (masked != 0: key
+   i of the tile is hidden from rows r < first + i), then P = 2^(s - m) in place, summed into l. Lane group by lane
+   group: its max, the rare move of its m, then P. Not inlined: kept apart from the product's register tile (inlined,
+   its constants pushed accumulators out of registers). */
+static __attribute__((noinline)) void softmax_tile(float *st, int64_t done, const int mr, const int masked,
+                                                   int64_t first, struct lanes *s) {
+    for (int t = 0; t < 4; t++) {
+        float *col = st + 16 * t;
+        const __m512i lane = _mm512_add_epi32(_mm512_set1_epi32(16 * t),
+                                              _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+        __m512 mx = _mm512_set1_ps(-FLT_MAX);
+        for (int j = 0; j < mr; j++) {
+            __m512 x = _mm512_load_ps(col + j * BR);
+            if (masked) {
+                const __mmask16 hide = _mm512_cmp_epi32_mask(lane, _mm512_set1_epi32((int)(first + j)), _MM_CMPINT_LT);
+                x = _mm512_mask_mov_ps(x, hide, _mm512_set1_ps(-FLT_MAX));
+                _mm512_store_ps(col + j * BR, x);
+            }
+            mx = _mm512_max_ps(mx, x);
+        }
+        const __mmask16 up = _mm512_cmp_ps_mask(mx, _mm512_add_ps(s->m[t], _mm512_set1_ps(RESCALE_LOG2)), _CMP_GT_OQ);
+        if (__builtin_expect(up != 0, 0)) raise_max(s, t, up, mx, st - done * BR, done);
+        const __m512 m = s->m[t];
+        __m512 l = s->l[t];
+        for (int j = 0; j < mr; j++) {
+            const __m512 p = mb_exp2_ps(_mm512_sub_ps(_mm512_load_ps(col + j * BR), m));
+            _mm512_store_ps(col + j * BR, p);
+            l = _mm512_add_ps(l, p);
+        }
+        s->l[t] = l;
+    }
+}
+
+/* 16 columns of a row: lanes mk, or all of them (full) by a plain load */
+static inline __attribute__((always_inline)) __m512 load_cols(const float *p, __mmask16 mk, const int full) {
+    return full ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(mk, p);
+}
+
+/* Rows [r, r + mr) of O, 64 columns (lanes mk[t] of column group t; full: all of them, plain loads and stores):
+   O = alpha O + P V_c, the O tile in registers over the block's keys. */
 static inline __attribute__((always_inline)) void pv_tile(const float *st, int64_t cols, const float *v, int64_t d,
                                                            const float *alpha, float *o, const __mmask16 mk[4],
-                                                           const int mr) {
+                                                           const int mr, const int full) {
     __m512 acc[PV_MR][4];
     for (int r = 0; r < mr; r++) {
         const __m512 ar = _mm512_set1_ps(alpha[r]);
-        for (int t = 0; t < 4; t++) acc[r][t] = _mm512_mul_ps(ar, _mm512_maskz_loadu_ps(mk[t], o + r * d + 16 * t));
+        for (int t = 0; t < 4; t++) acc[r][t] = _mm512_mul_ps(ar, load_cols(o + r * d + 16 * t, mk[t], full));
     }
     for (int64_t j = 0; j < cols; j++) {
         const float *vj = v + j * d, *pj = st + j * BR;
-        const __m512 v0 = _mm512_maskz_loadu_ps(mk[0], vj), v1 = _mm512_maskz_loadu_ps(mk[1], vj + 16),
-                     v2 = _mm512_maskz_loadu_ps(mk[2], vj + 32), v3 = _mm512_maskz_loadu_ps(mk[3], vj + 48);
+        const __m512 v0 = load_cols(vj, mk[0], full), v1 = load_cols(vj + 16, mk[1], full),
+                     v2 = load_cols(vj + 32, mk[2], full), v3 = load_cols(vj + 48, mk[3], full);
         for (int r = 0; r < mr; r++) {
             const __m512 p = _mm512_set1_ps(pj[r]);
             acc[r][0] = _mm512_fmadd_ps(p, v0, acc[r][0]);
@@ -140,33 +153,56 @@ static inline __attribute__((always_inline)) void pv_tile(const float *st, int64
         }
     }
     for (int r = 0; r < mr; r++)
-        for (int t = 0; t < 4; t++) _mm512_mask_storeu_ps(o + r * d + 16 * t, mk[t], acc[r][t]);
+        for (int t = 0; t < 4; t++) {
+            if (full) _mm512_storeu_ps(o + r * d + 16 * t, acc[r][t]);
+            else _mm512_mask_storeu_ps(o + r * d + 16 * t, mk[t], acc[r][t]);
+        }
 }
 
-/* All score tiles of keys [j0, j0 + cols), masked or not (a constant at both call sites). */
-static inline __attribute__((always_inline)) void qk_block(const float *k, int64_t d, const float *qt, float scale2,
-                                                            float *st, int64_t cols, const int masked, int64_t first,
-                                                            struct lanes *s) {
-    int64_t j = 0;
-    for (; j + QK_MR <= cols; j += QK_MR) qk_tile(k + j * d, d, qt, scale2, st + j * BR, j, QK_MR, masked, first + j, s);
-    switch (cols - j) { /* remainder keys in one tile */
-    case 5: qk_tile(k + j * d, d, qt, scale2, st + j * BR, j, 5, masked, first + j, s); break;
-    case 4: qk_tile(k + j * d, d, qt, scale2, st + j * BR, j, 4, masked, first + j, s); break;
-    case 3: qk_tile(k + j * d, d, qt, scale2, st + j * BR, j, 3, masked, first + j, s); break;
-    case 2: qk_tile(k + j * d, d, qt, scale2, st + j * BR, j, 2, masked, first + j, s); break;
-    case 1: qk_tile(k + j * d, d, qt, scale2, st + j * BR, j, 1, masked, first + j, s); break;
+/* All rows of O, columns [c0, c0 + 64) (full: all 64 inside d). */
+static inline __attribute__((always_inline)) void pv_columns(const float *st, int64_t cols, const float *vc, int64_t d,
+                                                              const float *alpha, float *oc, int64_t rows,
+                                                              const __mmask16 mk[4], const int full) {
+    int64_t r = 0;
+    for (; r + PV_MR <= rows; r += PV_MR) pv_tile(st + r, cols, vc, d, alpha + r, oc + r * d, mk, PV_MR, full);
+    switch (rows - r) { /* remainder rows in one tile */
+    case 5: pv_tile(st + r, cols, vc, d, alpha + r, oc + r * d, mk, 5, full); break;
+    case 4: pv_tile(st + r, cols, vc, d, alpha + r, oc + r * d, mk, 4, full); break;
+    case 3: pv_tile(st + r, cols, vc, d, alpha + r, oc + r * d, mk, 3, full); break;
+    case 2: pv_tile(st + r, cols, vc, d, alpha + r, oc + r * d, mk, 2, full); break;
+    case 1: pv_tile(st + r, cols, vc, d, alpha + r, oc + r * d, mk, 1, full); break;
     default: break;
     }
 }
 
+/* All score tiles of keys [j0, j0 + cols), masked or not (a constant at both call sites): St = P of the block. */
+static inline __attribute__((always_inline)) void qk_block(const float *k, int64_t d, const float *qt, float *st,
+                                                            int64_t cols, const int masked, int64_t first,
+                                                            struct lanes *s) {
+    int64_t j = 0;
+    for (; j + QK_MR <= cols; j += QK_MR) {
+        qk_tile(k + j * d, d, qt, st + j * BR, QK_MR);
+        softmax_tile(st + j * BR, j, QK_MR, masked, first + j, s);
+    }
+    switch (cols - j) { /* remainder keys in one tile */
+    case 5: qk_tile(k + j * d, d, qt, st + j * BR, 5); break;
+    case 4: qk_tile(k + j * d, d, qt, st + j * BR, 4); break;
+    case 3: qk_tile(k + j * d, d, qt, st + j * BR, 3); break;
+    case 2: qk_tile(k + j * d, d, qt, st + j * BR, 2); break;
+    case 1: qk_tile(k + j * d, d, qt, st + j * BR, 1); break;
+    default: return;
+    }
+    softmax_tile(st + j * BR, j, (int)(cols - j), masked, first + j, s);
+}
+
 /* The keys [j0, j0 + cols) of one segment: St = P of the block (fused softmax above), then O = alpha O + P V_c. */
-static void key_block(const struct mb_flash_segment *g, int64_t j0, int64_t cols, int64_t rows, int64_t d,
-                      float scale2, float *ws, int64_t bc, struct lanes *s, float *o) {
+static void key_block(const struct mb_flash_segment *g, int64_t j0, int64_t cols, int64_t rows, int64_t d, float *ws,
+                      int64_t bc, struct lanes *s, float *o) {
     float *st = ws, *alpha = ws + BR * bc + 2 * BR, *qt = alpha + BR;
     for (int t = 0; t < 4; t++) s->alpha[t] = _mm512_set1_ps(1.0f);
     /* a block with keys beyond row 0's last: key j0 + j is hidden from rows r < j0 + j - last_row0 */
-    if (j0 + cols - 1 > g->last_row0) qk_block(g->k + j0 * d, d, qt, scale2, st, cols, 1, j0 - g->last_row0, s);
-    else qk_block(g->k + j0 * d, d, qt, scale2, st, cols, 0, 0, s);
+    if (j0 + cols - 1 > g->last_row0) qk_block(g->k + j0 * d, d, qt, st, cols, 1, j0 - g->last_row0, s);
+    else qk_block(g->k + j0 * d, d, qt, st, cols, 0, 0, s);
     for (int t = 0; t < 4; t++) _mm512_store_ps(alpha + 16 * t, s->alpha[t]);
     /* O = alpha O + P V_c */
     for (int64_t c0 = 0; c0 < d; c0 += 64) {
@@ -176,16 +212,8 @@ static void key_block(const struct mb_flash_segment *g, int64_t j0, int64_t cols
             mk[t] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1u);
         }
         const float *vc = g->v + j0 * d + c0;
-        int64_t r = 0;
-        for (; r + PV_MR <= rows; r += PV_MR) pv_tile(st + r, cols, vc, d, alpha + r, o + r * d + c0, mk, PV_MR);
-        switch (rows - r) { /* remainder rows in one tile */
-        case 5: pv_tile(st + r, cols, vc, d, alpha + r, o + r * d + c0, mk, 5); break;
-        case 4: pv_tile(st + r, cols, vc, d, alpha + r, o + r * d + c0, mk, 4); break;
-        case 3: pv_tile(st + r, cols, vc, d, alpha + r, o + r * d + c0, mk, 3); break;
-        case 2: pv_tile(st + r, cols, vc, d, alpha + r, o + r * d + c0, mk, 2); break;
-        case 1: pv_tile(st + r, cols, vc, d, alpha + r, o + r * d + c0, mk, 1); break;
-        default: break;
-        }
+        if (d - c0 >= 64) pv_columns(st, cols, vc, d, alpha, o + c0, rows, mk, 1);
+        else pv_columns(st, cols, vc, d, alpha, o + c0, rows, mk, 0);
     }
 }
 
@@ -193,17 +221,17 @@ void mb_attn_flash_rows(const float *q, int64_t rows, int64_t d, int64_t bc, con
                         int n_segments, float *ws, float *o) {
     const float scale2 = MB_LOG2E / sqrtf((float)d); /* scores in base 2 */
     float *l = ws + BR * bc + BR, *qt = l + 2 * BR;
-    /* Qt (d x BR) = Q_b^T, zero-padded beyond `rows` */
+    /* Qt (d x BR) = scale2 Q_b^T, zero-padded beyond `rows`: the score tiles come out scaled */
     memset(qt, 0, (size_t)(d * BR) * sizeof(float));
     for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < d; c++) qt[c * BR + r] = q[r * d + c];
+        for (int64_t c = 0; c < d; c++) qt[c * BR + r] = scale2 * q[r * d + c];
     struct lanes s; /* m = -FLT_MAX: the first tile raises every lane (its factor 2^(-FLT_MAX) = 0) */
     for (int t = 0; t < 4; t++) s.m[t] = _mm512_set1_ps(-FLT_MAX), s.l[t] = _mm512_setzero_ps();
     memset(o, 0, (size_t)(rows * d) * sizeof(float));
     for (int g = 0; g < n_segments; g++)
         for (int64_t j0 = 0; j0 < segments[g].len; j0 += bc) {
             const int64_t cols = segments[g].len - j0 < bc ? segments[g].len - j0 : bc;
-            key_block(&segments[g], j0, cols, rows, d, scale2, ws, bc, &s, o);
+            key_block(&segments[g], j0, cols, rows, d, ws, bc, &s, o);
         }
     for (int t = 0; t < 4; t++) _mm512_store_ps(l + 16 * t, s.l[t]);
     for (int64_t r = 0; r < rows; r++) mb_attn_scale(o + r * d, d, 1.0f / l[r]);

@@ -14,7 +14,9 @@
  * AVX-512 register-tiled broadcast-FMA micro-kernels on a transposed score tile, the softmax fused into the score
  * tile's epilogue against a reference max that moves (and rescales O) only when a score exceeds it by 2^8;
  * elsewhere OpenBLAS sgemm tiles.
- * Parallel over (batch x heads x query blocks), schedule(dynamic), the costliest (causal: last) blocks first.
+ * Parallel over (batch x heads x query blocks), schedule(dynamic), head-major (the query blocks of one head run
+ * together and share its K, V in cache: 1.3-1.4x over block-major at n = 4096), within a head the costliest (causal:
+ * last) blocks first.
  *
  * Shapes: Q, K, V, O (batch, heads, n, d). block axis = Bc (0 = 256). Cost per head, the standard count
  * (FlashAttention's benchmarks): 4 n^2 d FLOPs non-causal, 2 n^2 d causal (the diagonal blocks' masked half,
@@ -80,11 +82,12 @@ static void run(void *state) {
 #pragma omp parallel num_threads(s->slots)
     {
         float *ws = s->ws + (size_t)omp_get_thread_num() * s->stride;
-        /* causal: the last query blocks are the most expensive; hand them out first */
+        /* head by head, so that consecutive query blocks (on one or both threads) re-read the same K, V from cache;
+           causal: within a head the last query blocks are the most expensive; hand them out first */
 #pragma omp for schedule(dynamic)
         for (int64_t it = 0; it < items; it++) {
-            const int64_t head = it % mb_attn_head_count(a);
-            const int64_t blk = a->causal ? blocks - 1 - it / mb_attn_head_count(a) : it / mb_attn_head_count(a);
+            const int64_t head = it / blocks;
+            const int64_t blk = a->causal ? blocks - 1 - it % blocks : it % blocks;
             const int64_t off = head * mb_attn_head_stride(a), i0 = blk * BR, rows = n - i0 < BR ? n - i0 : BR;
             query_block(s, a->q + off, a->k + off, a->v + off, a->out + off + i0 * a->d, i0, rows, ws);
         }

@@ -70,11 +70,11 @@ Test(attention_exact, flash_equals_naive_at_block_sizes_that_do_not_divide_n) {
 }
 
 /* qk_std = 16: scores spread over hundreds, so the AVX-512 engine's reference max (moved only when a score exceeds
-   it by 2^8) moves inside blocks and rescales P already written, l and O; d = 40 and 128 cover the masked columns
-   and the two column passes of O = P V. */
+   it by 2^8) moves inside blocks and rescales P already written, l and O; d = 40 covers the masked columns of
+   O = P V, 128 its two full column passes (plain loads), 100 a full pass then a masked one. */
 Test(attention_exact, flash_equals_naive_on_peaked_scores) {
     const struct mb_kernel *flash = mb_kernel_find("attention.softmax.flash");
-    const int64_t ds[] = {40, 128};
+    const int64_t ds[] = {40, 100, 128};
     for (size_t di = 0; di < sizeof ds / sizeof ds[0]; di++)
         for (int causal = 0; causal <= 1; causal++) {
             struct mb_point p = make_point(flash, 1, 2, 333, ds[di], causal, 50, 2);
