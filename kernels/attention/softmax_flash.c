@@ -82,12 +82,11 @@ static void run(void *state) {
 #pragma omp parallel num_threads(s->slots)
     {
         float *ws = s->ws + (size_t)omp_get_thread_num() * s->stride;
-        /* head by head, so that consecutive query blocks (on one or both threads) re-read the same K, V from cache;
-           causal: within a head the last query blocks are the most expensive; hand them out first */
+        /* head by head (mb_attn_flash_item), so that consecutive query blocks re-read the same K, V from cache */
 #pragma omp for schedule(dynamic)
         for (int64_t it = 0; it < items; it++) {
-            const int64_t head = it / blocks;
-            const int64_t blk = a->causal ? blocks - 1 - it % blocks : it % blocks;
+            int64_t head, blk;
+            mb_attn_flash_item(it, blocks, a->causal, &head, &blk);
             const int64_t off = head * mb_attn_head_stride(a), i0 = blk * BR, rows = n - i0 < BR ? n - i0 : BR;
             query_block(s, a->q + off, a->k + off, a->v + off, a->out + off + i0 * a->d, i0, rows, ws);
         }

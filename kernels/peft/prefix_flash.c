@@ -8,7 +8,8 @@
  * i.e. softmax attention over K' = [P_k; K], V' = [P_v; V] with the causal mask on the real keys only. The engine
  * is the attention family's (mb_attn_flash_rows, kernels/attention/family_flash.c, the one attention.softmax.flash
  * runs). L_p = 0 is attention.softmax.flash (default key block).
- * Parallel over (batch x heads x query blocks), schedule(dynamic), the costliest (causal: last) blocks first.
+ * Parallel over (batch x heads x query blocks), schedule(dynamic), head-major (mb_attn_flash_item: one head's K, V
+ * stay in cache), within a head the costliest (causal: last) blocks first.
  *
  * Cost per head: 4 d FLOPs per computed score: 4 n (L_p + n) d non-causal, 4 n L_p d + ~2 n^2 d causal, plus one
  * exp per score; memory: per thread one 64 x 256 score tile, Q_b^T and the row statistics, O(threads 64 (256 + d)).
@@ -59,10 +60,11 @@ static void run(void *state) {
 #pragma omp parallel num_threads(s->slots)
     {
         float *ws = s->ws + (size_t)omp_get_thread_num() * s->stride;
-        /* causal: the last query blocks are the most expensive; hand them out first */
+        /* head by head (mb_attn_flash_item): one head's K, V and prefix stay in cache */
 #pragma omp for schedule(dynamic)
         for (int64_t it = 0; it < heads * blocks; it++) {
-            const int64_t head = it % heads, blk = a->causal ? blocks - 1 - it / heads : it / heads;
+            int64_t head, blk;
+            mb_attn_flash_item(it, blocks, a->causal, &head, &blk);
             const int64_t off = head * n * d, poff = (head % a->heads) * a->lp * d;
             const int64_t i0 = blk * BR, rows = n - i0 < BR ? n - i0 : BR;
             const struct mb_flash_segment keys[2] = {
