@@ -254,7 +254,7 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
     /* steps in blocks of 16: dt = softplus(delta + bias) (or delta + bias), the skip and the gate vectorised over
        time */
     float gB[16 * 256], gC[16 * 256]; /* gathered B_t, C_t when Bt == NULL */
-    const __m512 vbias = _mm512_set1_ps(bias), twenty = _mm512_set1_ps(20.0f), one = _mm512_set1_ps(1.0f);
+    const __m512 vbias = _mm512_set1_ps(bias), one = _mm512_set1_ps(1.0f);
     const __m512 pmin = _mm512_set1_ps(MB_MAMBA_P_MIN);
     __m512 vdtsum = _mm512_setzero_ps();
     for (int64_t tb = t0; tb < t1; tb += 16) {
@@ -262,9 +262,7 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
         const __mmask16 tm = cnt == 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1);
         const __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(tm, m->delta + ch + tb), vbias);
         __m512 dtv = x;
-        if (m->softplus)
-            dtv = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, twenty, _CMP_GT_OQ),
-                                       Sleef_log1pf16_u10(mb_exp_ps(_mm512_min_ps(x, twenty))), x);
+        if (m->softplus) dtv = mb_mamba_softplus_ps(x);
         dtv = _mm512_maskz_mov_ps(tm, dtv);
         vdtsum = _mm512_add_ps(vdtsum, dtv);
         const __m512 uv = _mm512_maskz_loadu_ps(tm, m->u + ch + tb);

@@ -184,6 +184,38 @@ Test(rnn_mamba, without_gate_the_oracle_agrees_and_the_gate_matters) {
     mb_workload_free(&w1);
 }
 
+/* softplus (the AVX-512 copies compute it 16 steps at a time: mb_mamba_softplus_ps) over its whole range: delta +
+ * delta_bias from -120 (dt = 0 in float) through torch's threshold 20 (19.999, 20, 20.001) to 40, at an odd L
+ * (partial blocks), against the double oracle, for every Mamba kernel. */
+Test(rnn_mamba, softplus_over_its_whole_range_matches_the_oracle) {
+    const char *kernels[] = {"ssm.mamba.scan_seq", "ssm.mamba.scan_parallel", "ssm.mamba.decode"};
+    const float exact[] = {19.999f, 20.0f, 20.001f, 0.0f, -0.0f, -120.0f, 1e-30f, -1e-30f};
+    const int64_t Ds[] = {3, 6, 33}; /* gathered B, C; transposed; decode's 16-channel vectors */
+    for (size_t ki = 0; ki < 3; ki++)
+        for (size_t di = 0; di < 3; di++) {
+            const int64_t D = Ds[di];
+            const struct mb_kernel *k = mb_kernel_find(kernels[ki]);
+            const struct shape s = {1, D, 333, 16, 0};
+            struct mb_point p;
+            ssm_test_point(k, &s, 0, 2, NULL, &p);
+            struct mb_workload w;
+            char err[256];
+            cr_assert_eq(mb_workload_create(&w, k->family, &p, 7, err, sizeof err), 0, "%s", err);
+            float *delta = w.inputs[1].data, *bias = w.inputs[6].data;
+            cr_assert_str_eq(w.inputs[1].name, "delta");
+            cr_assert_str_eq(w.inputs[6].name, "delta_bias");
+            for (int64_t d = 0; d < D; d++) bias[d] = 0.0f;
+            const int64_t count = D * s.n;
+            for (int64_t i = 0; i < count; i++)
+                delta[i] = i < 8 ? exact[i] : -120.0f + 160.0f * (float)i / (float)(count - 1);
+            cr_assert_eq(mb_run_once(k, &w, err, sizeof err), 0, "%s", err);
+            struct mb_errors e;
+            check(k, &w, &e);
+            cr_assert_lt(e.rel_l2, 1e-5, "%s D %lld: rel_l2 %g", k->name, (long long)D, e.rel_l2);
+            mb_workload_free(&w);
+        }
+}
+
 Test(rnn_lru, scan_parallel_equals_scan_seq_for_chunks_not_dividing_L) {
     const int64_t blocks[] = {1, 7, 64, 1000}, lengths[] = {1, 7, 129, 1000};
     for (size_t bi = 0; bi < 4; bi++)
