@@ -251,20 +251,30 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
         hv[j] = _mm512_maskz_loadu_ps(mask[j], h + 16 * j);
         if (track) Pv[j] = _mm512_maskz_mov_ps(mask[j], _mm512_set1_ps(1.0f)); /* lanes >= N stay 0 */
     }
-    /* steps in blocks of 16: dt = softplus(delta + bias) (or delta + bias), the skip and the gate vectorised over
-       time */
+    /* steps in spans of SPAN: first dt = softplus(delta + bias) (or delta + bias) and dt u of the whole span, 16
+       steps at a time, into dts, dus; then the scan of the span in blocks of 16 steps, reading step t's dt and dt u
+       as broadcast loads (no shuffles), the skip and the gate vectorised over the block's 16 steps. (Computing dt
+       per block in the scan loop put softplus' ~60-cycle latency before each block's first step: the out-of-order
+       window, about one block wide, could not hide it.) */
+    enum { SPAN = 256 };
     float gB[16 * 256], gC[16 * 256]; /* gathered B_t, C_t when Bt == NULL */
+    float dts[SPAN] __attribute__((aligned(64))), dus[SPAN] __attribute__((aligned(64)));
     const __m512 vbias = _mm512_set1_ps(bias), one = _mm512_set1_ps(1.0f);
     const __m512 pmin = _mm512_set1_ps(MB_MAMBA_P_MIN);
     __m512 vdtsum = _mm512_setzero_ps();
-    for (int64_t tb = t0; tb < t1; tb += 16) {
-        const int64_t cnt = t1 - tb < 16 ? t1 - tb : 16;
-        const __mmask16 tm = cnt == 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1);
+    for (int64_t s0 = t0; s0 < t1; s0 += SPAN) {
+    const int64_t s1 = t1 - s0 < SPAN ? t1 : s0 + SPAN;
+    for (int64_t tb = s0; tb < s1; tb += 16) {
+        const __mmask16 tm = s1 - tb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (s1 - tb)) - 1);
         const __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(tm, m->delta + ch + tb), vbias);
-        __m512 dtv = x;
-        if (m->softplus) dtv = mb_mamba_softplus_ps(x);
-        dtv = _mm512_maskz_mov_ps(tm, dtv);
+        const __m512 dtv = _mm512_maskz_mov_ps(tm, m->softplus ? mb_mamba_softplus_ps(x) : x);
         vdtsum = _mm512_add_ps(vdtsum, dtv);
+        _mm512_store_ps(dts + (tb - s0), dtv);
+        _mm512_store_ps(dus + (tb - s0), _mm512_mul_ps(dtv, _mm512_maskz_loadu_ps(tm, m->u + ch + tb)));
+    }
+    for (int64_t tb = s0; tb < s1; tb += 16) {
+        const int64_t cnt = s1 - tb < 16 ? s1 - tb : 16;
+        const __mmask16 tm = cnt == 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1);
         const __m512 uv = _mm512_maskz_loadu_ps(tm, m->u + ch + tb);
         __m512 accs[16]; /* C_t . h_t of each step as 16 partial sums, reduced together after the block */
         const float *Bblk = NULL, *Cblk = NULL; /* this block's B_t, C_t rows: (16, N) */
@@ -279,14 +289,10 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
             Cblk = gC;
         }
 
-        const __m512 duv = _mm512_mul_ps(dtv, uv);
         const int trk = track && alive;
         for (int64_t i = 0; i < cnt; i++) {
             const int64_t t = tb + i;
-            /* step i's dt and dt u broadcast from the registers (a store and 16 scalar reloads would wait on
-               store-to-load forwarding) */
-            const __m512i lane = _mm512_set1_epi32((int)i);
-            const __m512 vdt = _mm512_permutexvar_ps(lane, dtv), vdu = _mm512_permutexvar_ps(lane, duv);
+            const __m512 vdt = _mm512_set1_ps(dts[t - s0]), vdu = _mm512_set1_ps(dus[t - s0]);
             const float *Bp = Bblk + i * N, *Cp = Cblk + i * N;
             __m512 acc = _mm512_setzero_ps();
             for (int j = 0; j < nv; j++) {
@@ -331,6 +337,7 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
             }
             _mm512_mask_storeu_ps(m->y + ch + tb, tm, yv);
         }
+    }
     }
     dtsum = _mm512_reduce_add_ps(vdtsum);
     for (int j = 0; j < nv; j++) _mm512_mask_storeu_ps(h + 16 * j, mask[j], hv[j]);
