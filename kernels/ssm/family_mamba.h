@@ -63,6 +63,14 @@ enum { MB_MAMBA_DA_NONE, MB_MAMBA_DA_STORE, MB_MAMBA_DA_LOAD };
 double mb_mamba_scan_range(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d,
                            int64_t t0, int64_t t1, float *h, int write_y, float *dA_buf, int dA_mode);
 
+/* Channels d0 .. d0 + count - 1 of batch b over [t0, t1), writing y, from the states h (count x N floats, channel
+ * k's at h + k N; updated): as mb_mamba_scan_range per channel, but a group of exactly MB_MAMBA_GROUP channels with
+ * N <= 16 is scanned interleaved (AVX-512: the independent recurrences overlap their exp and FMA latencies and share
+ * the loads of B_t, C_t). */
+#define MB_MAMBA_GROUP 4
+void mb_mamba_scan_group(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d0,
+                         int64_t count, int64_t t0, int64_t t1, float *h);
+
 /* Local pass of a chunk [t0, t1) whose incoming carry H is not known yet: scans from h (normally 0), writing y of
  * the local state, and stores q_t = C_t (.) P_t, P_t = prod_{t0 <= s <= t} exp(dt_s A) = exp(A S_t) (S_t the
  * in-chunk prefix sum of dt) at q[(t - t0) N + n], so that once H is known the exact output is
