@@ -55,7 +55,11 @@ static void run(void *state) {
         /* groups of MB_MAMBA_GROUP channels of one batch row while that leaves >= 2 groups per thread */
         const int64_t G = m->batch * m->D >= 2 * MB_MAMBA_GROUP * omp_get_num_threads() ? MB_MAMBA_GROUP : 1;
         const int64_t groups = (m->D + G - 1) / G;
-#pragma omp for schedule(dynamic, 1)
+        /* runs of consecutive groups (~8 runs per thread, still balanced dynamically): the scan prefetches the next
+           group's rows, which should be this thread's next group, not a row another core is writing */
+        const int64_t run_len = m->batch * groups / (8 * omp_get_num_threads());
+        const int chunk = run_len > 1 ? (int)run_len : 1;
+#pragma omp for schedule(dynamic, chunk)
         for (int64_t g = 0; g < m->batch * groups; g++) {
             const int64_t b = g / groups, d0 = g % groups * G, count = m->D - d0 < G ? m->D - d0 : G;
             float h[MB_MAMBA_GROUP * 256];
