@@ -221,54 +221,74 @@ static void gather_block(const float *src, int64_t L, int64_t N, __mmask16 tm, i
 }
 #endif
 
-/* The per-channel scan, specialised by the compiler for each caller (write_y, dA_mode and track are constants at
- * every call site). track: the local pass of a chunk whose carry is not known yet (mb_mamba_scan_local): also keep
+/* The scan of K channels d0 .. d0 + K - 1 of batch b over steps [t0, t1), specialised by the compiler for each
+ * caller (write_y, dA_mode, track, one_vector and K are constants at every call site). h: the K states, channel k's
+ * N floats at h + k N (in/out). K > 1 (mb_mamba_scan_group) only with one_vector, write_y, MB_MAMBA_DA_NONE and no
+ * track: the K recurrences are independent, so interleaving them step by step lets their exp and FMA chains overlap
+ * (one channel's step is a ~40-cycle chain the out-of-order window only partly hides), and B_t, C_t are loaded once
+ * for all K. Returns the sum of dt of channel d0.
+ * track: the local pass of a chunk whose carry is not known yet (mb_mamba_scan_local): also keep
  * the running decay P_t = prod_{s <= t} exp(dt_s A) (= exp(A S_t), S_t the in-chunk prefix sum of dt) and store
  * q_t = C_t (.) P_t at q[(t - t0) N + n]; lanes of P below MB_MAMBA_P_MIN are flushed to 0 after every block of
  * 16 steps (no subnormal arithmetic), and P stops being tracked once every lane is 0: *live = that block's end. */
 static inline __attribute__((always_inline)) double
-scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d, int64_t t0, int64_t t1,
+scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d0, int64_t t0, int64_t t1,
           float *h, const int write_y, float *dA_buf, const int dA_mode, const int track, float *q, float *P,
-          int64_t *live, const int one_vector) {
-    const int64_t L = m->L, N = m->N, ch = (b * m->D + d) * L;
-    const float bias = m->delta_bias[d], Dd = m->D_skip[d];
-    const float *Aref = m->A ? m->A + d * N : NULL, *Alog = m->A ? NULL : m->A_log + d * N;
+          int64_t *live, const int one_vector, const int K) {
+    const int64_t L = m->L, N = m->N;
     double dtsum = 0;
     int alive = track;
     if (track) *live = t1;
 #if defined(__AVX512F__)
-    enum { MAXV = 16 }; /* N <= 256 */
-    __m512 A[MAXV], hv[MAXV], Pv[MAXV];
+    enum { MAXV = 16, MAXK = MB_MAMBA_GROUP }; /* N <= 256 */
+    __m512 A[MAXK][MAXV], hv[MAXK][MAXV], Pv[MAXV], vbias[MAXK];
     __mmask16 mask[MAXV];
+    int64_t ch[MAXK];
+    float Dd[MAXK];
     const int nv = one_vector ? 1 : (int)((N + 15) / 16); /* one_vector: a constant 1, the state stays in a register */
     for (int j = 0; j < nv; j++) {
         const int64_t left = N - 16 * j;
         mask[j] = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
-        A[j] = Aref ? _mm512_maskz_loadu_ps(mask[j], Aref + 16 * j)
-                    : _mm512_sub_ps(_mm512_setzero_ps(),
-                                    Sleef_expf16_u10(_mm512_maskz_loadu_ps(mask[j], Alog + 16 * j)));
-        A[j] = _mm512_mul_ps(A[j], _mm512_set1_ps(MB_LOG2E)); /* exp(dt A) = 2^(dt A log2 e) */
-        hv[j] = _mm512_maskz_loadu_ps(mask[j], h + 16 * j);
         if (track) Pv[j] = _mm512_maskz_mov_ps(mask[j], _mm512_set1_ps(1.0f)); /* lanes >= N stay 0 */
     }
-    /* steps in blocks of 16: dt = softplus(delta + bias) (or delta + bias), the skip and the gate vectorised over
-       time */
+    for (int k = 0; k < K; k++) {
+        const int64_t d = d0 + k;
+        ch[k] = (b * m->D + d) * L;
+        vbias[k] = _mm512_set1_ps(m->delta_bias[d]);
+        Dd[k] = m->D_skip[d];
+        for (int j = 0; j < nv; j++) {
+            A[k][j] = m->A ? _mm512_maskz_loadu_ps(mask[j], m->A + d * N + 16 * j)
+                           : _mm512_sub_ps(_mm512_setzero_ps(),
+                                           Sleef_expf16_u10(_mm512_maskz_loadu_ps(mask[j], m->A_log + d * N + 16 * j)));
+            A[k][j] = _mm512_mul_ps(A[k][j], _mm512_set1_ps(MB_LOG2E)); /* exp(dt A) = 2^(dt A log2 e) */
+            hv[k][j] = _mm512_maskz_loadu_ps(mask[j], h + k * N + 16 * j);
+        }
+    }
+    /* steps in spans of SPAN: first dt = softplus(delta + bias) (or delta + bias) and dt u of the whole span, 16
+       steps at a time, into dts, dus; then the scan of the span in blocks of 16 steps, reading step t's dt and dt u
+       as broadcast loads (no shuffles), the skip and the gate vectorised over the block's 16 steps. (Computing dt
+       per block in the scan loop put softplus' ~60-cycle latency before each block's first step: the out-of-order
+       window, about one block wide, could not hide it.) */
+    enum { SPAN = 256 };
     float gB[16 * 256], gC[16 * 256]; /* gathered B_t, C_t when Bt == NULL */
-    const __m512 vbias = _mm512_set1_ps(bias), twenty = _mm512_set1_ps(20.0f), one = _mm512_set1_ps(1.0f);
-    const __m512 pmin = _mm512_set1_ps(MB_MAMBA_P_MIN);
+    float dts[MAXK][SPAN] __attribute__((aligned(64))), dus[MAXK][SPAN] __attribute__((aligned(64)));
+    const __m512 one = _mm512_set1_ps(1.0f), pmin = _mm512_set1_ps(MB_MAMBA_P_MIN);
     __m512 vdtsum = _mm512_setzero_ps();
-    for (int64_t tb = t0; tb < t1; tb += 16) {
-        const int64_t cnt = t1 - tb < 16 ? t1 - tb : 16;
+    for (int64_t s0 = t0; s0 < t1; s0 += SPAN) {
+    const int64_t s1 = t1 - s0 < SPAN ? t1 : s0 + SPAN;
+    for (int k = 0; k < K; k++)
+        for (int64_t tb = s0; tb < s1; tb += 16) {
+            const __mmask16 tm = s1 - tb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (s1 - tb)) - 1);
+            const __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(tm, m->delta + ch[k] + tb), vbias[k]);
+            const __m512 dtv = _mm512_maskz_mov_ps(tm, m->softplus ? mb_mamba_softplus_ps(x) : x);
+            if (k == 0) vdtsum = _mm512_add_ps(vdtsum, dtv);
+            _mm512_store_ps(dts[k] + (tb - s0), dtv);
+            _mm512_store_ps(dus[k] + (tb - s0), _mm512_mul_ps(dtv, _mm512_maskz_loadu_ps(tm, m->u + ch[k] + tb)));
+        }
+    for (int64_t tb = s0; tb < s1; tb += 16) {
+        const int64_t cnt = s1 - tb < 16 ? s1 - tb : 16;
         const __mmask16 tm = cnt == 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1);
-        const __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(tm, m->delta + ch + tb), vbias);
-        __m512 dtv = x;
-        if (m->softplus)
-            dtv = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, twenty, _CMP_GT_OQ),
-                                       Sleef_log1pf16_u10(mb_exp_ps(_mm512_min_ps(x, twenty))), x);
-        dtv = _mm512_maskz_mov_ps(tm, dtv);
-        vdtsum = _mm512_add_ps(vdtsum, dtv);
-        const __m512 uv = _mm512_maskz_loadu_ps(tm, m->u + ch + tb);
-        __m512 accs[16]; /* C_t . h_t of each step as 16 partial sums, reduced together after the block */
+        __m512 accs[MAXK][16]; /* C_t . h_t of each step as 16 partial sums, reduced together after the block */
         const float *Bblk = NULL, *Cblk = NULL; /* this block's B_t, C_t rows: (16, N) */
         if (Bt) {
             Bblk = Bt + (b * L + tb) * N;
@@ -281,34 +301,44 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
             Cblk = gC;
         }
 
-        const __m512 duv = _mm512_mul_ps(dtv, uv);
+        /* prefetch the next K channels' rows (delta, u, z, y; the same 16 steps: one 64-byte line per row), so the
+           next group starts in cache: each row is a fresh stream (at L = 1024, a fresh 4 KiB page) that the hardware
+           prefetcher only picks up after several misses (measured: ~25% of the run at L = 1024, D = 1536) */
+        for (int k = 0; k < K; k++)
+            if (ch[k] + K * L + tb < m->batch * m->D * L) {
+                const int64_t at = ch[k] + K * L + tb;
+                _mm_prefetch((const char *)(m->delta + at), _MM_HINT_T0);
+                _mm_prefetch((const char *)(m->u + at), _MM_HINT_T0);
+                if (m->z) _mm_prefetch((const char *)(m->z + at), _MM_HINT_T0);
+                if (write_y) _mm_prefetch((const char *)(m->y + at), _MM_HINT_T0);
+            }
         const int trk = track && alive;
         for (int64_t i = 0; i < cnt; i++) {
             const int64_t t = tb + i;
-            /* step i's dt and dt u broadcast from the registers (a store and 16 scalar reloads would wait on
-               store-to-load forwarding) */
-            const __m512i lane = _mm512_set1_epi32((int)i);
-            const __m512 vdt = _mm512_permutexvar_ps(lane, dtv), vdu = _mm512_permutexvar_ps(lane, duv);
             const float *Bp = Bblk + i * N, *Cp = Cblk + i * N;
-            __m512 acc = _mm512_setzero_ps();
-            for (int j = 0; j < nv; j++) {
-                __m512 dA;
-                if (dA_mode == MB_MAMBA_DA_LOAD) dA = _mm512_maskz_loadu_ps(mask[j], dA_buf + t * N + 16 * j);
-                else {
-                    dA = mb_exp2_ps(_mm512_mul_ps(vdt, A[j]));
-                    if (dA_mode == MB_MAMBA_DA_STORE) _mm512_mask_storeu_ps(dA_buf + t * N + 16 * j, mask[j], dA);
-                }
-                hv[j] = _mm512_fmadd_ps(dA, hv[j], _mm512_mul_ps(vdu, _mm512_maskz_loadu_ps(mask[j], Bp + 16 * j)));
-                if (write_y) {
-                    const __m512 cv = _mm512_maskz_loadu_ps(mask[j], Cp + 16 * j);
-                    acc = _mm512_fmadd_ps(cv, hv[j], acc);
-                    if (trk) {
-                        Pv[j] = _mm512_mul_ps(Pv[j], dA);
-                        _mm512_mask_storeu_ps(q + (t - t0) * N + 16 * j, mask[j], _mm512_mul_ps(Pv[j], cv));
+            for (int k = 0; k < K; k++) {
+                const __m512 vdt = _mm512_set1_ps(dts[k][t - s0]), vdu = _mm512_set1_ps(dus[k][t - s0]);
+                __m512 acc = _mm512_setzero_ps();
+                for (int j = 0; j < nv; j++) {
+                    __m512 dA;
+                    if (dA_mode == MB_MAMBA_DA_LOAD) dA = _mm512_maskz_loadu_ps(mask[j], dA_buf + t * N + 16 * j);
+                    else {
+                        dA = mb_exp2_ps(_mm512_mul_ps(vdt, A[k][j]));
+                        if (dA_mode == MB_MAMBA_DA_STORE) _mm512_mask_storeu_ps(dA_buf + t * N + 16 * j, mask[j], dA);
+                    }
+                    hv[k][j] = _mm512_fmadd_ps(dA, hv[k][j],
+                                               _mm512_mul_ps(vdu, _mm512_maskz_loadu_ps(mask[j], Bp + 16 * j)));
+                    if (write_y) {
+                        const __m512 cv = _mm512_maskz_loadu_ps(mask[j], Cp + 16 * j);
+                        acc = _mm512_fmadd_ps(cv, hv[k][j], acc);
+                        if (trk) {
+                            Pv[j] = _mm512_mul_ps(Pv[j], dA);
+                            _mm512_mask_storeu_ps(q + (t - t0) * N + 16 * j, mask[j], _mm512_mul_ps(Pv[j], cv));
+                        }
                     }
                 }
+                if (write_y) accs[k][i] = acc;
             }
-            if (write_y) accs[i] = acc;
         }
         if (trk) { /* lanes below P_MIN flushed to 0 once per block (P stays >= P_MIN * exp(-16 dt |A|) within a
                       block: subnormals only after a decay by 2^26 in 16 steps); all lanes 0: the carry is gone */
@@ -323,23 +353,32 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
                 for (int j = 0; j < nv; j++) Pv[j] = _mm512_setzero_ps();
             }
         }
-        if (write_y) {
-            for (int64_t i = cnt; i < 16; i++) accs[i] = _mm512_setzero_ps();
-            __m512 yv = _mm512_fmadd_ps(_mm512_set1_ps(Dd), uv, sum16(accs));
-            if (m->z) {
-                const __m512 zv = _mm512_maskz_loadu_ps(tm, m->z + ch + tb);
-                const __m512 sig = _mm512_div_ps(one, _mm512_add_ps(one, mb_exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), zv))));
-                yv = _mm512_mul_ps(yv, _mm512_mul_ps(zv, sig));
+        if (write_y)
+            for (int k = 0; k < K; k++) {
+                for (int64_t i = cnt; i < 16; i++) accs[k][i] = _mm512_setzero_ps();
+                const __m512 uv = _mm512_maskz_loadu_ps(tm, m->u + ch[k] + tb);
+                __m512 yv = _mm512_fmadd_ps(_mm512_set1_ps(Dd[k]), uv, sum16(accs[k]));
+                if (m->z) {
+                    const __m512 zv = _mm512_maskz_loadu_ps(tm, m->z + ch[k] + tb);
+                    const __m512 sig =
+                        _mm512_div_ps(one, _mm512_add_ps(one, mb_exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), zv))));
+                    yv = _mm512_mul_ps(yv, _mm512_mul_ps(zv, sig));
+                }
+                _mm512_mask_storeu_ps(m->y + ch[k] + tb, tm, yv);
             }
-            _mm512_mask_storeu_ps(m->y + ch + tb, tm, yv);
-        }
+    }
     }
     dtsum = _mm512_reduce_add_ps(vdtsum);
-    for (int j = 0; j < nv; j++) _mm512_mask_storeu_ps(h + 16 * j, mask[j], hv[j]);
+    for (int k = 0; k < K; k++)
+        for (int j = 0; j < nv; j++) _mm512_mask_storeu_ps(h + k * N + 16 * j, mask[j], hv[k][j]);
     if (track)
         for (int j = 0; j < nv; j++) _mm512_mask_storeu_ps(P + 16 * j, mask[j], Pv[j]);
 #else
     (void)one_vector;
+    (void)K; /* 1: mb_mamba_scan_group scans channel by channel here */
+    const int64_t d = d0, ch = (b * m->D + d) * L;
+    const float bias = m->delta_bias[d], Dd = m->D_skip[d];
+    const float *Aref = m->A ? m->A + d * N : NULL, *Alog = m->A ? NULL : m->A_log + d * N;
     float A[256];
     for (int64_t n = 0; n < N; n++) {
         A[n] = Aref ? Aref[n] : -expf(Alog[n]);
@@ -395,7 +434,7 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
 
 /* scan_impl with N <= 16 (one vector of state: the compiler keeps it in a register across steps instead of a
    stack array) or any N */
-#define SCAN(...) (m->N <= 16 ? scan_impl(__VA_ARGS__, 1) : scan_impl(__VA_ARGS__, 0))
+#define SCAN(...) (m->N <= 16 ? scan_impl(__VA_ARGS__, 1, 1) : scan_impl(__VA_ARGS__, 0, 1))
 
 double mb_mamba_scan_range(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d,
                            int64_t t0, int64_t t1, float *h, int write_y, float *dA_buf, int dA_mode) {
@@ -405,6 +444,18 @@ double mb_mamba_scan_range(const struct mb_mamba *m, const float *Bt, const floa
     if (dA_mode == MB_MAMBA_DA_LOAD)
         return SCAN(m, Bt, Ct, b, d, t0, t1, h, 1, dA_buf, MB_MAMBA_DA_LOAD, 0, NULL, NULL, NULL);
     return SCAN(m, Bt, Ct, b, d, t0, t1, h, 1, NULL, MB_MAMBA_DA_NONE, 0, NULL, NULL, NULL);
+}
+
+void mb_mamba_scan_group(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d0,
+                         int64_t count, int64_t t0, int64_t t1, float *h) {
+#if defined(__AVX512F__)
+    if (count == MB_MAMBA_GROUP && m->N <= 16) {
+        scan_impl(m, Bt, Ct, b, d0, t0, t1, h, 1, NULL, MB_MAMBA_DA_NONE, 0, NULL, NULL, NULL, 1, MB_MAMBA_GROUP);
+        return;
+    }
+#endif
+    for (int64_t k = 0; k < count; k++)
+        mb_mamba_scan_range(m, Bt, Ct, b, d0 + k, t0, t1, h + k * m->N, 1, NULL, MB_MAMBA_DA_NONE);
 }
 
 double mb_mamba_scan_local(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d,

@@ -25,6 +25,7 @@
 #include <math.h>
 
 #include "core/mechbench.h"
+#include "core/vexp.h"
 #include "ssm/family_ssm.h"
 
 extern const struct mb_family mb_family_ssm_mamba;
@@ -62,6 +63,14 @@ enum { MB_MAMBA_DA_NONE, MB_MAMBA_DA_STORE, MB_MAMBA_DA_LOAD };
 double mb_mamba_scan_range(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d,
                            int64_t t0, int64_t t1, float *h, int write_y, float *dA_buf, int dA_mode);
 
+/* Channels d0 .. d0 + count - 1 of batch b over [t0, t1), writing y, from the states h (count x N floats, channel
+ * k's at h + k N; updated): as mb_mamba_scan_range per channel, but a group of exactly MB_MAMBA_GROUP channels with
+ * N <= 16 is scanned interleaved (AVX-512: the independent recurrences overlap their exp and FMA latencies and share
+ * the loads of B_t, C_t). */
+#define MB_MAMBA_GROUP 4
+void mb_mamba_scan_group(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d0,
+                         int64_t count, int64_t t0, int64_t t1, float *h);
+
 /* Local pass of a chunk [t0, t1) whose incoming carry H is not known yet: scans from h (normally 0), writing y of
  * the local state, and stores q_t = C_t (.) P_t, P_t = prod_{t0 <= s <= t} exp(dt_s A) = exp(A S_t) (S_t the
  * in-chunk prefix sum of dt) at q[(t - t0) N + n], so that once H is known the exact output is
@@ -80,6 +89,30 @@ void mb_mamba_correct(const struct mb_mamba *m, int64_t b, int64_t d, int64_t t0
 
 /* softplus with torch's threshold 20 */
 static inline float mb_mamba_softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+
+#if defined(__AVX512F__)
+/* softplus of 16 lanes (the AVX-512 twin of mb_mamba_softplus, inline: SLEEF's log1p call cost as much as 16 steps
+ * of the scan):  softplus(x) = max(x, 0) + log1p(e),  e = exp(-|x|) in (0, 1], and
+ *   log1p(e) = 2 atanh(s),  s = e / (2 + e) in (0, 1/3]:  2 s (1 + s^2/3 + s^4/5 + ... + s^12/13)
+ * (the series' tail is below 9^-7 / 15 = 1.6e-8 relative; no cancellation, unlike log(1 + e) for small e). Relative
+ * error ~ 4e-7, dominated by exp's argument rounding; x > 20 gives x as torch's threshold does (log1p(e) < ulp(x) / 2
+ * there). -|x| is clamped at -200 (exp gives 0) so x = +-inf gives +inf / 0; NaN stays NaN (max_ps returns its
+ * second operand when one is NaN). */
+static inline __m512 mb_mamba_softplus_ps(__m512 x) {
+    const __m512 negabs = _mm512_max_ps(_mm512_set1_ps(-200.0f), _mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(x)));
+    const __m512 e = mb_exp_ps(negabs);
+    const __m512 s = _mm512_div_ps(e, _mm512_add_ps(_mm512_set1_ps(2.0f), e)), w = _mm512_mul_ps(s, s);
+    __m512 p = _mm512_set1_ps(1.0f / 13);
+    p = _mm512_fmadd_ps(p, w, _mm512_set1_ps(1.0f / 11));
+    p = _mm512_fmadd_ps(p, w, _mm512_set1_ps(1.0f / 9));
+    p = _mm512_fmadd_ps(p, w, _mm512_set1_ps(1.0f / 7));
+    p = _mm512_fmadd_ps(p, w, _mm512_set1_ps(1.0f / 5));
+    p = _mm512_fmadd_ps(p, w, _mm512_set1_ps(1.0f / 3));
+    p = _mm512_fmadd_ps(p, w, _mm512_set1_ps(1.0f));
+    const __m512 two_s = _mm512_add_ps(s, s);
+    return _mm512_add_ps(_mm512_max_ps(_mm512_setzero_ps(), x), _mm512_mul_ps(two_s, p));
+}
+#endif
 /* A of state n of channel d (either naming) */
 static inline float mb_mamba_A(const struct mb_mamba *m, int64_t d, int64_t n) {
     return m->A ? m->A[d * m->N + n] : -expf(m->A_log[d * m->N + n]);

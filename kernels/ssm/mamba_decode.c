@@ -85,12 +85,8 @@ static void step(const struct mb_mamba *m, const float *Bt, const float *Ct, con
     for (int64_t ch = ch0; ch < ch1; ch++) dt[ch] = delta[ch] + m->delta_bias[ch % D];
     int64_t ch = m->softplus ? ch0 : ch1; /* delta_softplus=0: dt = delta + bias */
 #if defined(__AVX512F__)
-    const __m512 twenty = _mm512_set1_ps(20.0f), one = _mm512_set1_ps(1.0f);
-    for (; ch + 16 <= ch1; ch += 16) {
-        const __m512 x = _mm512_loadu_ps(dt + ch);
-        _mm512_storeu_ps(dt + ch, _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, twenty, _CMP_GT_OQ),
-                                                       Sleef_log1pf16_u10(Sleef_expf16_u10(_mm512_min_ps(x, twenty))), x));
-    }
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (; ch + 16 <= ch1; ch += 16) _mm512_storeu_ps(dt + ch, mb_mamba_softplus_ps(_mm512_loadu_ps(dt + ch)));
 #endif
     for (; ch < ch1; ch++) dt[ch] = mb_mamba_softplus(dt[ch]);
     for (ch = ch0; ch < ch1; ch++) {

@@ -7,14 +7,18 @@
  * selective_scan_ref's A (D, N) and D (D) instead of A_log and D_skip; family_mamba.h).
  * When D > 4, B and C are first transposed to (batch, L, N) (workspace, inside the timed run) so a step reads N
  * contiguous floats (with D <= 4 each channel gathers 16 steps of B, C at a time instead: cheaper than the copies'
- * round trip through memory); then every channel (b, d) is scanned in parallel (OpenMP over batch x D), vectorised over N (AVX-512:
- * exp(dt A) by the 2^x polynomial of harness/core/vexp.h, the state in a register when N <= 16, y_t of 16 steps
- * reduced together). Cost: ~ (7 N + 10) FLOPs and N exp per step per channel: O(batch D L N) time, O(batch L N) workspace.
+ * round trip through memory); then the channels (b, d) are scanned in parallel (OpenMP over batch x D, in groups of
+ * MB_MAMBA_GROUP channels of one batch row while there are >= 2 groups per thread: the group's independent
+ * recurrences interleaved step by step, mb_mamba_scan_group), vectorised over N (AVX-512: exp(dt A) by the 2^x
+ * polynomial of harness/core/vexp.h, the state in a register when N <= 16, dt = softplus(.) of 256 steps computed
+ * before their scan, y_t of 16 steps reduced together). Cost: ~ (7 N + 10) FLOPs and N exp per step per channel:
+ * O(batch D L N) time, O(batch L N) workspace.
  * Parallelism is over channels only: batch * D < threads leaves threads idle (see ssm.mamba.scan_parallel).
  * Source: Gu & Dao 2023, "Mamba", Algorithm 2 and eq. (2a)-(2b), (4); mamba_ssm selective_scan_ref.
  */
 #include "ssm/family_mamba.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,11 +52,19 @@ static void run(void *state) {
 #pragma omp parallel
     {
         if (s->Bt) mb_mamba_transpose_bc(m, s->Bt, s->Ct);
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t ch = 0; ch < m->batch * m->D; ch++) {
-            float h[256];
-            memset(h, 0, (size_t)m->N * sizeof(float));
-            mb_mamba_scan_range(m, s->Bt, s->Ct, ch / m->D, ch % m->D, 0, m->L, h, 1, NULL, MB_MAMBA_DA_NONE);
+        /* groups of MB_MAMBA_GROUP channels of one batch row while that leaves >= 2 groups per thread */
+        const int64_t G = m->batch * m->D >= 2 * MB_MAMBA_GROUP * omp_get_num_threads() ? MB_MAMBA_GROUP : 1;
+        const int64_t groups = (m->D + G - 1) / G;
+        /* runs of consecutive groups (~8 runs per thread, still balanced dynamically): the scan prefetches the next
+           group's rows, which should be this thread's next group, not a row another core is writing */
+        const int64_t run_len = m->batch * groups / (8 * omp_get_num_threads());
+        const int chunk = run_len > 1 ? (int)run_len : 1;
+#pragma omp for schedule(dynamic, chunk)
+        for (int64_t g = 0; g < m->batch * groups; g++) {
+            const int64_t b = g / groups, d0 = g % groups * G, count = m->D - d0 < G ? m->D - d0 : G;
+            float h[MB_MAMBA_GROUP * 256];
+            memset(h, 0, (size_t)(count * m->N) * sizeof(float));
+            mb_mamba_scan_group(m, s->Bt, s->Ct, b, d0, count, 0, m->L, h);
         }
     }
 }

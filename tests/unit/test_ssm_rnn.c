@@ -184,6 +184,81 @@ Test(rnn_mamba, without_gate_the_oracle_agrees_and_the_gate_matters) {
     mb_workload_free(&w1);
 }
 
+/* Create the workload of k at p (seed 7) with A different in every channel (the fill's A = -(n + 1) is the same in
+ * all: A_log (or A) of channel d scaled by 1 + d / 8), and run k once. */
+static void run_with_channel_A(const struct mb_kernel *k, const struct mb_point *p, struct mb_workload *w) {
+    char err[256];
+    cr_assert_eq(mb_workload_create(w, k->family, p, 7, err, sizeof err), 0, "%s", err);
+    struct mb_tensor *A = &w->inputs[2];
+    cr_assert(!strcmp(A->name, "A") || !strcmp(A->name, "A_log"), "%s", A->name);
+    for (int64_t i = 0; i < mb_tensor_numel(A); i++) A->data[i] *= 1.0f + (float)(i / p->rank) / 8.0f;
+    cr_assert_eq(mb_run_once(k, w, err, sizeof err), 0, "%s", err);
+}
+
+/* scan_seq scans MB_MAMBA_GROUP channels interleaved (mb_mamba_scan_group) when there are at least 2 groups per
+ * thread: D = 9 at 1 thread is two groups and a single channel per batch row; at 3 threads the same workload is
+ * scanned channel by channel. Same operations in the same order per channel: equal bit for bit, and to the oracle,
+ * at odd L (partial blocks), N = 1, 3, 16 (the grouped path) and 17 (one by one), batch 1 and 2, every parameter. */
+Test(rnn_mamba, grouped_channels_equal_one_by_one_and_the_oracle) {
+    const int64_t lengths[] = {1, 7, 333}, ranks[] = {1, 3, 16, 17};
+    const char *params[] = {NULL, "delta_softplus=0", "gate=0", "names=ref"};
+    const struct mb_kernel *k = mb_kernel_find("ssm.mamba.scan_seq");
+    for (size_t li = 0; li < 3; li++)
+        for (size_t ri = 0; ri < 4; ri++)
+            for (int64_t batch = 1; batch <= 2; batch++)
+                for (size_t pi = 0; pi < 4; pi++) {
+                    const struct shape s = {batch, 9, lengths[li], ranks[ri], 0};
+                    struct mb_point p1, p3;
+                    ssm_test_point(k, &s, 0, 1, params[pi], &p1);
+                    ssm_test_point(k, &s, 0, 3, params[pi], &p3);
+                    struct mb_workload w1, w3;
+                    run_with_channel_A(k, &p1, &w1);
+                    run_with_channel_A(k, &p3, &w3);
+                    const double rel = compare_outputs(&w1, &w3, batch * 9, s.n, 1, 0);
+                    cr_assert_eq(rel, 0.0, "L %lld N %lld batch %lld %s: grouped differs by %g", (long long)s.n,
+                                 (long long)s.rank, (long long)batch, params[pi] ? params[pi] : "", rel);
+                    struct mb_errors e;
+                    check(k, &w1, &e);
+                    cr_assert_eq(e.checked, batch * 9 * s.n);
+                    cr_assert_lt(e.rel_l2, 1e-5, "L %lld N %lld batch %lld %s: rel_l2 %g", (long long)s.n,
+                                 (long long)s.rank, (long long)batch, params[pi] ? params[pi] : "", e.rel_l2);
+                    mb_workload_free(&w1);
+                    mb_workload_free(&w3);
+                }
+}
+
+/* softplus (the AVX-512 copies compute it 16 steps at a time: mb_mamba_softplus_ps) over its whole range: delta +
+ * delta_bias from -120 (dt = 0 in float) through torch's threshold 20 (19.999, 20, 20.001) to 40, at an odd L
+ * (partial blocks), against the double oracle, for every Mamba kernel. */
+Test(rnn_mamba, softplus_over_its_whole_range_matches_the_oracle) {
+    const char *kernels[] = {"ssm.mamba.scan_seq", "ssm.mamba.scan_parallel", "ssm.mamba.decode"};
+    const float exact[] = {19.999f, 20.0f, 20.001f, 0.0f, -0.0f, -120.0f, 1e-30f, -1e-30f};
+    const int64_t Ds[] = {3, 6, 33}; /* gathered B, C; transposed; decode's 16-channel vectors */
+    for (size_t ki = 0; ki < 3; ki++)
+        for (size_t di = 0; di < 3; di++) {
+            const int64_t D = Ds[di];
+            const struct mb_kernel *k = mb_kernel_find(kernels[ki]);
+            const struct shape s = {1, D, 333, 16, 0};
+            struct mb_point p;
+            ssm_test_point(k, &s, 0, 2, NULL, &p);
+            struct mb_workload w;
+            char err[256];
+            cr_assert_eq(mb_workload_create(&w, k->family, &p, 7, err, sizeof err), 0, "%s", err);
+            float *delta = w.inputs[1].data, *bias = w.inputs[6].data;
+            cr_assert_str_eq(w.inputs[1].name, "delta");
+            cr_assert_str_eq(w.inputs[6].name, "delta_bias");
+            for (int64_t d = 0; d < D; d++) bias[d] = 0.0f;
+            const int64_t count = D * s.n;
+            for (int64_t i = 0; i < count; i++)
+                delta[i] = i < 8 ? exact[i] : -120.0f + 160.0f * (float)i / (float)(count - 1);
+            cr_assert_eq(mb_run_once(k, &w, err, sizeof err), 0, "%s", err);
+            struct mb_errors e;
+            check(k, &w, &e);
+            cr_assert_lt(e.rel_l2, 1e-5, "%s D %lld: rel_l2 %g", k->name, (long long)D, e.rel_l2);
+            mb_workload_free(&w);
+        }
+}
+
 Test(rnn_lru, scan_parallel_equals_scan_seq_for_chunks_not_dividing_L) {
     const int64_t blocks[] = {1, 7, 64, 1000}, lengths[] = {1, 7, 129, 1000};
     for (size_t bi = 0; bi < 4; bi++)
