@@ -424,7 +424,7 @@ struct series {
     double x[MAX_POINTS], y[MAX_POINTS];
     double *s[MAX_POINTS];
     int ns[MAX_POINTS];
-    int stat; /* enum mb_stat: y is the mean of the samples (probes), their lower quartile (timings) or median */
+    int mean; /* y is the mean of the samples (probes), else their median (timings) */
     int cross_found;            /* crossover claims, on series A: n* and its interval (plots mark them) */
     struct mb_interval cross;
 };
@@ -442,7 +442,7 @@ static void series_set_free(struct series_set *ss) {
 
 static struct mb_curve curve_of(const struct series *s) {
     return (struct mb_curve){.count = s->count, .x = s->x, .y = s->y, .samples = (const double *const *)s->s, .ns = s->ns,
-                            .stat = s->stat};
+                            .mean = s->mean};
 }
 
 static double row_metric(const struct mb_row *r, const char *metric) {
@@ -491,7 +491,6 @@ static int series_from_rows(const struct mb_claim *c, struct mb_results *res, co
         memset(s, 0, sizeof *s);
         snprintf(s->kernel, sizeof s->kernel, "%s", set.series[i].kernel);
         snprintf(s->key, sizeof s->key, "%s", set.series[i].key);
-        s->stat = !strcmp(c->metric, "time") ? MB_STAT_LOWER_QUARTILE : MB_STAT_MEDIAN;
         for (int j = 0; j < set.series[i].count && s->count < MAX_POINTS; j++) {
             const struct mb_row *r = set.series[i].rows[j];
             double y = row_metric(r, c->metric);
@@ -499,10 +498,9 @@ static int series_from_rows(const struct mb_claim *c, struct mb_results *res, co
             int k = s->count++;
             s->x[k] = mb_row_x(r, x_axis);
             s->y[k] = y;
-            if (!strcmp(c->metric, "time")) { /* the lower quartile of the pooled samples (stats.h: enum mb_stat) */
-                if (mb_store_read_samples(res->store, r->point_id, &s->s[k], &s->ns[k], err, errlen)) status = -1;
-                else if (s->ns[k] > 0) s->y[k] = mb_stats_of(s->s[k], s->ns[k], MB_STAT_LOWER_QUARTILE);
-            }
+            if (!strcmp(c->metric, "time") &&
+                mb_store_read_samples(res->store, r->point_id, &s->s[k], &s->ns[k], err, errlen))
+                status = -1;
         }
     }
     mb_series_free(&set);
@@ -511,10 +509,6 @@ static int series_from_rows(const struct mb_claim *c, struct mb_results *res, co
 }
 
 /* ---------------------------------------------------------------------------------------------- evaluation */
-static const char *const stat_names[] = {"medians", "means", "lower quartiles"};     /* enum mb_stat */
-static const char *const stat_name[] = {"median", "mean", "lower quartile"};
-static const char *const stat_bootstrap[] = {"bootstrap of the medians", "bootstrap of the means",
-                                             "bootstrap of the lower quartiles"};
 static struct mb_claim_result *add_result(struct mb_claim_result **res, int *n, const struct mb_claim *c,
                                           const char *key) {
     struct mb_claim_result *grown = realloc(*res, (size_t)(*n + 1) * sizeof *grown);
@@ -566,7 +560,7 @@ static void point_interval(const struct series *s, int k, int range, struct mb_i
     *v = (struct mb_interval){.est = s->y[k], .lo = s->y[k], .hi = s->y[k], .level = 0.95};
     const int n = s->ns[k];
     if (n < 2) return;
-    if (!range && s->stat == MB_STAT_MEAN) {
+    if (!range && s->mean) {
         double mean = 0, var = 0;
         for (int j = 0; j < n; j++) mean += s->s[k][j] / n;
         for (int j = 0; j < n; j++) var += (s->s[k][j] - mean) * (s->s[k][j] - mean) / (n - 1);
@@ -666,7 +660,7 @@ static int eval_single(const struct mb_claim *c, const struct mb_claim_opts *o, 
         }
         snprintf(r->measured, sizeof r->measured, "%s (%s = %.10g..%.10g)", iv, c->x, s->x[from], s->x[s->count - 1]);
         snprintf(r->reason, sizeof r->reason, "log-log slope over %d points, 95%% interval (%s)", s->count - from,
-                 s->ns[from] < 2 ? "OLS t" : stat_bootstrap[s->stat]);
+                 s->ns[from] < 2 ? "OLS t" : s->mean ? "bootstrap of the means" : "bootstrap of the medians");
         r->verdict = mb_expect_judge(&c->expect, &r->value);
     }
     return 0;
@@ -713,13 +707,13 @@ static int eval_pair(const struct mb_claim *c, const struct mb_claim_opts *o, st
             }
             const double *sa = a->ns[ka] ? a->s[ka] : &a->y[ka], *sb = b->ns[kb] ? b->s[kb] : &b->y[kb];
             int na = a->ns[ka] ? a->ns[ka] : 1, nb = b->ns[kb] ? b->ns[kb] : 1;
-            if (mb_stats_ratio(sa, na, sb, nb, a->stat, o->replicates, 99, 0.95, &r->value)) {
+            if (mb_stats_ratio(sa, na, sb, nb, a->mean, o->replicates, 99, 0.95, &r->value)) {
                 snprintf(r->reason, sizeof r->reason, "ratio undefined (zero value)");
                 continue;
             }
             fmt_interval(&r->value, r->measured, sizeof r->measured);
             snprintf(r->reason, sizeof r->reason, "%s / %s at %s = %g (interval: bootstrap of the %s)", name_a, name_b,
-                     c->x, c->at, stat_names[a->stat]);
+                     c->x, c->at, a->mean ? "means" : "medians");
             r->verdict = mb_expect_judge(&c->expect, &r->value);
             continue;
         }
@@ -733,7 +727,7 @@ static int eval_pair(const struct mb_claim *c, const struct mb_claim_opts *o, st
             ca.y[t] = a->y[k], cb.y[t] = b->y[m];
             ca.s[t] = a->s[k], cb.s[t] = b->s[m];
             ca.ns[t] = a->ns[k], cb.ns[t] = b->ns[m];
-            ca.stat = a->stat, cb.stat = b->stat;
+            ca.mean = a->mean, cb.mean = b->mean;
             cb.count++;
         }
         struct mb_curve cva = curve_of(&ca), cvb = curve_of(&cb);
@@ -952,7 +946,7 @@ static void write_data(const struct mb_claim *c, const struct series_set *ss, FI
     for (int i = 0; i < ss->count; i++)
         for (int k = 0; k < ss->s[i].count; k++) {
             fprintf(f, "| %s %s | %g | %.4g", ss->s[i].kernel, ss->s[i].key, ss->s[i].x[k], ss->s[i].y[k]);
-            if (ss->s[i].ns[k] >= 2) fprintf(f, " (%s of %d)", stat_name[ss->s[i].stat], ss->s[i].ns[k]);
+            if (ss->s[i].ns[k] >= 2) fprintf(f, " (%s of %d)", ss->s[i].mean ? "mean" : "median", ss->s[i].ns[k]);
             fprintf(f, " |\n");
         }
 }
@@ -1023,7 +1017,7 @@ int mb_claim_run(const struct mb_claim *c, const struct mb_claim_opts *o, struct
             memcpy(s->y, ps.y, sizeof s->y);
             memcpy(s->s, ps.samples, sizeof s->s);
             memcpy(s->ns, ps.ns, sizeof s->ns);
-            s->stat = ps.mean ? MB_STAT_MEAN : MB_STAT_MEDIAN;
+            s->mean = ps.mean;
         }
     } else {
         /* every kernel pattern must match a registered kernel, else the claim cannot be judged yet */

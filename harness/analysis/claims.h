@@ -40,9 +40,8 @@
  * Verdict (strict): reproduced when the whole 95% interval lies in the expected range; not reproduced when it
  * lies wholly outside; inconclusive otherwise, or when the kernels are not registered / no point could be measured.
  * Timing claims sweep in 3 interleaved rounds by default (`rounds`, repetitions 3 per round): a point's samples
- * come from three separate minutes; its value is the lower quartile of the pooled samples, with a percentile
- * bootstrap interval (stats.h: enum mb_stat): noise on a shared machine only adds time, and one slow round (a third
- * of the samples) moves a median and its interval but not the lower quartile. Special cases follow the same rule: value over every x (every point's
+ * come from three separate minutes, and its interval is the percentile bootstrap of the median of the pooled
+ * samples (stats.h), so the machine's drift between minutes is inside it. Special cases follow the same rule: value over every x (every point's
  * interval inside: reproduced; one wholly outside: not reproduced); monotone (every step the expected way and the
  * slope's interval on that side of 0: reproduced; the slope's interval on the other side: not reproduced); a
  * crossover outside the measured range (n* < x_first or > x_last: judged as that open interval) or found in

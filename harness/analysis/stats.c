@@ -21,23 +21,6 @@ double mb_stats_median(const double *v, int n) {
     return m;
 }
 
-/* sorted data s[0..n): its median, mean or lower quartile */
-static double stat_of_sorted(const double *s, int n, int stat) {
-    if (stat == MB_STAT_MEAN) return gsl_stats_mean(s, 1, (size_t)n);
-    return gsl_stats_quantile_from_sorted_data(s, 1, (size_t)n, stat == MB_STAT_LOWER_QUARTILE ? 0.25 : 0.5);
-}
-
-double mb_stats_of(const double *v, int n, int stat) {
-    if (n <= 0) return NAN;
-    double *c = malloc((size_t)n * sizeof *c);
-    if (!c) return NAN;
-    memcpy(c, v, (size_t)n * sizeof *c);
-    gsl_sort(c, 1, (size_t)n);
-    double m = stat_of_sorted(c, n, stat);
-    free(c);
-    return m;
-}
-
 double mb_stats_geomean(const double *v, int n) {
     if (n <= 0) return NAN;
     double s = 0;
@@ -101,11 +84,12 @@ static gsl_rng *make_rng(uint64_t seed) {
     return r;
 }
 
-/* The statistic (enum mb_stat) of a resample (with replacement) of s[0..n). buf: room for n. */
-static double resampled_stat(gsl_rng *r, const double *s, int n, double *buf, int stat) {
+/* Median (or mean when mean != 0) of a resample (with replacement) of s[0..n). buf: room for n. */
+static double resampled_stat(gsl_rng *r, const double *s, int n, double *buf, int mean) {
     for (int i = 0; i < n; i++) buf[i] = s[gsl_rng_uniform_int(r, (unsigned long)n)];
+    if (mean) return gsl_stats_mean(buf, 1, (size_t)n);
     gsl_sort(buf, 1, (size_t)n);
-    return stat_of_sorted(buf, n, stat);
+    return gsl_stats_median_from_sorted_data(buf, 1, (size_t)n);
 }
 
 static int max_samples(const struct mb_curve *c) {
@@ -152,7 +136,7 @@ int mb_stats_slope(const struct mb_curve *c, int from, int replicates, uint64_t 
             for (int b = 0; b < replicates; b++) {
                 int ok = 1;
                 for (int i = 0; i < m && ok; i++) {
-                    double med = resampled_stat(r, c->samples[from + i], c->ns[from + i], buf, c->stat);
+                    double med = resampled_stat(r, c->samples[from + i], c->ns[from + i], buf, c->mean);
                     if (med > 0) ly[i] = log(med);
                     else ok = 0;
                 }
@@ -191,8 +175,8 @@ int mb_stats_crossover(const struct mb_curve *a, const struct mb_curve *b, int r
     if (!r || !buf || !ta || !tb || !reps) status = -1;
     for (int k = 0; !status && k < replicates; k++) {
         for (int i = 0; i < n; i++) {
-            ta[i] = resampled_stat(r, a->samples[i], a->ns[i], buf, a->stat);
-            tb[i] = resampled_stat(r, b->samples[i], b->ns[i], buf, b->stat);
+            ta[i] = resampled_stat(r, a->samples[i], a->ns[i], buf, a->mean);
+            tb[i] = resampled_stat(r, b->samples[i], b->ns[i], buf, b->mean);
         }
         struct mb_crossover c;
         if (!mb_crossover_find(a->x, ta, tb, n, &c) && c.found) reps[good++] = c.x;
@@ -209,12 +193,12 @@ int mb_stats_crossover(const struct mb_curve *a, const struct mb_curve *b, int r
     return status;
 }
 
-int mb_stats_ratio(const double *a, int na, const double *b, int nb, int stat, int replicates, uint64_t seed,
+int mb_stats_ratio(const double *a, int na, const double *b, int nb, int mean, int replicates, uint64_t seed,
                    double level, struct mb_interval *out) {
     if (na < 1 || nb < 1) return -1;
-    double mb = mb_stats_of(b, nb, stat);
+    double mb = mean ? gsl_stats_mean(b, 1, (size_t)nb) : mb_stats_median(b, nb);
     if (!(mb > 0)) return -1;
-    out->est = mb_stats_of(a, na, stat) / mb;
+    out->est = (mean ? gsl_stats_mean(a, 1, (size_t)na) : mb_stats_median(a, na)) / mb;
     out->lo = out->hi = out->est;
     out->level = level;
     if (na < 2 || nb < 2 || replicates < 20) return 0;
@@ -222,7 +206,7 @@ int mb_stats_ratio(const double *a, int na, const double *b, int nb, int stat, i
     double *buf = malloc((size_t)(na > nb ? na : nb) * sizeof *buf), *reps = malloc((size_t)replicates * sizeof *reps);
     int status = (!r || !buf || !reps) ? -1 : 0;
     for (int k = 0; !status && k < replicates; k++) {
-        double ma = resampled_stat(r, a, na, buf, stat), mbk = resampled_stat(r, b, nb, buf, stat);
+        double ma = resampled_stat(r, a, na, buf, mean), mbk = resampled_stat(r, b, nb, buf, mean);
         reps[k] = ma / mbk;
     }
     if (!status) percentile_interval(reps, replicates, level, out);

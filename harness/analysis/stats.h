@@ -24,23 +24,18 @@ struct mb_interval {
     double level;  /* e.g. 0.95 */
 };
 
-/* What a point's value is of its samples: timings use the lower quartile (noise on a shared machine only adds
-   time, and a whole slow round, a third of a point's pooled samples, leaves it alone), probes the mean. */
-enum mb_stat { MB_STAT_MEDIAN, MB_STAT_MEAN, MB_STAT_LOWER_QUARTILE };
-
-/* One curve: x strictly increasing, y[i] the value at x[i], optional samples[i][0..ns[i]) of which y[i]
-   is the statistic `stat` (NULL or ns[i] == 0: no samples). */
+/* One curve: x strictly increasing, y[i] the value (median) at x[i], optional samples[i][0..ns[i]) of which y[i]
+   is the median (NULL or ns[i] == 0: no samples). */
 struct mb_curve {
     int count;
     const double *x;
     const double *y;
     const double *const *samples;
     const int *ns;
-    int stat;  /* enum mb_stat: what y[i] is of its samples (the bootstrap redraws that) */
+    int mean;  /* 1: y[i] is the mean of the samples (the bootstrap redraws means), 0: the median */
 };
 
 double mb_stats_median(const double *v, int n);      /* copies; NAN when n == 0 */
-double mb_stats_of(const double *v, int n, int stat); /* enum mb_stat of v (copies); NAN when n == 0 */
 double mb_stats_geomean(const double *v, int n);     /* exp(mean(log v)); NAN unless every v > 0 */
 
 /* OLS y = a + b x with the two-sided t-interval of b at level; r2 may be NULL. Needs n >= 3 for an interval
@@ -61,8 +56,8 @@ int mb_stats_slope(const struct mb_curve *c, int from, int replicates, uint64_t 
 int mb_stats_crossover(const struct mb_curve *a, const struct mb_curve *b, int replicates, uint64_t seed,
                        double level, struct mb_crossover *point, struct mb_interval *x, double *found_fraction);
 
-/* stat(a) / stat(b) (enum mb_stat) with a percentile bootstrap interval. */
-int mb_stats_ratio(const double *a, int na, const double *b, int nb, int stat, int replicates, uint64_t seed,
+/* median(a) / median(b) (mean(a) / mean(b) when mean) with a percentile bootstrap interval. */
+int mb_stats_ratio(const double *a, int na, const double *b, int nb, int mean, int replicates, uint64_t seed,
                    double level, struct mb_interval *out);
 
 struct mb_mann_whitney {

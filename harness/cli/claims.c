@@ -167,8 +167,7 @@ int mb_cmd_claims(int argc, char **argv) {
                    "Verdicts: **reproduced** when the whole 95%% interval lies in the expected range, **not "
                    "reproduced** when it lies wholly outside, **inconclusive** otherwise (or when a kernel is missing). "
                    "Timing claims measure every point in 3 interleaved rounds (samples from three separate minutes); "
-                   "a point's value is the lower quartile of its pooled samples (noise only adds time; one slow round is a third of them), "
-                   "with a percentile bootstrap interval. Claims of kind *description* "
+                   "their intervals are percentile bootstraps of the medians of the pooled samples. Claims of kind *description* "
                    "describe our own measurements (no paper number to reproduce) and are tallied apart.\n"
                    "Results: `%s/ID.h5` (reused while the kernels' source hashes match).\n\n",
                 when, dir, mb_now() - t0, results);

@@ -130,20 +130,6 @@ Test(stats, ratio_of_medians) {
     cr_assert(r.lo <= 2.0 && r.hi >= 2.0 && r.lo > 1.8 && r.hi < 2.2);
 }
 
-/* A point measured in 3 rounds of 3 where one whole round ran 70% slow (a neighbour on the host): the lower quartile
-   of the pooled samples ignores it, the median's bootstrap interval does not. */
-Test(stats, lower_quartile_ignores_one_slow_round) {
-    double a[] = {1.0, 1.01, 0.99, 1.7, 1.72, 1.69, 1.0, 1.02, 0.98}, b[] = {1.0, 1.01, 0.99, 1.0, 0.98, 1.01, 1.0, 1.02, 0.99};
-    cr_assert_float_eq(mb_stats_of(a, 9, MB_STAT_LOWER_QUARTILE), 1.0, 1e-12);
-    cr_assert_float_eq(mb_stats_of(a, 9, MB_STAT_MEDIAN), 1.01, 1e-12);
-    cr_assert_float_eq(mb_stats_of(a, 9, MB_STAT_MEAN), 11.11 / 9, 1e-12);
-    struct mb_interval q, m;
-    cr_assert_eq(mb_stats_ratio(a, 9, b, 9, MB_STAT_LOWER_QUARTILE, 2000, 1, 0.95, &q), 0);
-    cr_assert_eq(mb_stats_ratio(a, 9, b, 9, MB_STAT_MEDIAN, 2000, 1, 0.95, &m), 0);
-    cr_assert(q.hi < 1.05, "lower quartile: [%g, %g]", q.lo, q.hi);
-    cr_assert(m.hi > 1.5, "median: [%g, %g]", m.lo, m.hi);
-}
-
 Test(stats, mann_whitney_known_values) {
     /* separated samples: U = na nb, z from the normal approximation */
     double a[] = {10, 11, 12, 13, 14, 15, 16, 17}, b[] = {1, 2, 3, 4, 5, 6, 7, 8};
