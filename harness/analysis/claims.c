@@ -215,8 +215,8 @@ static int handler(void *user, const char *section, const char *name, const char
             if (c->n_variants == MB_CLAIM_MAX_VARIANTS) return fail(st, "variants: at most 8%s%s", "", "");
             snprintf(c->variants[c->n_variants++], sizeof c->variants[0], "%s", tok);
         }
-    } else if (!strcmp(name, "repetitions") || !strcmp(name, "rounds") || !strcmp(name, "min_time") || !strcmp(name, "seed") ||
-               !strcmp(name, "check_rows") || !strcmp(name, "budget") || !strcmp(name, "max_mem")) {
+    } else if (!strcmp(name, "repetitions") || !strcmp(name, "rounds") || !strcmp(name, "min_time") ||
+               !strcmp(name, "seed") || !strcmp(name, "check_rows") || !strcmp(name, "budget") || !strcmp(name, "max_mem")) {
         append(st->settings, sizeof st->settings, name, value);
     } else if (mb_axis_lookup(name) >= 0 || !strcmp(name, "params")) {
         if (mb_axis_lookup(name) >= 0) st->axis_line[mb_axis_lookup(name)] = st->line;
@@ -291,8 +291,8 @@ static int finish_claim(struct parse_state *st) {
         return st->err_line = st->params_line, -1;
     /* the sweep this claim needs, as an experiment file (validated by the experiment parser) */
     /* Timings default to 3 interleaved rounds (the sweep measures every point, then all again, ...): a point's
-       samples then come from three separate minutes, so its median and the median's bootstrap interval hold across
-       the machine's drift, not only within one minute. */
+       samples then come from three separate minutes, so the machine's drift between minutes enters its median and
+       the median's bootstrap interval, not only one minute's noise. */
     const int timed = !strcmp(c->metric, "time") && !c->probe[0];
     const char *const defaults[][2] = {{"repetitions", timed ? "3" : "7"}, {"min_time", "0.02"}, {"check_rows", "64"},
                                        {"rounds", "3"}};

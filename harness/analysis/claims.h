@@ -41,7 +41,8 @@
  * lies wholly outside; inconclusive otherwise, or when the kernels are not registered / no point could be measured.
  * Timing claims sweep in 3 interleaved rounds by default (`rounds`, repetitions 3 per round): a point's samples
  * come from three separate minutes, and its interval is the percentile bootstrap of the median of the pooled
- * samples (stats.h), so the machine's drift between minutes is inside it. Special cases follow the same rule: value over every x (every point's
+ * samples (stats.h), so the machine's drift between minutes enters it (not all of a run-to-run change: a
+ * noisier run widens the intervals). Special cases follow the same rule: value over every x (every point's
  * interval inside: reproduced; one wholly outside: not reproduced); monotone (every step the expected way and the
  * slope's interval on that side of 0: reproduced; the slope's interval on the other side: not reproduced); a
  * crossover outside the measured range (n* < x_first or > x_last: judged as that open interval) or found in

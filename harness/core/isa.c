@@ -65,7 +65,7 @@ int mb_isa_resolve(const char *request, unsigned supported, enum mb_isa *isa, ch
 /* mb_isa_resolve over the ISAs this CPU runs AND this binary holds; a copy the CPU could run but the build left out
    is named as such. */
 static int resolve_here(const char *request, enum mb_isa *isa, char *err, size_t errlen) {
-    const unsigned cpu = mb_isa_cpu_mask(), here = cpu & (mb_registry_built_mask() | 1u << MB_ISA_PORTABLE);
+    const unsigned cpu = mb_isa_cpu_mask(), here = cpu & mb_registry_built_mask();
     if (mb_isa_resolve(request, here, isa, err, errlen) == 0) return 0;
     if (mb_isa_resolve(request, cpu, &(enum mb_isa){0}, NULL, 0) == 0) { /* the CPU has it, the build does not */
         char allowed[64];

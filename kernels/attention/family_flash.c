@@ -1,8 +1,8 @@
 /* The fused softmax-attention engine (family_flash.h): attention.softmax.flash and peft.prefix.
  *
  * AVX-512: both products are register-tiled broadcast-FMA micro-kernels on a transposed score tile, the softmax
- * fused into the score tile's epilogue with a lazily moved reference max (see below); elsewhere: OpenBLAS sgemm tiles (single-threaded, called inside the caller's OpenMP region) and a row-wise online
- * softmax. Masked scores (a segment's keys j > last_row0 + r) are set to -inf in the blocks that hold some; blocks
+ * applied to each score tile while it is in L1, with a lazily moved reference max (see below); elsewhere: OpenBLAS
+ * sgemm tiles (single-threaded, called inside the caller's OpenMP region) and a row-wise online softmax. Masked scores (a segment's keys j > last_row0 + r) are set to -inf in the blocks that hold some; blocks
  * every row of the block sees whole are not masked. Memory per thread: one BR x Bc score tile, Q_b^T (BR x d) and
  * the row statistics, O(BR (Bc + d)).
  */
@@ -195,7 +195,7 @@ static inline __attribute__((always_inline)) void qk_block(const float *k, int64
     softmax_tile(st + j * BR, j, (int)(cols - j), masked, first + j, s);
 }
 
-/* The keys [j0, j0 + cols) of one segment: St = P of the block (fused softmax above), then O = alpha O + P V_c. */
+/* The keys [j0, j0 + cols) of one segment: St = P of the block (softmax_tile above), then O = alpha O + P V_c. */
 static void key_block(const struct mb_flash_segment *g, int64_t j0, int64_t cols, int64_t rows, int64_t d, float *ws,
                       int64_t bc, struct lanes *s, float *o) {
     float *st = ws, *alpha = ws + BR * bc + 2 * BR, *qt = alpha + BR;

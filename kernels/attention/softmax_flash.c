@@ -11,8 +11,8 @@
  * of a query block is cut at its last query row; only there are scores masked. Every row keeps key 0, so m is
  * finite after the first block and no row is fully masked.
  * The engine (query block x key blocks) is the family's mb_attn_flash_rows (family_flash.c, shared with peft.prefix):
- * AVX-512 register-tiled broadcast-FMA micro-kernels on a transposed score tile, the softmax fused into the score
- * tile's epilogue against a reference max that moves (and rescales O) only when a score exceeds it by 2^8;
+ * AVX-512 register-tiled broadcast-FMA micro-kernels on a transposed score tile, the softmax applied to each score
+ * tile while it is in L1 against a reference max that moves (and rescales O) only when a score exceeds it by 2^8;
  * elsewhere OpenBLAS sgemm tiles.
  * Parallel over (batch x heads x query blocks), schedule(dynamic), head-major (the query blocks of one head run
  * together and share its K, V in cache: 1.3-1.4x over block-major at n = 4096), within a head the costliest (causal:

@@ -275,98 +275,101 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
     const __m512 one = _mm512_set1_ps(1.0f), pmin = _mm512_set1_ps(MB_MAMBA_P_MIN);
     __m512 vdtsum = _mm512_setzero_ps();
     for (int64_t s0 = t0; s0 < t1; s0 += SPAN) {
-    const int64_t s1 = t1 - s0 < SPAN ? t1 : s0 + SPAN;
-    for (int k = 0; k < K; k++)
-        for (int64_t tb = s0; tb < s1; tb += 16) {
-            const __mmask16 tm = s1 - tb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (s1 - tb)) - 1);
-            const __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(tm, m->delta + ch[k] + tb), vbias[k]);
-            const __m512 dtv = _mm512_maskz_mov_ps(tm, m->softplus ? mb_mamba_softplus_ps(x) : x);
-            if (k == 0) vdtsum = _mm512_add_ps(vdtsum, dtv);
-            _mm512_store_ps(dts[k] + (tb - s0), dtv);
-            _mm512_store_ps(dus[k] + (tb - s0), _mm512_mul_ps(dtv, _mm512_maskz_loadu_ps(tm, m->u + ch[k] + tb)));
-        }
-    for (int64_t tb = s0; tb < s1; tb += 16) {
-        const int64_t cnt = s1 - tb < 16 ? s1 - tb : 16;
-        const __mmask16 tm = cnt == 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1);
-        __m512 accs[MAXK][16]; /* C_t . h_t of each step as 16 partial sums, reduced together after the block */
-        const float *Bblk = NULL, *Cblk = NULL; /* this block's B_t, C_t rows: (16, N) */
-        if (Bt) {
-            Bblk = Bt + (b * L + tb) * N;
-            Cblk = Ct + (b * L + tb) * N;
-        } else { /* gather from (batch, N, L): row n read contiguously, 16 steps at a time */
-            const float *Bs = m->B + b * N * L + tb, *Cs = m->C + b * N * L + tb;
-            gather_block(Bs, L, N, tm, cnt, gB);
-            if (write_y) gather_block(Cs, L, N, tm, cnt, gC);
-            Bblk = gB;
-            Cblk = gC;
-        }
-
-        /* prefetch the next K channels' rows (delta, u, z, y; the same 16 steps: one 64-byte line per row), so the
-           next group starts in cache: each row is a fresh stream (at L = 1024, a fresh 4 KiB page) that the hardware
-           prefetcher only picks up after several misses (measured: ~25% of the run at L = 1024, D = 1536) */
+        const int64_t s1 = t1 - s0 < SPAN ? t1 : s0 + SPAN;
         for (int k = 0; k < K; k++)
-            if (ch[k] + K * L + tb < m->batch * m->D * L) {
-                const int64_t at = ch[k] + K * L + tb;
-                _mm_prefetch((const char *)(m->delta + at), _MM_HINT_T0);
-                _mm_prefetch((const char *)(m->u + at), _MM_HINT_T0);
-                if (m->z) _mm_prefetch((const char *)(m->z + at), _MM_HINT_T0);
-                if (write_y) _mm_prefetch((const char *)(m->y + at), _MM_HINT_T0);
+            for (int64_t tb = s0; tb < s1; tb += 16) {
+                const __mmask16 tm = s1 - tb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (s1 - tb)) - 1);
+                const __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(tm, m->delta + ch[k] + tb), vbias[k]);
+                const __m512 dtv = _mm512_maskz_mov_ps(tm, m->softplus ? mb_mamba_softplus_ps(x) : x);
+                if (k == 0) vdtsum = _mm512_add_ps(vdtsum, dtv);
+                _mm512_store_ps(dts[k] + (tb - s0), dtv);
+                _mm512_store_ps(dus[k] + (tb - s0), _mm512_mul_ps(dtv, _mm512_maskz_loadu_ps(tm, m->u + ch[k] + tb)));
             }
-        const int trk = track && alive;
-        for (int64_t i = 0; i < cnt; i++) {
-            const int64_t t = tb + i;
-            const float *Bp = Bblk + i * N, *Cp = Cblk + i * N;
+        for (int64_t tb = s0; tb < s1; tb += 16) {
+            const int64_t cnt = s1 - tb < 16 ? s1 - tb : 16;
+            const __mmask16 tm = cnt == 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1);
+            __m512 accs[MAXK][16]; /* C_t . h_t of each step as 16 partial sums, reduced together after the block */
+            const float *Bblk = NULL, *Cblk = NULL; /* this block's B_t, C_t rows: (16, N) */
+            if (Bt) {
+                Bblk = Bt + (b * L + tb) * N;
+                Cblk = Ct + (b * L + tb) * N;
+            } else { /* gather from (batch, N, L): row n read contiguously, 16 steps at a time */
+                const float *Bs = m->B + b * N * L + tb, *Cs = m->C + b * N * L + tb;
+                gather_block(Bs, L, N, tm, cnt, gB);
+                if (write_y) gather_block(Cs, L, N, tm, cnt, gC);
+                Bblk = gB;
+                Cblk = gC;
+            }
+
+            /* prefetch the next K channels' rows (delta, u, z, y; the same 16 steps: one 64-byte line per row), so
+               the next group starts in cache: each row is a fresh stream (at L = 1024, a fresh 4 KiB page) that the
+               hardware prefetcher only picks up after several misses (measured: ~25% of the run at L = 1024,
+               D = 1536) */
             for (int k = 0; k < K; k++) {
-                const __m512 vdt = _mm512_set1_ps(dts[k][t - s0]), vdu = _mm512_set1_ps(dus[k][t - s0]);
-                __m512 acc = _mm512_setzero_ps();
-                for (int j = 0; j < nv; j++) {
-                    __m512 dA;
-                    if (dA_mode == MB_MAMBA_DA_LOAD) dA = _mm512_maskz_loadu_ps(mask[j], dA_buf + t * N + 16 * j);
-                    else {
-                        dA = mb_exp2_ps(_mm512_mul_ps(vdt, A[k][j]));
-                        if (dA_mode == MB_MAMBA_DA_STORE) _mm512_mask_storeu_ps(dA_buf + t * N + 16 * j, mask[j], dA);
-                    }
-                    hv[k][j] = _mm512_fmadd_ps(dA, hv[k][j],
-                                               _mm512_mul_ps(vdu, _mm512_maskz_loadu_ps(mask[j], Bp + 16 * j)));
-                    if (write_y) {
-                        const __m512 cv = _mm512_maskz_loadu_ps(mask[j], Cp + 16 * j);
-                        acc = _mm512_fmadd_ps(cv, hv[k][j], acc);
-                        if (trk) {
-                            Pv[j] = _mm512_mul_ps(Pv[j], dA);
-                            _mm512_mask_storeu_ps(q + (t - t0) * N + 16 * j, mask[j], _mm512_mul_ps(Pv[j], cv));
+                const int64_t at = ch[k] + K * L + tb;
+                if (at < m->batch * m->D * L) {
+                    _mm_prefetch((const char *)(m->delta + at), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(m->u + at), _MM_HINT_T0);
+                    if (m->z) _mm_prefetch((const char *)(m->z + at), _MM_HINT_T0);
+                    if (write_y) _mm_prefetch((const char *)(m->y + at), _MM_HINT_T0);
+                }
+            }
+            const int trk = track && alive;
+            for (int64_t i = 0; i < cnt; i++) {
+                const int64_t t = tb + i;
+                const float *Bp = Bblk + i * N, *Cp = Cblk + i * N;
+                for (int k = 0; k < K; k++) {
+                    const __m512 vdt = _mm512_set1_ps(dts[k][t - s0]), vdu = _mm512_set1_ps(dus[k][t - s0]);
+                    __m512 acc = _mm512_setzero_ps();
+                    for (int j = 0; j < nv; j++) {
+                        __m512 dA;
+                        if (dA_mode == MB_MAMBA_DA_LOAD) dA = _mm512_maskz_loadu_ps(mask[j], dA_buf + t * N + 16 * j);
+                        else {
+                            dA = mb_exp2_ps(_mm512_mul_ps(vdt, A[k][j]));
+                            if (dA_mode == MB_MAMBA_DA_STORE)
+                                _mm512_mask_storeu_ps(dA_buf + t * N + 16 * j, mask[j], dA);
+                        }
+                        hv[k][j] = _mm512_fmadd_ps(dA, hv[k][j],
+                                                   _mm512_mul_ps(vdu, _mm512_maskz_loadu_ps(mask[j], Bp + 16 * j)));
+                        if (write_y) {
+                            const __m512 cv = _mm512_maskz_loadu_ps(mask[j], Cp + 16 * j);
+                            acc = _mm512_fmadd_ps(cv, hv[k][j], acc);
+                            if (trk) {
+                                Pv[j] = _mm512_mul_ps(Pv[j], dA);
+                                _mm512_mask_storeu_ps(q + (t - t0) * N + 16 * j, mask[j], _mm512_mul_ps(Pv[j], cv));
+                            }
                         }
                     }
+                    if (write_y) accs[k][i] = acc;
                 }
-                if (write_y) accs[k][i] = acc;
             }
-        }
-        if (trk) { /* lanes below P_MIN flushed to 0 once per block (P stays >= P_MIN * exp(-16 dt |A|) within a
-                      block: subnormals only after a decay by 2^26 in 16 steps); all lanes 0: the carry is gone */
-            __m512 pmax = _mm512_setzero_ps();
-            for (int j = 0; j < nv; j++) {
-                Pv[j] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(Pv[j], pmin, _CMP_GE_OQ), Pv[j]);
-                pmax = _mm512_max_ps(pmax, Pv[j]);
-            }
-            if (_mm512_reduce_max_ps(pmax) == 0.0f) {
-                alive = 0;
-                *live = tb + cnt;
-                for (int j = 0; j < nv; j++) Pv[j] = _mm512_setzero_ps();
-            }
-        }
-        if (write_y)
-            for (int k = 0; k < K; k++) {
-                for (int64_t i = cnt; i < 16; i++) accs[k][i] = _mm512_setzero_ps();
-                const __m512 uv = _mm512_maskz_loadu_ps(tm, m->u + ch[k] + tb);
-                __m512 yv = _mm512_fmadd_ps(_mm512_set1_ps(Dd[k]), uv, sum16(accs[k]));
-                if (m->z) {
-                    const __m512 zv = _mm512_maskz_loadu_ps(tm, m->z + ch[k] + tb);
-                    const __m512 sig =
-                        _mm512_div_ps(one, _mm512_add_ps(one, mb_exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), zv))));
-                    yv = _mm512_mul_ps(yv, _mm512_mul_ps(zv, sig));
+            if (trk) { /* lanes below P_MIN flushed to 0 once per block (P stays >= P_MIN * exp(-16 dt |A|) within a
+                          block: subnormals only after a decay by 2^26 in 16 steps); all lanes 0: the carry is gone */
+                __m512 pmax = _mm512_setzero_ps();
+                for (int j = 0; j < nv; j++) {
+                    Pv[j] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(Pv[j], pmin, _CMP_GE_OQ), Pv[j]);
+                    pmax = _mm512_max_ps(pmax, Pv[j]);
                 }
-                _mm512_mask_storeu_ps(m->y + ch[k] + tb, tm, yv);
+                if (_mm512_reduce_max_ps(pmax) == 0.0f) {
+                    alive = 0;
+                    *live = tb + cnt;
+                    for (int j = 0; j < nv; j++) Pv[j] = _mm512_setzero_ps();
+                }
             }
-    }
+            if (write_y)
+                for (int k = 0; k < K; k++) {
+                    for (int64_t i = cnt; i < 16; i++) accs[k][i] = _mm512_setzero_ps();
+                    const __m512 uv = _mm512_maskz_loadu_ps(tm, m->u + ch[k] + tb);
+                    __m512 yv = _mm512_fmadd_ps(_mm512_set1_ps(Dd[k]), uv, sum16(accs[k]));
+                    if (m->z) {
+                        const __m512 zv = _mm512_maskz_loadu_ps(tm, m->z + ch[k] + tb);
+                        const __m512 sig =
+                            _mm512_div_ps(one, _mm512_add_ps(one, mb_exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), zv))));
+                        yv = _mm512_mul_ps(yv, _mm512_mul_ps(zv, sig));
+                    }
+                    _mm512_mask_storeu_ps(m->y + ch[k] + tb, tm, yv);
+                }
+        }
     }
     dtsum = _mm512_reduce_add_ps(vdtsum);
     for (int k = 0; k < K; k++)
