@@ -137,6 +137,10 @@ void mb_measure(struct mb_row *row, const struct mb_kernel *k, struct mb_workloa
     row->gflops = row->flops / t.median / 1e9;
     row->gbps = row->bytes / t.median / 1e9;
     row->items_per_second = row->items / t.median;
+    if (row->own.checked > 0) { /* checked in the point's first round: the same inputs and code */
+        verdict_from_errors(row);
+        return;
+    }
     if (check_outputs(row, k, w, o, err, sizeof err)) {
         row->verdict = MB_ERROR;
         snprintf(row->message, sizeof row->message, "oracle: %.150s", err);

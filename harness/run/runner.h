@@ -24,7 +24,9 @@ void mb_row_init(struct mb_row *row, const struct mb_kernel *k, const struct mb_
 int mb_row_admit(struct mb_row *row, const struct mb_kernel *k, const struct mb_run_opts *o, char *err,
                  size_t errlen);
 /* Set up k on w, time it, check it against the oracles: fills row (verdict pass/fail/error).
-   samples: room for o->repetitions doubles, stored in row->samples. */
+   samples: room for o->repetitions doubles, stored in row->samples. A row that arrives checked (row->own.checked > 0:
+   a sweep's later round of a point, given the errors of the point's first round) is timed only: its errors and task
+   score are kept, and its verdict follows from them. */
 void mb_measure(struct mb_row *row, const struct mb_kernel *k, struct mb_workload *w, const struct mb_run_opts *o,
                 double *samples);
 /* Run k once on w (no timing) and check it: used by eval. Returns 0 or -1. */

@@ -16,9 +16,12 @@
  * Each round of a point is its own /points row with its `round` column (0..R-1) and its own samples, appended and
  * committed as any row: an interrupted sweep keeps every finished round, and --resume skips the (kernel, point,
  * round) rows present. Readers (mb_results_load: plot, export, compare, fit, claims) merge the rounds of a point
- * into one row over the pooled samples (store/rows.c).
+ * into one row over the pooled samples (store/rows.c). The oracle check runs in a point's first round only: a later
+ * round of it measured by the same process carries the first round's errors (same inputs, same code; a check can
+ * cost more than the timing, e.g. the Mamba oracle re-scans every channel in double).
  */
 #include "run/runner.h"
+#include "store/rows.h"
 #include "store/store.h"
 
 #include <math.h>
@@ -325,6 +328,8 @@ struct mb_sweep_sink {
     int nh, parallel;
     struct mb_row *finished; /* rows stored in this run */
     int64_t done;
+    int64_t per_round;       /* items of one round: items[r * per_round + i] is round r of item i */
+    int64_t *checked;        /* by item of round 0: its measured row in finished[], or -1 */
     struct mb_sweep_event ev;
 };
 
@@ -337,6 +342,7 @@ int mb_sweep_sink_row(struct mb_sweep_sink *sk, int64_t item, struct mb_row *row
         }
     if (mb_store_append(sk->store, row, err, errlen)) return -1;
     row->samples = NULL;
+    if (it->round == 0 && mb_row_measured(row)) sk->checked[item % sk->per_round] = sk->done;
     sk->finished[sk->done++] = *row;
     if (sk->so->on_event) {
         double remaining = 0;
@@ -404,6 +410,7 @@ int mb_sweep_run(const struct mb_experiment *e, const struct mb_sweep_opts *so, 
         return free(items.items), 1;
     if (so->largest_first && mb_sweep_sort_largest_first(items.items, items.count))
         return free(items.items), mb_errorf(err, errlen, "out of memory"), 1;
+    const int64_t per_round = items.count;
     int rounds_rc = repeat_rounds(&items, so->rounds > 0 ? so->rounds : e->rounds, err, errlen);
     if (rounds_rc) return free(items.items), rounds_rc;
 
@@ -454,7 +461,10 @@ int mb_sweep_run(const struct mb_experiment *e, const struct mb_sweep_opts *so, 
     const double t0 = mb_now();
     int status = 0;
     sk.finished = calloc((size_t)todo + 1, sizeof *sk.finished);
-    if (!sk.finished) {
+    sk.per_round = per_round > 0 ? per_round : 1;
+    sk.checked = malloc((size_t)sk.per_round * sizeof *sk.checked);
+    for (int64_t i = 0; sk.checked && i < sk.per_round; i++) sk.checked[i] = -1;
+    if (!sk.finished || !sk.checked) {
         mb_errorf(err, errlen, "out of memory");
         status = 1;
     }
@@ -470,6 +480,12 @@ int mb_sweep_run(const struct mb_experiment *e, const struct mb_sweep_opts *so, 
         struct mb_row row;
         mb_row_init(&row, it->k, &it->p);
         row.round = it->round;
+        const int64_t first = it->round > 0 ? sk.checked[i % sk.per_round] : -1;
+        if (first >= 0) { /* checked in round 0 (see the top of this file) */
+            row.own = sk.finished[first].own;
+            row.exact = sk.finished[first].exact;
+            row.task_score = sk.finished[first].task_score;
+        }
         int admit = mb_row_admit(&row, it->k, &o, err, errlen);
         if (admit < 0) {
             status = 1;
@@ -511,6 +527,7 @@ int mb_sweep_run(const struct mb_experiment *e, const struct mb_sweep_opts *so, 
         so->on_event(so->ctx, &sk.ev);
     }
     free(sk.finished);
+    free(sk.checked);
     if (close_failed && status == 0) {
         snprintf(err, errlen, "%s", close_err);
         return 1;

@@ -89,9 +89,16 @@ void mb_peft_linear_rows(const float *x, const float *w, const float *bias, int6
                          float *out) {
     for (int64_t i = 0; i < rows; i++)
         for (int64_t o = 0; o < d_out; o++) out[i * d_out + o] = bias[o];
-    if (rows > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)d_out, (int)d_in, 1.0f, x, (int)d_in, w,
-                    (int)d_in, 1.0f, out, (int)d_out);
+    mb_peft_gemm_xwt(rows, d_out, d_in, 1.0f, x, w, 1.0f, out);
+}
+
+void mb_peft_gemm_xwt(int64_t rows, int64_t cols, int64_t inner, float alpha, const float *x, const float *w, float beta,
+                      float *out) {
+    if (rows == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)cols, (int)inner, alpha, w, (int)inner, x, 1, beta, out, 1);
+    else if (rows > 1)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)cols, (int)inner, alpha, x, (int)inner, w,
+                    (int)inner, beta, out, (int)cols);
 }
 
 void mb_peft_linear(const float *x, const float *w, const float *bias, int64_t tokens, int64_t d_in, int64_t d_out,

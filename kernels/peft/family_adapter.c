@@ -11,7 +11,6 @@
 
 #include "core/check.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,13 +114,11 @@ void mb_peft_bottleneck_rows(const struct mb_peft_adapter *ad, const float *src,
     if (rows <= 0) return;
     const int64_t m = ad->m, d_out = ad->layer.d_out;
     for (int64_t i = 0; i < rows; i++) memcpy(z + i * m, ad->down_b, (size_t)m * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)m, (int)d_src, 1.0f, src, (int)d_src,
-                ad->down_w, (int)d_src, 1.0f, z, (int)m);
+    mb_peft_gemm_xwt(rows, m, d_src, 1.0f, src, ad->down_w, 1.0f, z);
     for (int64_t i = 0; i < rows * m; i++) z[i] = act_float(ad->act, z[i]);
     for (int64_t i = 0; i < rows; i++)
         for (int64_t o = 0; o < d_out; o++) out[i * d_out + o] += ad->scale * ad->up_b[o];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)d_out, (int)m, ad->scale, z, (int)m, ad->up_w,
-                (int)m, 1.0f, out, (int)d_out);
+    mb_peft_gemm_xwt(rows, d_out, m, ad->scale, z, ad->up_w, 1.0f, out);
 }
 
 /* ------------------------------------------------------------------------------------------ oracle */

@@ -6,7 +6,6 @@
  * Source: Hu et al. 2021, "LoRA", eq. 3 and sec. 4.1; loralib's Linear.forward. */
 #include "peft/family.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 
 struct state {
@@ -36,11 +35,8 @@ static void run(void *state) {
         const float *x = pf->x + t0 * d_in;
         float *o = pf->out + t0 * d_out, *t = s->t + t0 * r;
         mb_peft_linear_rows(x, pf->w0, pf->bias, rows, d_in, d_out, o);
-        if (rows > 0) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r, d_in, 1.0f, x, d_in, pf->a, d_in, 0.0f, t, r);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, d_out, r, pf->scaling, t, r, pf->b, r, 1.0f, o,
-                        d_out);
-        }
+        mb_peft_gemm_xwt(rows, r, d_in, 1.0f, x, pf->a, 0.0f, t);
+        mb_peft_gemm_xwt(rows, d_out, r, pf->scaling, t, pf->b, 1.0f, o);
     }
 }
 
