@@ -95,3 +95,33 @@ Test(check, sampled_rows_start_with_distinct_edges) {
     cr_assert_eq(rows[2] % 4, 3);
     free(rows);
 }
+
+/* mb_fill_normal: the values do not depend on the thread count, block 0 (2^20 values) is the mt19937 stream seeded as
+   a whole tensor always was, and the next block is a different stream. */
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <omp.h>
+Test(fill, normal_blocks_deterministic_and_block0_unchanged) {
+    const int64_t n = (INT64_C(1) << 21) + 12345; /* three blocks, the last partial */
+    float *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
+    cr_assert(a && b);
+    struct mb_tensor ta = {.data = a, .ndim = 1, .shape = {n}}, tb = {.data = b, .ndim = 1, .shape = {n}};
+    omp_set_num_threads(1);
+    mb_fill_normal(&ta, 42, 3, 0.5, 2.0);
+    omp_set_num_threads(2);
+    mb_fill_normal(&tb, 42, 3, 0.5, 2.0);
+    cr_assert(memcmp(a, b, (size_t)n * sizeof *a) == 0, "the fill depends on the thread count");
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, (unsigned long)(42 * 1000003u + 3));
+    for (int64_t i = 0; i < 1000; i++) cr_assert_eq(a[i], (float)(0.5 + gsl_ran_gaussian_ziggurat(rng, 2.0)));
+    gsl_rng_free(rng);
+    int64_t same = 0;
+    for (int64_t i = 0; i < 1000; i++) same += a[(INT64_C(1) << 20) + i] == a[i];
+    cr_assert_lt(same, 5, "block 1 repeats block 0");
+    double sum = 0, sq = 0;
+    for (int64_t i = 0; i < n; i++) sum += a[i], sq += (double)a[i] * a[i];
+    const double mean = sum / n, sd = sqrt(sq / n - mean * mean);
+    cr_assert(fabs(mean - 0.5) < 0.01 && fabs(sd - 2.0) < 0.01, "mean %g sd %g", mean, sd);
+    free(a);
+    free(b);
+}
