@@ -423,6 +423,7 @@ struct series {
     int count;
     double x[MAX_POINTS], y[MAX_POINTS];
     double *s[MAX_POINTS];
+    int *rd[MAX_POINTS]; /* the round of each sample (timings) */
     int ns[MAX_POINTS];
     int mean; /* y is the mean of the samples (probes), else their median (timings) */
     int cross_found;            /* crossover claims, on series A: n* and its interval (plots mark them) */
@@ -436,13 +437,13 @@ struct series_set {
 
 static void series_set_free(struct series_set *ss) {
     for (int i = 0; i < ss->count; i++)
-        for (int j = 0; j < ss->s[i].count; j++) free(ss->s[i].s[j]);
+        for (int j = 0; j < ss->s[i].count; j++) free(ss->s[i].s[j]), free(ss->s[i].rd[j]);
     ss->count = 0;
 }
 
 static struct mb_curve curve_of(const struct series *s) {
     return (struct mb_curve){.count = s->count, .x = s->x, .y = s->y, .samples = (const double *const *)s->s, .ns = s->ns,
-                            .mean = s->mean};
+                            .mean = s->mean, .rounds = (const int *const *)s->rd};
 }
 
 static double row_metric(const struct mb_row *r, const char *metric) {
@@ -499,7 +500,7 @@ static int series_from_rows(const struct mb_claim *c, struct mb_results *res, co
             s->x[k] = mb_row_x(r, x_axis);
             s->y[k] = y;
             if (!strcmp(c->metric, "time") &&
-                mb_store_read_samples(res->store, r->point_id, &s->s[k], &s->ns[k], err, errlen))
+                mb_store_read_samples_rounds(res->store, r->point_id, &s->s[k], &s->rd[k], &s->ns[k], err, errlen))
                 status = -1;
         }
     }
@@ -659,8 +660,11 @@ static int eval_single(const struct mb_claim *c, const struct mb_claim_opts *o, 
             continue;
         }
         snprintf(r->measured, sizeof r->measured, "%s (%s = %.10g..%.10g)", iv, c->x, s->x[from], s->x[s->count - 1]);
-        snprintf(r->reason, sizeof r->reason, "log-log slope over %d points, 95%% interval (%s)", s->count - from,
-                 s->ns[from] < 2 ? "OLS t" : s->mean ? "bootstrap of the means" : "bootstrap of the medians");
+        const int strata = mb_stats_rounds(&cv, from);
+        char how[96];
+        if (strata) snprintf(how, sizeof how, "mean of %d rounds' slopes; bootstrap of rounds and their samples", strata);
+        else snprintf(how, sizeof how, "%s", s->ns[from] < 2 ? "OLS t" : s->mean ? "bootstrap of the means" : "bootstrap of the medians");
+        snprintf(r->reason, sizeof r->reason, "log-log slope over %d points, 95%% interval (%s)", s->count - from, how);
         r->verdict = mb_expect_judge(&c->expect, &r->value);
     }
     return 0;
@@ -707,13 +711,21 @@ static int eval_pair(const struct mb_claim *c, const struct mb_claim_opts *o, st
             }
             const double *sa = a->ns[ka] ? a->s[ka] : &a->y[ka], *sb = b->ns[kb] ? b->s[kb] : &b->y[kb];
             int na = a->ns[ka] ? a->ns[ka] : 1, nb = b->ns[kb] ? b->ns[kb] : 1;
-            if (mb_stats_ratio(sa, na, sb, nb, a->mean, o->replicates, 99, 0.95, &r->value)) {
+            const int *ra = a->ns[ka] ? a->rd[ka] : NULL, *rb = b->ns[kb] ? b->rd[kb] : NULL;
+            if (mb_stats_ratio(sa, ra, na, sb, rb, nb, a->mean, o->replicates, 99, 0.95, &r->value)) {
                 snprintf(r->reason, sizeof r->reason, "ratio undefined (zero value)");
                 continue;
             }
             fmt_interval(&r->value, r->measured, sizeof r->measured);
-            snprintf(r->reason, sizeof r->reason, "%s / %s at %s = %g (interval: bootstrap of the %s)", name_a, name_b,
-                     c->x, c->at, a->mean ? "means" : "medians");
+            const struct mb_curve pair = {.count = 2, .samples = (const double *const[]){sa, sb},
+                                          .ns = (const int[]){na, nb}, .rounds = (const int *const[]){ra, rb}};
+            const int strata = ra && rb ? mb_stats_rounds(&pair, 0) : 0;
+            if (strata)
+                snprintf(r->reason, sizeof r->reason, "%s / %s at %s = %g (geometric mean of %d rounds' ratios; interval: "
+                         "bootstrap of rounds and their samples)", name_a, name_b, c->x, c->at, strata);
+            else
+                snprintf(r->reason, sizeof r->reason, "%s / %s at %s = %g (interval: bootstrap of the %s)", name_a, name_b,
+                         c->x, c->at, a->mean ? "means" : "medians");
             r->verdict = mb_expect_judge(&c->expect, &r->value);
             continue;
         }
@@ -726,6 +738,7 @@ static int eval_pair(const struct mb_claim *c, const struct mb_claim_opts *o, st
             ca.x[t] = cb.x[t] = a->x[k];
             ca.y[t] = a->y[k], cb.y[t] = b->y[m];
             ca.s[t] = a->s[k], cb.s[t] = b->s[m];
+            ca.rd[t] = a->rd[k], cb.rd[t] = b->rd[m];
             ca.ns[t] = a->ns[k], cb.ns[t] = b->ns[m];
             ca.mean = a->mean, cb.mean = b->mean;
             cb.count++;

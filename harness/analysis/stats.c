@@ -113,6 +113,111 @@ static void percentile_interval(double *v, int n, double level, struct mb_interv
     out->level = level;
 }
 
+/* ---- interleaved rounds as strata (stats.h: mb_stats_rounds) */
+#define MAX_ROUNDS 64
+
+/* The rounds every one of `points` sample sets has (ids in the first set's order), R >= 2, else 0. */
+static int common_rounds(int points, const double *const *s, const int *const *rd, const int *ns, int *ids) {
+    if (!rd || points < 1) return 0;
+    for (int i = 0; i < points; i++)
+        if (!rd[i] || !s[i] || ns[i] < 1) return 0;
+    int R = 0;
+    for (int j = 0; j < ns[0]; j++) {
+        int seen = 0;
+        for (int k = 0; k < R; k++) seen |= ids[k] == rd[0][j];
+        if (seen) continue;
+        if (R == MAX_ROUNDS) return 0;
+        ids[R++] = rd[0][j];
+    }
+    for (int k = 0; k < R; k++)
+        for (int i = 1; i < points; i++) {
+            int found = 0;
+            for (int j = 0; j < ns[i] && !found; j++) found = rd[i][j] == ids[k];
+            if (!found) return 0;
+        }
+    return R >= 2 ? R : 0;
+}
+
+int mb_stats_rounds(const struct mb_curve *c, int from) {
+    int ids[MAX_ROUNDS];
+    if (!c->rounds || !c->samples || !c->ns || from >= c->count) return 0;
+    return common_rounds(c->count - from, c->samples + from, c->rounds + from, c->ns + from, ids);
+}
+
+/* Samples split into (point, round) cells: cell (i, r) is v[off[i R + r] .. off[i R + r + 1]). */
+struct cells {
+    int R;
+    double *v;
+    int *off;
+};
+
+static int cells_make(int points, const double *const *s, const int *const *rd, const int *ns, const int *ids, int R,
+                      struct cells *c) {
+    int total = 0;
+    for (int i = 0; i < points; i++) total += ns[i];
+    c->R = R;
+    c->v = malloc((size_t)(total ? total : 1) * sizeof *c->v);
+    c->off = malloc((size_t)(points * R + 1) * sizeof *c->off);
+    if (!c->v || !c->off) return free(c->v), free(c->off), -1;
+    int used = 0;
+    for (int i = 0; i < points; i++)
+        for (int r = 0; r < R; r++) {
+            c->off[i * R + r] = used;
+            for (int j = 0; j < ns[i]; j++)
+                if (rd[i][j] == ids[r]) c->v[used++] = s[i][j];
+        }
+    c->off[points * R] = used;
+    return 0;
+}
+
+static void cells_free(struct cells *c) {
+    free(c->v);
+    free(c->off);
+}
+
+/* The statistic (median, or mean) of cell (i, r), of its samples or of a resample of them (rng != NULL). */
+static double cell_stat(const struct cells *c, int i, int r, gsl_rng *rng, double *buf, int mean) {
+    const int a = c->off[i * c->R + r], n = c->off[i * c->R + r + 1] - a;
+    if (rng) return resampled_stat(rng, c->v + a, n, buf, mean);
+    memcpy(buf, c->v + a, (size_t)n * sizeof *buf);
+    if (mean) return gsl_stats_mean(buf, 1, (size_t)n);
+    gsl_sort(buf, 1, (size_t)n);
+    return gsl_stats_median_from_sorted_data(buf, 1, (size_t)n);
+}
+
+/* Mean over rounds of the log-log slope within each round: of all R rounds (rng NULL), or of R rounds drawn with
+   replacement, each cell resampled. -1 when a value is not positive or a fit fails. */
+static int rounds_slope(const struct cells *c, const double *lx, int m, gsl_rng *rng, double *buf, double *ly,
+                        int mean, double *slope) {
+    double sum = 0;
+    for (int k = 0; k < c->R; k++) {
+        const int r = rng ? (int)gsl_rng_uniform_int(rng, (unsigned long)c->R) : k;
+        for (int i = 0; i < m; i++) {
+            const double v = cell_stat(c, i, r, rng, buf, mean);
+            if (!(v > 0)) return -1;
+            ly[i] = log(v);
+        }
+        struct mb_interval fit;
+        if (mb_stats_linfit(lx, ly, m, 0.95, NULL, &fit, NULL)) return -1;
+        sum += fit.est;
+    }
+    *slope = sum / c->R;
+    return 0;
+}
+
+/* Mean over rounds of log(stat(a) / stat(b)) within each round (cells: point 0 = a, point 1 = b). */
+static int rounds_log_ratio(const struct cells *c, gsl_rng *rng, double *buf, int mean, double *log_ratio) {
+    double sum = 0;
+    for (int k = 0; k < c->R; k++) {
+        const int r = rng ? (int)gsl_rng_uniform_int(rng, (unsigned long)c->R) : k;
+        const double a = cell_stat(c, 0, r, rng, buf, mean), b = cell_stat(c, 1, r, rng, buf, mean);
+        if (!(a > 0 && b > 0)) return -1;
+        sum += log(a / b);
+    }
+    *log_ratio = sum / c->R;
+    return 0;
+}
+
 int mb_stats_slope(const struct mb_curve *c, int from, int replicates, uint64_t seed, double level,
                    struct mb_interval *out) {
     int m = c->count - from;
@@ -128,7 +233,33 @@ int mb_stats_slope(const struct mb_curve *c, int from, int replicates, uint64_t 
         }
     }
     if (!status) status = mb_stats_linfit(lx, ly, m, level, NULL, out, NULL);
-    if (!status && has_samples(c, from) && replicates >= 20) {
+    int ids[MAX_ROUNDS];
+    const int R = !status && c->rounds && has_samples(c, from)
+                      ? common_rounds(m, c->samples + from, c->rounds + from, c->ns + from, ids) : 0;
+    if (R) { /* within rounds (stats.h) */
+        struct cells cl;
+        gsl_rng *r = NULL;
+        double *buf = NULL, *reps = NULL;
+        int good = 0;
+        status = cells_make(m, c->samples + from, c->rounds + from, c->ns + from, ids, R, &cl);
+        if (!status) {
+            r = make_rng(seed);
+            buf = malloc((size_t)max_samples(c) * sizeof *buf);
+            reps = malloc((size_t)(replicates > 0 ? replicates : 1) * sizeof *reps);
+            if (!r || !buf || !reps || rounds_slope(&cl, lx, m, NULL, buf, ly, c->mean, &out->est)) status = -1;
+            out->lo = out->hi = out->est;
+            for (int b = 0; !status && b < replicates && replicates >= 20; b++)
+                if (!rounds_slope(&cl, lx, m, r, buf, ly, c->mean, &reps[good])) good++;
+            if (!status && replicates >= 20) {
+                if (good >= replicates / 2) percentile_interval(reps, good, level, out);
+                else status = -1;
+            }
+            cells_free(&cl);
+        }
+        gsl_rng_free(r);
+        free(buf);
+        free(reps);
+    } else if (!status && has_samples(c, from) && replicates >= 20) {
         gsl_rng *r = make_rng(seed);
         double *buf = malloc((size_t)max_samples(c) * sizeof *buf), *reps = malloc((size_t)replicates * sizeof *reps);
         int good = 0;
@@ -193,9 +324,36 @@ int mb_stats_crossover(const struct mb_curve *a, const struct mb_curve *b, int r
     return status;
 }
 
-int mb_stats_ratio(const double *a, int na, const double *b, int nb, int mean, int replicates, uint64_t seed,
-                   double level, struct mb_interval *out) {
+int mb_stats_ratio(const double *a, const int *ra, int na, const double *b, const int *rb, int nb, int mean,
+                   int replicates, uint64_t seed, double level, struct mb_interval *out) {
     if (na < 1 || nb < 1) return -1;
+    const double *const sets[2] = {a, b};
+    const int *const set_rounds[2] = {ra, rb}, counts[2] = {na, nb};
+    int ids[MAX_ROUNDS];
+    const int R = ra && rb ? common_rounds(2, sets, set_rounds, counts, ids) : 0;
+    if (R) { /* within rounds (stats.h) */
+        struct cells cl;
+        if (cells_make(2, sets, set_rounds, counts, ids, R, &cl)) return -1;
+        gsl_rng *r = make_rng(seed);
+        double *buf = malloc((size_t)(na > nb ? na : nb) * sizeof *buf), *reps = malloc((size_t)(replicates > 0 ? replicates : 1) * sizeof *reps);
+        double lr;
+        int status = !r || !buf || !reps || rounds_log_ratio(&cl, NULL, buf, mean, &lr) ? -1 : 0, good = 0;
+        if (!status) {
+            out->est = out->lo = out->hi = exp(lr);
+            out->level = level;
+        }
+        for (int k = 0; !status && replicates >= 20 && k < replicates; k++)
+            if (!rounds_log_ratio(&cl, r, buf, mean, &lr)) reps[good++] = exp(lr);
+        if (!status && replicates >= 20) {
+            if (good >= replicates / 2) percentile_interval(reps, good, level, out);
+            else status = -1;
+        }
+        cells_free(&cl);
+        gsl_rng_free(r);
+        free(buf);
+        free(reps);
+        return status;
+    }
     double mb = mean ? gsl_stats_mean(b, 1, (size_t)nb) : mb_stats_median(b, nb);
     if (!(mb > 0)) return -1;
     out->est = (mean ? gsl_stats_mean(a, 1, (size_t)na) : mb_stats_median(a, na)) / mb;

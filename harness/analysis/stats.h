@@ -6,6 +6,7 @@
  *               point (medians recomputed per replicate), or the t-interval of the OLS slope without samples;
  *   crossover   mb_crossover_find on the medians, and a percentile bootstrap over the samples of both curves;
  *   ratio       median(a) / median(b) with a percentile bootstrap interval;
+ *   rounds      slopes and ratios within each interleaved round when the samples carry their rounds (below);
  *   Mann-Whitney U with the normal approximation and the tie correction (two-sided p).
  * Every function returns 0, or -1 when its input cannot give an answer (too few points, non-positive values).
  */
@@ -33,7 +34,17 @@ struct mb_curve {
     const double *const *samples;
     const int *ns;
     int mean;  /* 1: y[i] is the mean of the samples (the bootstrap redraws means), 0: the median */
+    const int *const *rounds; /* optional: rounds[i][j] = the interleaved round samples[i][j] was measured in */
 };
+
+/* Interleaved rounds as strata. A sweep in R rounds measures every point once per round; the machine's speed drifts
+   between rounds (seen: one round 15% slower at every size of a slope), which a median of the pooled samples turns
+   into bimodal samples and heavy-tailed bootstrap intervals. When every point of [from, count) has samples of the
+   same R >= 2 rounds, slopes and ratios are computed within each round and averaged over the rounds (the mean of
+   the per-round log-log slopes; the geometric mean of the per-round ratios), and the bootstrap draws R rounds with
+   replacement, then the samples within each (point, round) cell: the interval holds the rounds' disagreement and
+   the samples' noise, not the level shift between rounds. Returns R, or 0 when the curve is not stratified. */
+int mb_stats_rounds(const struct mb_curve *c, int from);
 
 double mb_stats_median(const double *v, int n);      /* copies; NAN when n == 0 */
 double mb_stats_geomean(const double *v, int n);     /* exp(mean(log v)); NAN unless every v > 0 */
@@ -56,9 +67,11 @@ int mb_stats_slope(const struct mb_curve *c, int from, int replicates, uint64_t 
 int mb_stats_crossover(const struct mb_curve *a, const struct mb_curve *b, int replicates, uint64_t seed,
                        double level, struct mb_crossover *point, struct mb_interval *x, double *found_fraction);
 
-/* median(a) / median(b) (mean(a) / mean(b) when mean) with a percentile bootstrap interval. */
-int mb_stats_ratio(const double *a, int na, const double *b, int nb, int mean, int replicates, uint64_t seed,
-                   double level, struct mb_interval *out);
+/* median(a) / median(b) (mean(a) / mean(b) when mean) with a percentile bootstrap interval; with the rounds of the
+   samples (ra, rb; NULL: none) and the same R >= 2 rounds in both, the geometric mean of the per-round ratios (see
+   mb_stats_rounds). */
+int mb_stats_ratio(const double *a, const int *ra, int na, const double *b, const int *rb, int nb, int mean,
+                   int replicates, uint64_t seed, double level, struct mb_interval *out);
 
 struct mb_mann_whitney {
     double u;  /* U of sample a: pairs (a_i, b_j) with a_i > b_j, ties counted 1/2 */

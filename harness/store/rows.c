@@ -57,13 +57,17 @@ static int merge_rounds(struct mb_results *r, char *err, size_t errlen) {
         if (r->rows[i].point_id > max_id) max_id = r->rows[i].point_id;
     }
     int64_t *owner = malloc((size_t)(max_id + 2) * sizeof *owner); /* by point_id: whose samples these are */
+    int *round_of = calloc((size_t)(max_id + 2), sizeof *round_of); /* by point_id: the round they came from */
     char *dropped = calloc((size_t)n + 1, 1);
-    if (!owner || !dropped) {
+    if (!owner || !round_of || !dropped) {
         free(owner);
+        free(round_of);
         free(dropped);
         return mb_errorf(err, errlen, "out of memory");
     }
     for (int64_t p = 0; p <= max_id; p++) owner[p] = p;
+    for (int64_t i = 0; i < n; i++)
+        if (r->rows[i].point_id >= 0) round_of[r->rows[i].point_id] = (int)r->rows[i].round;
     int any = 0;
     for (int64_t i = n - 1; i >= 0; i--) { /* the last measured row of a point leads its group */
         struct mb_row *lead = &r->rows[i];
@@ -72,6 +76,7 @@ static int merge_rounds(struct mb_results *r, char *err, size_t errlen) {
         int64_t *rounds = malloc((size_t)(i + 1) * sizeof *rounds), nr = 0; /* rounds in the group */
         if (!rounds) {
             free(owner);
+            free(round_of);
             free(dropped);
             return mb_errorf(err, errlen, "out of memory");
         }
@@ -105,9 +110,11 @@ static int merge_rounds(struct mb_results *r, char *err, size_t errlen) {
     free(dropped);
     if (!any) {
         free(owner);
+        free(round_of);
         return 0;
     }
     mb_store_set_sample_owners(r->store, owner, max_id + 1);
+    mb_store_set_sample_rounds(r->store, round_of, max_id + 1);
     for (int64_t i = 0; i < r->count; i++) {
         if (r->rows[i].rounds < 2) continue;
         double *v;

@@ -329,6 +329,8 @@ struct mb_store {
     int writable;
     char path[4096];
     int64_t *sample_owner, n_owner; /* merged rounds: samples of point p belong to sample_owner[p] (rows.c) */
+    int *sample_round;              /* and were measured in round sample_round[p] (n_round entries) */
+    int64_t n_round;
 };
 
 /* Metadata cache without evictions: dirty metadata reaches the file only inside H5Fflush (top of this file).
@@ -676,6 +678,7 @@ int mb_store_close(struct mb_store *s, char *err, size_t errlen) {
     store_close_objects(s); /* before H5Fclose, which would otherwise be deferred until they close */
     if (H5Fclose(s->file) < 0 && rc == 0) rc = mb_errorf(err, errlen, "%s: cannot close: %s", s->path, h5_detail());
     free(s->sample_owner);
+    free(s->sample_round);
     free(s);
     return rc;
 }
@@ -788,9 +791,16 @@ int mb_store_read_rows(struct mb_store *s, struct mb_row **rows, int64_t *count,
 
 int mb_store_read_samples(struct mb_store *s, int64_t point_id, double **samples, int *count, char *err,
                           size_t errlen) {
+    return mb_store_read_samples_rounds(s, point_id, samples, NULL, count, err, errlen);
+}
+
+int mb_store_read_samples_rounds(struct mb_store *s, int64_t point_id, double **samples, int **rounds, int *count,
+                                 char *err, size_t errlen) {
     quiet_hdf5();
     *samples = NULL;
+    if (rounds) *rounds = NULL;
     *count = 0;
+    int *round_out = NULL;
     int64_t n = committed_count(s->samples);
     if (n < 0) return mb_errorf(err, errlen, "%s: cannot read /samples", s->path);
     enum { BLOCK = 16384 };
@@ -811,14 +821,23 @@ int mb_store_read_samples(struct mb_store *s, int64_t point_id, double **samples
             if (used == cap) {
                 cap = cap ? 2 * cap : 16;
                 double *grown = realloc(out, (size_t)cap * sizeof *out);
-                if (!grown) { free(buf); free(out); return mb_errorf(err, errlen, "out of memory"); }
-                out = grown;
+                int *grown_rounds = rounds ? realloc(round_out, (size_t)cap * sizeof *round_out) : NULL;
+                if (grown) out = grown;
+                if (grown_rounds) round_out = grown_rounds;
+                if (!grown || (rounds && !grown_rounds)) {
+                    free(buf);
+                    free(out);
+                    free(round_out);
+                    return mb_errorf(err, errlen, "out of memory");
+                }
             }
+            if (rounds) round_out[used] = p >= 0 && p < s->n_round ? s->sample_round[p] : 0;
             out[used++] = buf[i].seconds;
         }
     }
     free(buf);
     *samples = out;
+    if (rounds) *rounds = round_out;
     *count = used;
     return 0;
 }
@@ -827,6 +846,12 @@ void mb_store_set_sample_owners(struct mb_store *s, int64_t *owner, int64_t n) {
     free(s->sample_owner);
     s->sample_owner = owner;
     s->n_owner = owner ? n : 0;
+}
+
+void mb_store_set_sample_rounds(struct mb_store *s, int *round_of, int64_t n) {
+    free(s->sample_round);
+    s->sample_round = round_of;
+    s->n_round = round_of ? n : 0;
 }
 
 /* String value of an attribute of class string (fixed or variable length). */

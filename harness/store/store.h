@@ -53,6 +53,12 @@ int mb_store_read_samples(struct mb_store *s, int64_t point_id, double **samples
 /* Merged rounds (rows.c): from now on, mb_store_read_samples(s, q) returns the samples of every point p with
    owner[p] == q (points p >= n: their own). Takes ownership of owner (malloc'd; NULL clears). */
 void mb_store_set_sample_owners(struct mb_store *s, int64_t *owner, int64_t n);
+/* The same samples with, in (*rounds)[i] (malloc'd, may be NULL when count is 0), the round of the row sample i was
+   measured in: round_of[p] of its point p as given to mb_store_set_sample_rounds, 0 without it. */
+int mb_store_read_samples_rounds(struct mb_store *s, int64_t point_id, double **samples, int **rounds, int *count,
+                                 char *err, size_t errlen);
+/* round_of[p]: the round of point p's row (rows.c, with the owners). Takes ownership (malloc'd; NULL clears). */
+void mb_store_set_sample_rounds(struct mb_store *s, int *round_of, int64_t n);
 /* A string attribute of the root group (e.g. "cpu_model"), copied into buf; "" when absent. */
 int mb_store_attr(struct mb_store *s, const char *name, char *buf, size_t len);
 

@@ -125,9 +125,63 @@ Test(stats, no_crossover_is_reported) {
 Test(stats, ratio_of_medians) {
     double a[] = {2.0, 2.1, 1.9, 2.05, 1.95}, b[] = {1.0, 1.02, 0.98, 1.01, 0.99};
     struct mb_interval r;
-    cr_assert_eq(mb_stats_ratio(a, 5, b, 5, 0, 1000, 1, 0.95, &r), 0);
+    cr_assert_eq(mb_stats_ratio(a, NULL, 5, b, NULL, 5, 0, 1000, 1, 0.95, &r), 0);
     cr_assert_float_eq(r.est, 2.0, 1e-12);
     cr_assert(r.lo <= 2.0 && r.hi >= 2.0 && r.lo > 1.8 && r.hi < 2.2);
+}
+
+/* Rounds as strata: three rounds whose levels differ by 15% (the machine's drift between rounds, common to every
+   point of a round), each round's points on an exact x^1 line with +-1% noise. The pooled medians mix the levels
+   into each point; within rounds the slope is 1 and its interval narrow, and a round drawn twice cannot widen it
+   beyond the rounds' own slopes. */
+Test(stats, rounds_as_strata_cancel_level_shifts) {
+    enum { P = 5, R = 3, K = 3 };
+    const double level[R] = {1.0, 1.15, 1.07}, jitter[K] = {0.99, 1.0, 1.01};
+    double x[P], y[P], samples[P][R * K];
+    int rounds[P][R * K];
+    const double *sp[P];
+    const int *rp[P];
+    int ns[P];
+    for (int i = 0; i < P; i++) {
+        x[i] = 1024.0 * (1 << i);
+        for (int r = 0; r < R; r++)
+            for (int k = 0; k < K; k++) {
+                /* round 1's largest point a little slower: the rounds' slopes differ, 1 .. ~1.009 */
+                const double extra = r == 1 && i == P - 1 ? 1.025 : 1.0;
+                samples[i][r * K + k] = 1e-6 * x[i] * level[r] * jitter[(k + i + r) % K] * extra;
+                rounds[i][r * K + k] = r;
+            }
+        sp[i] = samples[i];
+        rp[i] = rounds[i];
+        ns[i] = R * K;
+        y[i] = mb_stats_median(samples[i], R * K);
+    }
+    struct mb_curve cv = {.count = P, .x = x, .y = y, .samples = sp, .ns = ns, .rounds = rp};
+    cr_assert_eq(mb_stats_rounds(&cv, 0), 3);
+    struct mb_interval s;
+    cr_assert_eq(mb_stats_slope(&cv, 0, 1000, 5, 0.95, &s), 0);
+    cr_assert(fabs(s.est - 1.0) < 0.005, "slope %g", s.est);
+    cr_assert(s.lo > 0.99 && s.hi < 1.015 && s.lo <= s.est && s.est <= s.hi, "[%g, %g]", s.lo, s.hi);
+    /* without the rounds the same samples are one pool per point */
+    struct mb_curve pooled = cv;
+    pooled.rounds = NULL;
+    cr_assert_eq(mb_stats_rounds(&pooled, 0), 0);
+    /* a point missing a round: not stratified */
+    ns[2] = K;
+    cr_assert_eq(mb_stats_rounds(&cv, 0), 0);
+    /* ratio: a is 1.1 b within every round, the rounds' levels differ */
+    double a[R * K], b[R * K];
+    int ra[R * K], rb[R * K];
+    for (int r = 0; r < R; r++)
+        for (int k = 0; k < K; k++) {
+            b[r * K + k] = level[r] * jitter[k];
+            a[r * K + k] = 1.1 * level[r] * jitter[(k + 1) % K];
+            ra[r * K + k] = rb[r * K + k] = r;
+        }
+    struct mb_interval q;
+    cr_assert_eq(mb_stats_ratio(a, ra, R * K, b, rb, R * K, 0, 1000, 3, 0.95, &q), 0);
+    cr_assert_float_eq(q.est, 1.1, 1e-12);
+    cr_assert(q.lo > 1.07 && q.hi < 1.13, "[%g, %g]", q.lo, q.hi);
 }
 
 Test(stats, mann_whitney_known_values) {
