@@ -660,7 +660,7 @@ static int eval_single(const struct mb_claim *c, const struct mb_claim_opts *o, 
             continue;
         }
         snprintf(r->measured, sizeof r->measured, "%s (%s = %.10g..%.10g)", iv, c->x, s->x[from], s->x[s->count - 1]);
-        const int strata = mb_stats_rounds(&cv, from);
+        const int strata = o->replicates >= 20 ? mb_stats_rounds(&cv, from) : 0; /* as mb_stats_slope decides */
         char how[96];
         if (strata) snprintf(how, sizeof how, "mean of %d rounds' slopes; bootstrap of rounds and their samples", strata);
         else snprintf(how, sizeof how, "%s", s->ns[from] < 2 ? "OLS t" : s->mean ? "bootstrap of the means" : "bootstrap of the medians");

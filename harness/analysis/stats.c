@@ -234,7 +234,7 @@ int mb_stats_slope(const struct mb_curve *c, int from, int replicates, uint64_t 
     }
     if (!status) status = mb_stats_linfit(lx, ly, m, level, NULL, out, NULL);
     int ids[MAX_ROUNDS];
-    const int R = !status && c->rounds && has_samples(c, from)
+    const int R = !status && c->rounds && has_samples(c, from) && replicates >= 20
                       ? common_rounds(m, c->samples + from, c->rounds + from, c->ns + from, ids) : 0;
     if (R) { /* within rounds (stats.h) */
         struct cells cl;
@@ -247,13 +247,10 @@ int mb_stats_slope(const struct mb_curve *c, int from, int replicates, uint64_t 
             buf = malloc((size_t)max_samples(c) * sizeof *buf);
             reps = malloc((size_t)(replicates > 0 ? replicates : 1) * sizeof *reps);
             if (!r || !buf || !reps || rounds_slope(&cl, lx, m, NULL, buf, ly, c->mean, &out->est)) status = -1;
-            out->lo = out->hi = out->est;
-            for (int b = 0; !status && b < replicates && replicates >= 20; b++)
+            for (int b = 0; !status && b < replicates; b++)
                 if (!rounds_slope(&cl, lx, m, r, buf, ly, c->mean, &reps[good])) good++;
-            if (!status && replicates >= 20) {
-                if (good >= replicates / 2) percentile_interval(reps, good, level, out);
-                else status = -1;
-            }
+            if (!status && good >= replicates / 2) percentile_interval(reps, good, level, out);
+            else status = -1;
             cells_free(&cl);
         }
         gsl_rng_free(r);
