@@ -185,13 +185,12 @@ static double cell_stat(const struct cells *c, int i, int r, gsl_rng *rng, doubl
     return gsl_stats_median_from_sorted_data(buf, 1, (size_t)n);
 }
 
-/* Mean over rounds of the log-log slope within each round: of all R rounds (rng NULL), or of R rounds drawn with
-   replacement, each cell resampled. -1 when a value is not positive or a fit fails. */
+/* Median over the rounds of the log-log slope within each round, of the cells' samples or (rng) of a resample of
+   each cell. -1 when a value is not positive or a fit fails. */
 static int rounds_slope(const struct cells *c, const double *lx, int m, gsl_rng *rng, double *buf, double *ly,
                         int mean, double *slope) {
-    double sum = 0;
-    for (int k = 0; k < c->R; k++) {
-        const int r = rng ? (int)gsl_rng_uniform_int(rng, (unsigned long)c->R) : k;
+    double per_round[MAX_ROUNDS];
+    for (int r = 0; r < c->R; r++) {
         for (int i = 0; i < m; i++) {
             const double v = cell_stat(c, i, r, rng, buf, mean);
             if (!(v > 0)) return -1;
@@ -199,22 +198,21 @@ static int rounds_slope(const struct cells *c, const double *lx, int m, gsl_rng 
         }
         struct mb_interval fit;
         if (mb_stats_linfit(lx, ly, m, 0.95, NULL, &fit, NULL)) return -1;
-        sum += fit.est;
+        per_round[r] = fit.est;
     }
-    *slope = sum / c->R;
+    *slope = mb_stats_median(per_round, c->R);
     return 0;
 }
 
-/* Mean over rounds of log(stat(a) / stat(b)) within each round (cells: point 0 = a, point 1 = b). */
-static int rounds_log_ratio(const struct cells *c, gsl_rng *rng, double *buf, int mean, double *log_ratio) {
-    double sum = 0;
-    for (int k = 0; k < c->R; k++) {
-        const int r = rng ? (int)gsl_rng_uniform_int(rng, (unsigned long)c->R) : k;
+/* Median over the rounds of stat(a) / stat(b) within each round (cells: point 0 = a, point 1 = b). */
+static int rounds_ratio(const struct cells *c, gsl_rng *rng, double *buf, int mean, double *ratio) {
+    double per_round[MAX_ROUNDS];
+    for (int r = 0; r < c->R; r++) {
         const double a = cell_stat(c, 0, r, rng, buf, mean), b = cell_stat(c, 1, r, rng, buf, mean);
         if (!(a > 0 && b > 0)) return -1;
-        sum += log(a / b);
+        per_round[r] = a / b;
     }
-    *log_ratio = sum / c->R;
+    *ratio = mb_stats_median(per_round, c->R);
     return 0;
 }
 
@@ -333,14 +331,14 @@ int mb_stats_ratio(const double *a, const int *ra, int na, const double *b, cons
         if (cells_make(2, sets, set_rounds, counts, ids, R, &cl)) return -1;
         gsl_rng *r = make_rng(seed);
         double *buf = malloc((size_t)(na > nb ? na : nb) * sizeof *buf), *reps = malloc((size_t)(replicates > 0 ? replicates : 1) * sizeof *reps);
-        double lr;
-        int status = !r || !buf || !reps || rounds_log_ratio(&cl, NULL, buf, mean, &lr) ? -1 : 0, good = 0;
+        double q;
+        int status = !r || !buf || !reps || rounds_ratio(&cl, NULL, buf, mean, &q) ? -1 : 0, good = 0;
         if (!status) {
-            out->est = out->lo = out->hi = exp(lr);
+            out->est = out->lo = out->hi = q;
             out->level = level;
         }
         for (int k = 0; !status && replicates >= 20 && k < replicates; k++)
-            if (!rounds_log_ratio(&cl, r, buf, mean, &lr)) reps[good++] = exp(lr);
+            if (!rounds_ratio(&cl, r, buf, mean, &q)) reps[good++] = q;
         if (!status && replicates >= 20) {
             if (good >= replicates / 2) percentile_interval(reps, good, level, out);
             else status = -1;

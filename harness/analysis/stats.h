@@ -39,11 +39,11 @@ struct mb_curve {
 
 /* Interleaved rounds as strata. A sweep in R rounds measures every point once per round; the machine's speed drifts
    between rounds (seen: one round 15% slower at every size of a slope), which a median of the pooled samples turns
-   into bimodal samples and heavy-tailed bootstrap intervals. When every point of [from, count) has samples of the
-   same R >= 2 rounds, slopes and ratios are computed within each round and averaged over the rounds (the mean of
-   the per-round log-log slopes; the geometric mean of the per-round ratios), and the bootstrap draws R rounds with
-   replacement, then the samples within each (point, round) cell: the interval holds the rounds' disagreement and
-   the samples' noise, not the level shift between rounds. Returns R, or 0 when the curve is not stratified. */
+   into bimodal samples and heavy-tailed bootstrap intervals, and a neighbour's load can disturb one round (seen: one
+   round of a decode sweep 5x slower at one size). When every point of [from, count) has samples of the same R >= 2
+   rounds, a slope is fitted within each round and a ratio taken within each round, and the estimate is the median
+   over the rounds (R = 3: one disturbed round cannot move it); the bootstrap resamples the samples within each
+   (point, round) cell, the rounds kept. Returns R, or 0 when the curve is not stratified. */
 int mb_stats_rounds(const struct mb_curve *c, int from);
 
 double mb_stats_median(const double *v, int n);      /* copies; NAN when n == 0 */
@@ -68,7 +68,7 @@ int mb_stats_crossover(const struct mb_curve *a, const struct mb_curve *b, int r
                        double level, struct mb_crossover *point, struct mb_interval *x, double *found_fraction);
 
 /* median(a) / median(b) (mean(a) / mean(b) when mean) with a percentile bootstrap interval; with the rounds of the
-   samples (ra, rb; NULL: none) and the same R >= 2 rounds in both, the geometric mean of the per-round ratios (see
+   samples (ra, rb; NULL: none) and the same R >= 2 rounds in both, the median of the per-round ratios (see
    mb_stats_rounds). */
 int mb_stats_ratio(const double *a, const int *ra, int na, const double *b, const int *rb, int nb, int mean,
                    int replicates, uint64_t seed, double level, struct mb_interval *out);

@@ -104,8 +104,8 @@ def test_claims_table_report_plots_and_reuse(claims_dir):
         assert len(f["points"]) == 15
         assert sorted(set(f["points"]["round"])) == [0, 1, 2]
         assert len(f["samples"]) == 45
-    # the rounds are strata: slopes within each round, averaged; the bootstrap draws rounds, then their samples
-    assert "mean of 3 rounds' slopes; bootstrap of rounds and their samples" in (claims_dir / "claims.md").read_text()
+    # the rounds are strata: a slope within each round, their median; the bootstrap resamples within each round
+    assert "median of 3 rounds' slopes; bootstrap of the samples in each round" in (claims_dir / "claims.md").read_text()
     # descriptions are tallied apart from the reproductions
     tally = out.splitlines()[-1]
     assert "reproduced" in tally and "descriptions of our own measurements:" in tally
