@@ -660,9 +660,9 @@ static int eval_single(const struct mb_claim *c, const struct mb_claim_opts *o, 
             continue;
         }
         snprintf(r->measured, sizeof r->measured, "%s (%s = %.10g..%.10g)", iv, c->x, s->x[from], s->x[s->count - 1]);
-        const int strata = o->replicates >= 20 ? mb_stats_rounds(&cv, from) : 0; /* as mb_stats_slope decides */
         char how[96];
-        if (strata) snprintf(how, sizeof how, "median of %d rounds' slopes; bootstrap of the samples in each round", strata);
+        if (r->value.strata)
+            snprintf(how, sizeof how, "median of %d rounds' slopes; bootstrap of the samples in each round", r->value.strata);
         else snprintf(how, sizeof how, "%s", s->ns[from] < 2 ? "OLS t" : s->mean ? "bootstrap of the means" : "bootstrap of the medians");
         snprintf(r->reason, sizeof r->reason, "log-log slope over %d points, 95%% interval (%s)", s->count - from, how);
         r->verdict = mb_expect_judge(&c->expect, &r->value);
@@ -717,12 +717,9 @@ static int eval_pair(const struct mb_claim *c, const struct mb_claim_opts *o, st
                 continue;
             }
             fmt_interval(&r->value, r->measured, sizeof r->measured);
-            const struct mb_curve pair = {.count = 2, .samples = (const double *const[]){sa, sb},
-                                          .ns = (const int[]){na, nb}, .rounds = (const int *const[]){ra, rb}};
-            const int strata = ra && rb ? mb_stats_rounds(&pair, 0) : 0;
-            if (strata)
+            if (r->value.strata)
                 snprintf(r->reason, sizeof r->reason, "%s / %s at %s = %g (median of %d rounds' ratios; interval: "
-                         "bootstrap of the samples in each round)", name_a, name_b, c->x, c->at, strata);
+                         "bootstrap of the samples in each round)", name_a, name_b, c->x, c->at, r->value.strata);
             else
                 snprintf(r->reason, sizeof r->reason, "%s / %s at %s = %g (interval: bootstrap of the %s)", name_a, name_b,
                          c->x, c->at, a->mean ? "means" : "medians");

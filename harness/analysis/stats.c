@@ -113,7 +113,7 @@ static void percentile_interval(double *v, int n, double level, struct mb_interv
     out->level = level;
 }
 
-/* ---- interleaved rounds as strata (stats.h: mb_stats_rounds) */
+/* ---- interleaved rounds as strata (stats.h, above mb_stats_slope) */
 #define MAX_ROUNDS 64
 
 /* The rounds every one of `points` sample sets has (ids in the first set's order), R >= 2, else 0. */
@@ -136,12 +136,6 @@ static int common_rounds(int points, const double *const *s, const int *const *r
             if (!found) return 0;
         }
     return R >= 2 ? R : 0;
-}
-
-int mb_stats_rounds(const struct mb_curve *c, int from) {
-    int ids[MAX_ROUNDS];
-    if (!c->rounds || !c->samples || !c->ns || from >= c->count) return 0;
-    return common_rounds(c->count - from, c->samples + from, c->rounds + from, c->ns + from, ids);
 }
 
 /* Samples split into (point, round) cells: cell (i, r) is v[off[i R + r] .. off[i R + r + 1]). */
@@ -179,10 +173,7 @@ static void cells_free(struct cells *c) {
 static double cell_stat(const struct cells *c, int i, int r, gsl_rng *rng, double *buf, int mean) {
     const int a = c->off[i * c->R + r], n = c->off[i * c->R + r + 1] - a;
     if (rng) return resampled_stat(rng, c->v + a, n, buf, mean);
-    memcpy(buf, c->v + a, (size_t)n * sizeof *buf);
-    if (mean) return gsl_stats_mean(buf, 1, (size_t)n);
-    gsl_sort(buf, 1, (size_t)n);
-    return gsl_stats_median_from_sorted_data(buf, 1, (size_t)n);
+    return mean ? gsl_stats_mean(c->v + a, 1, (size_t)n) : mb_stats_median(c->v + a, n);
 }
 
 /* Median over the rounds of the log-log slope within each round, of the cells' samples or (rng) of a resample of
@@ -231,6 +222,7 @@ int mb_stats_slope(const struct mb_curve *c, int from, int replicates, uint64_t 
         }
     }
     if (!status) status = mb_stats_linfit(lx, ly, m, level, NULL, out, NULL);
+    out->strata = 0;
     int ids[MAX_ROUNDS];
     const int R = !status && c->rounds && has_samples(c, from) && replicates >= 20
                       ? common_rounds(m, c->samples + from, c->rounds + from, c->ns + from, ids) : 0;
@@ -247,7 +239,7 @@ int mb_stats_slope(const struct mb_curve *c, int from, int replicates, uint64_t 
             if (!r || !buf || !reps || rounds_slope(&cl, lx, m, NULL, buf, ly, c->mean, &out->est)) status = -1;
             for (int b = 0; !status && b < replicates; b++)
                 if (!rounds_slope(&cl, lx, m, r, buf, ly, c->mean, &reps[good])) good++;
-            if (!status && good >= replicates / 2) percentile_interval(reps, good, level, out);
+            if (!status && good >= replicates / 2) percentile_interval(reps, good, level, out), out->strata = R;
             else status = -1;
             cells_free(&cl);
         }
@@ -333,10 +325,7 @@ int mb_stats_ratio(const double *a, const int *ra, int na, const double *b, cons
         double *buf = malloc((size_t)(na > nb ? na : nb) * sizeof *buf), *reps = malloc((size_t)(replicates > 0 ? replicates : 1) * sizeof *reps);
         double q;
         int status = !r || !buf || !reps || rounds_ratio(&cl, NULL, buf, mean, &q) ? -1 : 0, good = 0;
-        if (!status) {
-            out->est = out->lo = out->hi = q;
-            out->level = level;
-        }
+        if (!status) *out = (struct mb_interval){.est = q, .lo = q, .hi = q, .level = level, .strata = R};
         for (int k = 0; !status && replicates >= 20 && k < replicates; k++)
             if (!rounds_ratio(&cl, r, buf, mean, &q)) reps[good++] = q;
         if (!status && replicates >= 20) {
@@ -354,6 +343,7 @@ int mb_stats_ratio(const double *a, const int *ra, int na, const double *b, cons
     out->est = (mean ? gsl_stats_mean(a, 1, (size_t)na) : mb_stats_median(a, na)) / mb;
     out->lo = out->hi = out->est;
     out->level = level;
+    out->strata = 0;
     if (na < 2 || nb < 2 || replicates < 20) return 0;
     gsl_rng *r = make_rng(seed);
     double *buf = malloc((size_t)(na > nb ? na : nb) * sizeof *buf), *reps = malloc((size_t)replicates * sizeof *reps);

@@ -23,6 +23,7 @@ struct mb_interval {
     double est;    /* point estimate */
     double lo, hi; /* two-sided interval at `level` */
     double level;  /* e.g. 0.95 */
+    int strata;    /* slopes and ratios: the interleaved rounds the estimate was taken within (below), 0: pooled */
 };
 
 /* One curve: x strictly increasing, y[i] the value (median) at x[i], optional samples[i][0..ns[i]) of which y[i]
@@ -43,8 +44,7 @@ struct mb_curve {
    round of a decode sweep 5x slower at one size). When every point of [from, count) has samples of the same R >= 2
    rounds, a slope is fitted within each round and a ratio taken within each round, and the estimate is the median
    over the rounds (R = 3: one disturbed round cannot move it); the bootstrap resamples the samples within each
-   (point, round) cell, the rounds kept. Returns R, or 0 when the curve is not stratified. */
-int mb_stats_rounds(const struct mb_curve *c, int from);
+   (point, round) cell, the rounds kept; the result's `strata` says R (0: the pooled samples were used). */
 
 double mb_stats_median(const double *v, int n);      /* copies; NAN when n == 0 */
 double mb_stats_geomean(const double *v, int n);     /* exp(mean(log v)); NAN unless every v > 0 */
@@ -69,7 +69,7 @@ int mb_stats_crossover(const struct mb_curve *a, const struct mb_curve *b, int r
 
 /* median(a) / median(b) (mean(a) / mean(b) when mean) with a percentile bootstrap interval; with the rounds of the
    samples (ra, rb; NULL: none) and the same R >= 2 rounds in both, the median of the per-round ratios (see
-   mb_stats_rounds). */
+   the strata above mb_stats_slope). */
 int mb_stats_ratio(const double *a, const int *ra, int na, const double *b, const int *rb, int nb, int mean,
                    int replicates, uint64_t seed, double level, struct mb_interval *out);
 

@@ -60,13 +60,13 @@ double mb_peft_io_bytes(const struct mb_kernel *k, const struct mb_point *p);
 double mb_peft_no_workspace(const struct mb_kernel *k, const struct mb_point *p);
 /* Inside an OpenMP parallel region: this thread's contiguous share [t0, t1) of `tokens` rows. */
 void mb_peft_token_range(int64_t tokens, int64_t *t0, int64_t *t1);
-/* out = x W^T + bias on `rows` tokens, in the calling thread: one sgemm (OpenBLAS single-threaded inside, blocking
-   for the caches itself; per-64-token sgemm calls would re-read W from memory for every block). */
 /* out (rows, cols) = alpha x w^T + beta out; x (rows, inner), w (cols, inner), out (rows, cols), row-major, dense.
    One row is a GEMV (cblas_sgemv): OpenBLAS 0.3.21's sgemm packs all of w even for one row, which read a 64 MiB
    weight at 4 GB/s (the STREAM triad: 29 GB/s), so every decode-step ratio measured the packing, not the layer. */
 void mb_peft_gemm_xwt(int64_t rows, int64_t cols, int64_t inner, float alpha, const float *x, const float *w, float beta,
                       float *out);
+/* out = x W^T + bias on `rows` tokens, in the calling thread: one sgemm (OpenBLAS single-threaded inside, blocking
+   for the caches itself; per-64-token sgemm calls would re-read W from memory for every block). */
 void mb_peft_linear_rows(const float *x, const float *w, const float *bias, int64_t rows, int64_t d_in, int64_t d_out,
                          float *out);
 /* The same over all tokens, one call of mb_peft_linear_rows per thread on its share. */

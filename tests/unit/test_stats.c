@@ -157,9 +157,9 @@ Test(stats, rounds_as_strata_cancel_level_shifts) {
         y[i] = mb_stats_median(samples[i], R * K);
     }
     struct mb_curve cv = {.count = P, .x = x, .y = y, .samples = sp, .ns = ns, .rounds = rp};
-    cr_assert_eq(mb_stats_rounds(&cv, 0), 3);
     struct mb_interval s;
     cr_assert_eq(mb_stats_slope(&cv, 0, 1000, 5, 0.95, &s), 0);
+    cr_assert_eq(s.strata, 3);
     cr_assert(fabs(s.est - 1.0) < 0.005, "slope %g", s.est);
     cr_assert(s.lo > 0.99 && s.hi < 1.015 && s.lo <= s.est && s.est <= s.hi, "[%g, %g]", s.lo, s.hi);
     /* one round disturbed at one size (a neighbour's load: 5x slower there): the median of the rounds ignores it */
@@ -169,10 +169,12 @@ Test(stats, rounds_as_strata_cancel_level_shifts) {
     /* without the rounds the same samples are one pool per point */
     struct mb_curve pooled = cv;
     pooled.rounds = NULL;
-    cr_assert_eq(mb_stats_rounds(&pooled, 0), 0);
+    cr_assert_eq(mb_stats_slope(&pooled, 0, 1000, 5, 0.95, &s), 0);
+    cr_assert_eq(s.strata, 0);
     /* a point missing a round: not stratified */
     ns[2] = K;
-    cr_assert_eq(mb_stats_rounds(&cv, 0), 0);
+    cr_assert_eq(mb_stats_slope(&cv, 0, 1000, 5, 0.95, &s), 0);
+    cr_assert_eq(s.strata, 0);
     /* ratio: a is 1.1 b within every round, the rounds' levels differ */
     double a[R * K], b[R * K];
     int ra[R * K], rb[R * K];
@@ -185,6 +187,7 @@ Test(stats, rounds_as_strata_cancel_level_shifts) {
     struct mb_interval q;
     cr_assert_eq(mb_stats_ratio(a, ra, R * K, b, rb, R * K, 0, 1000, 3, 0.95, &q), 0);
     cr_assert_float_eq(q.est, 1.1, 1e-12);
+    cr_assert_eq(q.strata, 3);
     cr_assert(q.lo > 1.07 && q.hi < 1.13, "[%g, %g]", q.lo, q.hi);
 }
 
