@@ -72,7 +72,11 @@ int mb_store_copy_kernels(struct mb_store *dst, struct mb_store *src, char *err,
 int mb_store_keep_shard(struct mb_store *dst, struct mb_store *src, int index, const char *source, char *err,
                         size_t errlen);
 
-/* Tensors for `mechbench eval`: float32 datasets at the root of a plain HDF5 file. */
+/* Tensors for `mechbench eval`: float32 datasets at the root of a plain HDF5 file. The three readers below open the
+   user's file in a child process (core/isolate.h), so that libhdf5 crashing on a crafted file is an error
+   ("PATH: corrupt HDF5 file: libhdf5 crashed reading ...") and not the end of the caller. mb_h5_isolate_reads(0)
+   reads in the calling process: only for files HDF5 itself wrote (the fuzzer does, to see its coverage). */
+void mb_h5_isolate_reads(int on);
 int mb_h5_root_names(const char *path, char *buf, size_t len, char *err, size_t errlen); /* "q,k,v" */
 /* Call before any other store function (the CLI's main does): HDF5 does not close files at exit (ours are
    flushed and closed explicitly; one whose flush failed stays as the last commit left it). */

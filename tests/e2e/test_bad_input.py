@@ -20,6 +20,7 @@ of a sweep) is tests/e2e/test_cli.py::test_full_disk_leaves_no_junk_row_and_resu
 import fcntl
 import hashlib
 import os
+import pathlib
 import re
 import shutil
 import struct
@@ -98,6 +99,11 @@ CLAIM = "[claim c]\nsource = s\nstatement = t\nassert = slope\nkernels = attenti
 
 
 DIR, FIFO = ("dir",), ("fifo",)  # a directory, a named pipe (an output renamed onto it would replace it)
+
+
+def fuzz_file(name):
+    """A file of the HDF5 fuzz corpus (fuzz/corpus/h5tensor/; byte 0 is the fuzz target's mode, the rest the file)."""
+    return (pathlib.Path(__file__).resolve().parents[2] / "fuzz" / "corpus" / "h5tensor" / name).read_bytes()[1:]
 
 
 def copy_of(name):
@@ -253,6 +259,13 @@ CATALOGUE = [
          r"--n 8 contradicts the inputs in i\.h5 \(their shapes give n = 4\)"),
     Case("eval-out-is-a-directory", ["eval", S, "--in", "i.h5", "--out", "d"], {"i.h5": qkv(), "d": DIR}, 2,
          r"--out d is a directory"),
+    # files on which libhdf5 1.10.8 itself crashes (found by make fuzz): read in a child process, so one line
+    Case("eval-libhdf5-crashes-reading-values", ["eval", S, "--in", "i.h5", "--out", "o.h5"],
+         {"i.h5": fuzz_file("crash-h5dread-null-memcpy")}, 1,
+         r"i\.h5: corrupt HDF5 file: libhdf5 crashed reading the values of 'q' \(killed by signal 11"),
+    Case("eval-libhdf5-crashes-reading-shape", ["eval", S, "--in", "i.h5", "--out", "o.h5"],
+         {"i.h5": fuzz_file("crash-shape-segv")}, 1,
+         r"i\.h5: corrupt HDF5 file: libhdf5 crashed reading the shape of 'q' \(killed by signal 11"),
     Case("eval-in-endless", ["eval", S, "--in", "/dev/zero", "--out", "o.h5"], {}, 1, r"/dev/zero: not an HDF5 file"),
     Case("eval-param-unknown", ["eval", S, "--in", "i.h5", "--out", "o.h5", "--param", "rounds=2"], {"i.h5": qkv()}, 2,
          r"unknown parameter 'rounds'"),

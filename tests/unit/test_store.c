@@ -680,6 +680,51 @@ Test(store, tensor_read_converts_float64_and_integers_exactly) {
     cr_assert_not_null(strstr(err, "nope.h5: No such file or directory"), "%s", err);
 }
 
+/* A file of the HDF5 fuzz corpus written without its first byte (the fuzz target's mode) to in_dir(name). */
+static const char *corpus_file(const char *name) {
+    char src[512];
+    snprintf(src, sizeof src, "fuzz/corpus/h5tensor/%s", name);
+    FILE *in = fopen(src, "rb");
+    cr_assert_not_null(in, "%s not found (run the tests from the repository root)", src);
+    static char bytes[1 << 16];
+    const size_t n = fread(bytes, 1, sizeof bytes, in);
+    fclose(in);
+    const char *path = in_dir(name);
+    FILE *out = fopen(path, "wb");
+    cr_assert_not_null(out);
+    cr_assert_eq(fwrite(bytes + 1, 1, n - 1, out), n - 1);
+    fclose(out);
+    return path;
+}
+
+Test(store, tensor_readers_survive_files_that_crash_libhdf5) {
+    /* libhdf5 1.10.8 dies of SIGSEGV on these (found by make fuzz): a NULL memcpy in H5Dread, and a crash while
+       the dataset's shape is read. The readers run it in a child process and report one line. */
+    char err[512];
+    struct mb_tensor t = {.name = "q"};
+    cr_assert_eq(mb_h5_read_tensor(corpus_file("crash-h5dread-null-memcpy"), &t, err, sizeof err), -1);
+    cr_assert_null(t.data);
+    cr_assert_not_null(strstr(err, "crash-h5dread-null-memcpy: corrupt HDF5 file: libhdf5 crashed reading the "
+                                   "values of 'q' (killed by signal 11, Segmentation fault)"), "%s", err);
+    t = (struct mb_tensor){.name = "q"};
+    cr_assert_eq(mb_h5_tensor_shape(corpus_file("crash-shape-segv"), &t, err, sizeof err), -1);
+    cr_assert_not_null(strstr(err, "crash-shape-segv: corrupt HDF5 file: libhdf5 crashed reading the shape of 'q' "
+                                   "(killed by signal 11"), "%s", err);
+    /* read in this process (for files HDF5 wrote), the same file would kill the test: checked in a child here */
+    const pid_t pid = fork();
+    if (pid == 0) {
+        mb_h5_isolate_reads(0);
+        signal(SIGSEGV, SIG_DFL);
+        t = (struct mb_tensor){.name = "q"};
+        mb_h5_read_tensor(in_dir("crash-h5dread-null-memcpy"), &t, err, sizeof err);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV, "the file no longer crashes libhdf5 (status %d): "
+              "this test's premise is gone", status);
+}
+
 Test(store, tensor_read_refuses_a_declared_shape_too_large_before_allocating) {
     /* a chunked, never-written dataset: a tiny file that declares 65536 x 1024 x 16777216 x 4096 floats */
     const char *path = in_dir("huge.h5");
