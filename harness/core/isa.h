@@ -34,4 +34,8 @@ const char *mb_isa_error(void);
 /* "portable,avx2,avx512": the ISAs this CPU supports, comma-separated (sep ","), into buf. */
 void mb_isa_supported_list(const char *sep, char *buf, size_t len);
 
+/* 1 when the CPU runs AVX-512 on 256-bit FMA units (AMD Zen 4, family 0x19: a zmm FMA issues as two halves, 32 FP32
+   FLOPs per cycle per unit pair instead of 64); 0 otherwise, and without AVX-512. For blockings tuned to the width. */
+int mb_cpu_avx512_on_256bit_units(void);
+
 #endif

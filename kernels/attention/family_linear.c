@@ -9,6 +9,7 @@
  *                       on Q K^T, i.e. Q/sqrt(n) (K/sqrt(n))^T V)
  */
 #include "attention/family_linear.h"
+#include "core/isa.h"
 #include "core/vexp.h"
 
 #include <cblas.h>
@@ -106,7 +107,9 @@ void mb_lin_rnn_step(const float *S_in, const float *z_in, float *S_out, float *
 
 /* ------------------------------------------------------------------------------------------ chunked scheme */
 int64_t mb_lin_chunk_size(const struct mb_point *p) {
-    int64_t c = p->block > 0 ? p->block : MB_LIN_DEFAULT_CHUNK;
+    int64_t c = p->block > 0                                        ? p->block
+                : p->causal && mb_cpu_avx512_on_256bit_units() ? MB_LIN_DEFAULT_CHUNK_CAUSAL_256BIT
+                                                               : MB_LIN_DEFAULT_CHUNK;
     return c > p->n ? (p->n > 0 ? p->n : 1) : c;
 }
 
