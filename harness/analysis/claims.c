@@ -863,6 +863,50 @@ static void note(const struct mb_claim_opts *o, enum mb_claim_note kind, const c
     o->on_note(o->ctx, kind, text);
 }
 
+/* What a claim's panel draws (mb_panels_write's context). */
+struct panel_ctx {
+    const struct mb_claim *c;
+    const struct series_set *ss;
+    const struct mb_panels *pan;
+};
+
+/* Panel p: the marks of its crossovers, then one plot of its series. */
+static void plot_panel(FILE *f, int p, const void *ctx_) {
+    const struct panel_ctx *ctx = ctx_;
+    const struct mb_claim *c = ctx->c;
+    const struct series_set *ss = ctx->ss;
+    const struct mb_panels *pan = ctx->pan;
+    for (int i = 0, shown = 0; i < ss->count; i++) { /* the crossovers of this panel: n* and its interval */
+        const struct series *s = &ss->s[i];
+        if (pan->panel[i] != p || !s->cross_found || !isfinite(s->cross.est)) continue;
+        size_t kl = strlen(s->kernel); /* the label's axes (what tells this pair from the panel's others) */
+        const char *axes = strlen(pan->label[i]) > kl ? pan->label[i] + kl + 1 : "";
+        if (s->cross.hi > s->cross.lo)
+            fprintf(f, "set object rect from %.9g, graph 0 to %.9g, graph 1 fc rgb '#999999' fs transparent solid 0.2 "
+                       "noborder behind\n", s->cross.lo, s->cross.hi);
+        fprintf(f, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead dt 2 lw 1.5 lc rgb '#444444' front\n",
+                s->cross.est, s->cross.est);
+        char text[300];
+        snprintf(text, sizeof text, "%s%s%s* = %.4g [%.4g, %.4g]", axes, axes[0] ? ": " : "", c->x, s->cross.est,
+                 s->cross.lo, s->cross.hi);
+        fputs("set label ", f);
+        mb_gnuplot_quote(f, text);
+        fprintf(f, " at graph 0.02, graph %.3f left front noenhanced font ',9' textcolor rgb '#333333'\n",
+                0.95 - 0.06 * shown++);
+    }
+    fputs("plot", f);
+    int first = 1;
+    for (int i = 0; i < ss->count; i++) {
+        if (pan->panel[i] != p) continue;
+        fprintf(f, "%s $c%d using 1:2 with linespoints", first ? "" : ",", i);
+        mb_plot_style(f, pan->style[i], 0);
+        fputs(" lw 1.5 ps 0.8 title ", f);
+        mb_gnuplot_quote(f, pan->label[i]);
+        first = 0;
+    }
+    fputs(first ? " NaN notitle\n" : "\n", f);
+}
+
 /* The claim's series as small multiples (plot/panels.h): crossover panels mark n* (dashed line) and its interval
    (shaded band); the footer names the machine, threads and date of the results file (or of now, for probes). */
 static void plot_series(const struct mb_claim *c, const struct mb_claim_opts *o, const struct series_set *ss,
@@ -905,41 +949,10 @@ static void plot_series(const struct mb_claim *c, const struct mb_claim_opts *o,
     mb_gnuplot_quote(f, c->x);
     fputs("\nset ylabel ", f);
     mb_gnuplot_quote(f, ylabel);
-    fputs("\nset multiplot\n", f);
+    fputc('\n', f);
     snprintf(title, sizeof title, "%s: %s (%s)", c->id, mb_claim_assert_names[c->assertion], mb_claim_kind_names[c->kind]);
-    for (int p = 0; p < pan->n_panels; p++) {
-        mb_panels_place(f, pan, p, title, footer);
-        for (int i = 0, shown = 0; i < ss->count; i++) { /* the crossovers of this panel: n* and its interval */
-            const struct series *s = &ss->s[i];
-            if (pan->panel[i] != p || !s->cross_found || !isfinite(s->cross.est)) continue;
-            size_t kl = strlen(s->kernel); /* the label's axes (what tells this pair from the panel's others) */
-            const char *axes = strlen(pan->label[i]) > kl ? pan->label[i] + kl + 1 : "";
-            if (s->cross.hi > s->cross.lo)
-                fprintf(f, "set object rect from %.9g, graph 0 to %.9g, graph 1 fc rgb '#999999' fs transparent solid 0.2 "
-                           "noborder behind\n", s->cross.lo, s->cross.hi);
-            fprintf(f, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead dt 2 lw 1.5 lc rgb '#444444' front\n",
-                    s->cross.est, s->cross.est);
-            char text[300];
-            snprintf(text, sizeof text, "%s%s%s* = %.4g [%.4g, %.4g]", axes, axes[0] ? ": " : "", c->x, s->cross.est,
-                     s->cross.lo, s->cross.hi);
-            fputs("set label ", f);
-            mb_gnuplot_quote(f, text);
-            fprintf(f, " at graph 0.02, graph %.3f left front noenhanced font ',9' textcolor rgb '#333333'\n",
-                    0.95 - 0.06 * shown++);
-        }
-        fputs("plot", f);
-        int first = 1;
-        for (int i = 0; i < ss->count; i++) {
-            if (pan->panel[i] != p) continue;
-            fprintf(f, "%s $c%d using 1:2 with linespoints", first ? "" : ",", i);
-            mb_plot_style(f, pan->style[i], 0);
-            fputs(" lw 1.5 ps 0.8 title ", f);
-            mb_gnuplot_quote(f, pan->label[i]);
-            first = 0;
-        }
-        fputs(first ? " NaN notitle\n" : "\n", f);
-    }
-    fputs("unset multiplot\n", f);
+    const struct panel_ctx ctx = {c, ss, pan};
+    mb_panels_write(f, pan, title, footer, plot_panel, &ctx);
     fclose(f);
     const struct mb_gnuplot_canvas canvas = mb_panels_canvas(pan);
     if (mb_gnuplot_figure_text(&g, path, &canvas, body, why, sizeof why) == 0 && mb_gnuplot_run(&g, why, sizeof why) == 0)

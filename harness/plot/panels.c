@@ -249,6 +249,16 @@ void mb_panels_place(FILE *f, const struct mb_panels *p, int i, const char *titl
     }
 }
 
+void mb_panels_write(FILE *f, const struct mb_panels *p, const char *title, const char *footer,
+                     void (*plot_panel)(FILE *f, int panel, const void *ctx), const void *ctx) {
+    fputs("set multiplot\n", f);
+    for (int i = 0; i < p->n_panels; i++) {
+        mb_panels_place(f, p, i, title, footer);
+        plot_panel(f, i, ctx);
+    }
+    fputs("unset multiplot\n", f);
+}
+
 void mb_plot_style(FILE *f, int s, int dash) {
     /* Okabe-Ito's colour-blind-safe colours (yellow replaced by a dark grey) */
     static const char *const colours[8] = {"#0072b2", "#d55e00", "#009e73", "#cc79a7",

@@ -11,8 +11,9 @@
  *
  *   struct mb_panels *p = mb_panels_make(n, kernels, keys);     // panel of each series, titles, labels, styles
  *   canvas = mb_panels_canvas(p);
- *   "set multiplot" ... for each panel i: mb_panels_place(f, p, i, footer) then one `plot` of its series, each
- *   with mb_plot_style(f, p->style[s]) ... "unset multiplot"   (plot/gnuplot.h: mb_gnuplot_figure_text)
+ *   mb_panels_write(f, p, title, footer, plot_panel, ctx);    // the multiplot: each panel placed, then
+ *                                                               // plot_panel writes its `plot` (mb_plot_style)
+ *   then plot/gnuplot.h: mb_gnuplot_figure_text with the canvas and the text.
  */
 #ifndef MB_PANELS_H
 #define MB_PANELS_H
@@ -45,6 +46,12 @@ struct mb_gnuplot_canvas mb_panels_canvas(const struct mb_panels *p);
    footer (at the bottom of the canvas; "" for none) and `title` above every panel (NULL: none). Clears the
    previous panel's arrows, objects and labels. */
 void mb_panels_place(FILE *f, const struct mb_panels *p, int i, const char *title, const char *footer);
+
+/* The multiplot of the panels into f: "set multiplot", for each panel i mb_panels_place (title, footer as there)
+   then plot_panel(f, i, ctx), which writes what the panel draws (its arrows and labels, and one `plot`), and
+   "unset multiplot". */
+void mb_panels_write(FILE *f, const struct mb_panels *p, const char *title, const char *footer,
+                     void (*plot_panel)(FILE *f, int panel, const void *ctx), const void *ctx);
 
 /* " lc rgb '#0072b2' dt 1 pt 7": style s; distinct for s < 24 (8 colours x 3 dash types, 12 point types).
    dash > 0: that dash type instead (a twin of the series, e.g. its error vs the exact mechanism). */

@@ -46,12 +46,8 @@ static int draw_panels(struct mb_gnuplot *g, const struct mb_panels *pan, const 
     mb_plot_footer_text(store, rows, n, footer, sizeof footer);
     FILE *f = open_memstream(&body, &body_len);
     if (!f) return mb_errorf(err, errlen, "out of memory");
-    fprintf(f, "%sset multiplot\n", settings);
-    for (int i = 0; i < pan->n_panels; i++) {
-        mb_panels_place(f, pan, i, title, footer);
-        plot_panel(f, i, ctx);
-    }
-    fputs("unset multiplot\n", f);
+    fputs(settings, f);
+    mb_panels_write(f, pan, title, footer, plot_panel, ctx);
     fclose(f);
     const struct mb_gnuplot_canvas canvas = mb_panels_canvas(pan);
     int rc = mb_gnuplot_figure_text(g, out_prefix, &canvas, body, err, errlen);

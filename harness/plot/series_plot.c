@@ -200,9 +200,19 @@ static void write_x_scale(FILE *f, const struct mb_series_set *set) {
     fputs("set offsets graph 0.04, graph 0.04, graph 0.06, graph 0.06\n", f); /* no mark on the frame */
 }
 
+/* What a panel of one plot kind draws (mb_panels_write's context). */
+struct panel_ctx {
+    const struct mb_series_set *set;
+    const struct mb_panels *pan;
+    enum mb_plot_kind kind;
+};
+
 /* Panel i's plot command: its series, each in its own style, titled by its panel label. */
-static void write_plot_command(FILE *f, const struct mb_series_set *set, const struct mb_panels *pan, int panel,
-                               enum mb_plot_kind kind) {
+static void write_plot_command(FILE *f, int panel, const void *ctx) {
+    const struct panel_ctx *c = ctx;
+    const struct mb_series_set *set = c->set;
+    const struct mb_panels *pan = c->pan;
+    const enum mb_plot_kind kind = c->kind;
     fputs("plot", f);
     int first = 1;
     for (int s = 0; s < set->count; s++) {
@@ -280,12 +290,9 @@ int mb_series_plot_draw(const struct mb_series_plot *p, const char *prefix, cons
         fputs(kinds[k].log_y ? "set logscale y 10\nset format y '%g'\n" : "unset logscale y\nset format y '%g'\n", f);
         fputs("set ylabel ", f);
         mb_gnuplot_quote(f, kinds[k].ylabel);
-        fputs("\nset multiplot\n", f);
-        for (int i = 0; i < pan->n_panels; i++) {
-            mb_panels_place(f, pan, i, p->title, p->footer);
-            write_plot_command(f, set, pan, i, (enum mb_plot_kind)k);
-        }
-        fputs("unset multiplot\n", f);
+        fputc('\n', f);
+        const struct panel_ctx ctx = {set, pan, (enum mb_plot_kind)k};
+        mb_panels_write(f, pan, p->title, p->footer, write_plot_command, &ctx);
         fclose(f);
         snprintf(path, sizeof path, "%s_%s", prefix, mb_plot_kind_names[k]);
         rc = mb_gnuplot_figure_text(&g, path, &canvas, body, err, errlen);
