@@ -113,6 +113,27 @@ static void percentile_interval(double *v, int n, double level, struct mb_interv
     out->level = level;
 }
 
+/* One bootstrap replicate: the statistic of a resample drawn with r into *value, 0; or -1 when that resample has
+   none (a fit that fails, no crossover found): it is dropped. */
+typedef int (*replicate_fn)(void *ctx, gsl_rng *r, double *value);
+
+/* The percentile bootstrap of the slope, crossover and ratio: `replicates` draws of fn from one mt19937 seeded with
+   seed, *good of them successful; when *good >= min_good, the level interval of those into out (lo, hi, level).
+   -1 only when out of memory. */
+static int bootstrap(replicate_fn fn, void *ctx, int replicates, uint64_t seed, int min_good, double level,
+                     struct mb_interval *out, int *good) {
+    gsl_rng *r = make_rng(seed);
+    double *reps = malloc((size_t)(replicates > 0 ? replicates : 1) * sizeof *reps);
+    *good = 0;
+    const int status = r && reps ? 0 : -1;
+    for (int b = 0; !status && b < replicates; b++)
+        if (!fn(ctx, r, &reps[*good])) (*good)++;
+    if (!status && *good >= min_good) percentile_interval(reps, *good, level, out);
+    gsl_rng_free(r);
+    free(reps);
+    return status;
+}
+
 /* ---- interleaved rounds as strata (stats.h, above mb_stats_slope) */
 #define MAX_ROUNDS 64
 
@@ -207,6 +228,35 @@ static int rounds_ratio(const struct cells *c, gsl_rng *rng, double *buf, int me
     return 0;
 }
 
+/* A slope's replicates: within rounds (cl) or pooled (c, from); lx fixed, ly and buf scratch. */
+struct slope_ctx {
+    const struct mb_curve *c;
+    int from, m;
+    const struct cells *cl;
+    const double *lx;
+    double *ly, *buf;
+    double level;
+};
+
+static int slope_in_rounds(void *ctx, gsl_rng *r, double *value) {
+    struct slope_ctx *k = ctx;
+    return rounds_slope(k->cl, k->lx, k->m, r, k->buf, k->ly, k->c->mean, value);
+}
+
+static int slope_pooled(void *ctx, gsl_rng *r, double *value) {
+    struct slope_ctx *k = ctx;
+    int ok = 1;
+    for (int i = 0; i < k->m && ok; i++) {
+        double med = resampled_stat(r, k->c->samples[k->from + i], k->c->ns[k->from + i], k->buf, k->c->mean);
+        if (med > 0) k->ly[i] = log(med);
+        else ok = 0;
+    }
+    struct mb_interval bi;
+    if (!ok || mb_stats_linfit(k->lx, k->ly, k->m, k->level, NULL, &bi, NULL)) return -1;
+    *value = bi.est;
+    return 0;
+}
+
 int mb_stats_slope(const struct mb_curve *c, int from, int replicates, uint64_t seed, double level,
                    struct mb_interval *out) {
     int m = c->count - from;
@@ -224,53 +274,55 @@ int mb_stats_slope(const struct mb_curve *c, int from, int replicates, uint64_t 
     if (!status) status = mb_stats_linfit(lx, ly, m, level, NULL, out, NULL);
     out->strata = 0;
     int ids[MAX_ROUNDS];
-    const int R = !status && c->rounds && has_samples(c, from) && replicates >= 20
-                      ? common_rounds(m, c->samples + from, c->rounds + from, c->ns + from, ids) : 0;
-    if (R) { /* within rounds (stats.h) */
-        struct cells cl;
-        gsl_rng *r = NULL;
-        double *buf = NULL, *reps = NULL;
+    const int bootstrapped = !status && has_samples(c, from) && replicates >= 20;
+    const int R = bootstrapped && c->rounds ? common_rounds(m, c->samples + from, c->rounds + from, c->ns + from, ids)
+                                            : 0;
+    struct cells cl = {0};
+    struct slope_ctx k = {c, from, m, &cl, lx, ly, NULL, level};
+    if (bootstrapped) {
+        k.buf = malloc((size_t)max_samples(c) * sizeof *k.buf);
+        if (!k.buf) status = -1;
+    }
+    if (!status && R) { /* within rounds (stats.h) */
         int good = 0;
-        status = cells_make(m, c->samples + from, c->rounds + from, c->ns + from, ids, R, &cl);
-        if (!status) {
-            r = make_rng(seed);
-            buf = malloc((size_t)max_samples(c) * sizeof *buf);
-            reps = malloc((size_t)(replicates > 0 ? replicates : 1) * sizeof *reps);
-            if (!r || !buf || !reps || rounds_slope(&cl, lx, m, NULL, buf, ly, c->mean, &out->est)) status = -1;
-            for (int b = 0; !status && b < replicates; b++)
-                if (!rounds_slope(&cl, lx, m, r, buf, ly, c->mean, &reps[good])) good++;
-            if (!status && good >= replicates / 2) percentile_interval(reps, good, level, out), out->strata = R;
-            else status = -1;
+        if (cells_make(m, c->samples + from, c->rounds + from, c->ns + from, ids, R, &cl)) {
+            status = -1;
+        } else {
+            if (rounds_slope(&cl, lx, m, NULL, k.buf, ly, c->mean, &out->est) ||
+                bootstrap(slope_in_rounds, &k, replicates, seed, replicates / 2, level, out, &good) ||
+                good < replicates / 2)
+                status = -1;
+            else out->strata = R;
             cells_free(&cl);
         }
-        gsl_rng_free(r);
-        free(buf);
-        free(reps);
-    } else if (!status && has_samples(c, from) && replicates >= 20) {
-        gsl_rng *r = make_rng(seed);
-        double *buf = malloc((size_t)max_samples(c) * sizeof *buf), *reps = malloc((size_t)replicates * sizeof *reps);
-        int good = 0;
-        if (r && buf && reps) {
-            for (int b = 0; b < replicates; b++) {
-                int ok = 1;
-                for (int i = 0; i < m && ok; i++) {
-                    double med = resampled_stat(r, c->samples[from + i], c->ns[from + i], buf, c->mean);
-                    if (med > 0) ly[i] = log(med);
-                    else ok = 0;
-                }
-                struct mb_interval bi;
-                if (ok && !mb_stats_linfit(lx, ly, m, level, NULL, &bi, NULL)) reps[good++] = bi.est;
-            }
-            if (good >= replicates / 2) percentile_interval(reps, good, level, out);
-            else status = -1;
-        } else status = -1;
-        gsl_rng_free(r);
-        free(buf);
-        free(reps);
+    } else if (!status && bootstrapped) {
+        int good;
+        if (bootstrap(slope_pooled, &k, replicates, seed, replicates / 2, level, out, &good) || good < replicates / 2)
+            status = -1;
     }
+    free(k.buf);
     free(lx);
     free(ly);
     return status;
+}
+
+/* A crossover's replicates: each curve's points resampled, the crossing of the resampled curves. */
+struct crossover_ctx {
+    const struct mb_curve *a, *b;
+    double *ta, *tb, *buf;
+};
+
+static int crossover_resampled(void *ctx, gsl_rng *r, double *value) {
+    struct crossover_ctx *k = ctx;
+    const int n = k->a->count;
+    for (int i = 0; i < n; i++) {
+        k->ta[i] = resampled_stat(r, k->a->samples[i], k->a->ns[i], k->buf, k->a->mean);
+        k->tb[i] = resampled_stat(r, k->b->samples[i], k->b->ns[i], k->buf, k->b->mean);
+    }
+    struct mb_crossover c;
+    if (mb_crossover_find(k->a->x, k->ta, k->tb, n, &c) || !c.found) return -1;
+    *value = c.x;
+    return 0;
 }
 
 int mb_stats_crossover(const struct mb_curve *a, const struct mb_curve *b, int replicates, uint64_t seed,
@@ -285,30 +337,36 @@ int mb_stats_crossover(const struct mb_curve *a, const struct mb_curve *b, int r
     x->level = level;
     if (found_fraction) *found_fraction = point->found;
     if (!has_samples(a, 0) || !has_samples(b, 0) || replicates < 20) return 0;
-    gsl_rng *r = make_rng(seed);
     int ms = max_samples(a) > max_samples(b) ? max_samples(a) : max_samples(b);
-    double *buf = malloc((size_t)ms * sizeof *buf), *ta = malloc((size_t)n * sizeof *ta),
-           *tb = malloc((size_t)n * sizeof *tb), *reps = malloc((size_t)replicates * sizeof *reps);
-    int status = 0, good = 0;
-    if (!r || !buf || !ta || !tb || !reps) status = -1;
-    for (int k = 0; !status && k < replicates; k++) {
-        for (int i = 0; i < n; i++) {
-            ta[i] = resampled_stat(r, a->samples[i], a->ns[i], buf, a->mean);
-            tb[i] = resampled_stat(r, b->samples[i], b->ns[i], buf, b->mean);
-        }
-        struct mb_crossover c;
-        if (!mb_crossover_find(a->x, ta, tb, n, &c) && c.found) reps[good++] = c.x;
-    }
-    if (!status) {
-        if (found_fraction) *found_fraction = (double)good / replicates;
-        if (good >= 2) percentile_interval(reps, good, level, x);
-    }
-    gsl_rng_free(r);
-    free(buf);
-    free(ta);
-    free(tb);
-    free(reps);
+    struct crossover_ctx k = {a, b, malloc((size_t)n * sizeof(double)), malloc((size_t)n * sizeof(double)),
+                              malloc((size_t)ms * sizeof(double))};
+    int good = 0;
+    int status = !k.ta || !k.tb || !k.buf ? -1 : bootstrap(crossover_resampled, &k, replicates, seed, 2, level, x, &good);
+    if (!status && found_fraction) *found_fraction = (double)good / replicates;
+    free(k.ta);
+    free(k.tb);
+    free(k.buf);
     return status;
+}
+
+/* A ratio's replicates: within rounds (cl) or pooled (a over b, each resampled). */
+struct ratio_ctx {
+    const struct cells *cl;
+    const double *a, *b;
+    int na, nb, mean;
+    double *buf;
+};
+
+static int ratio_in_rounds(void *ctx, gsl_rng *r, double *value) {
+    struct ratio_ctx *k = ctx;
+    return rounds_ratio(k->cl, r, k->buf, k->mean, value);
+}
+
+static int ratio_pooled(void *ctx, gsl_rng *r, double *value) {
+    struct ratio_ctx *k = ctx;
+    const double ma = resampled_stat(r, k->a, k->na, k->buf, k->mean);
+    *value = ma / resampled_stat(r, k->b, k->nb, k->buf, k->mean);
+    return 0;
 }
 
 int mb_stats_ratio(const double *a, const int *ra, int na, const double *b, const int *rb, int nb, int mean,
@@ -318,24 +376,21 @@ int mb_stats_ratio(const double *a, const int *ra, int na, const double *b, cons
     const int *const set_rounds[2] = {ra, rb}, counts[2] = {na, nb};
     int ids[MAX_ROUNDS];
     const int R = ra && rb ? common_rounds(2, sets, set_rounds, counts, ids) : 0;
+    struct cells cl = {0};
+    struct ratio_ctx k = {&cl, a, b, na, nb, mean, NULL};
+    int status = 0, good;
     if (R) { /* within rounds (stats.h) */
-        struct cells cl;
         if (cells_make(2, sets, set_rounds, counts, ids, R, &cl)) return -1;
-        gsl_rng *r = make_rng(seed);
-        double *buf = malloc((size_t)(na > nb ? na : nb) * sizeof *buf), *reps = malloc((size_t)(replicates > 0 ? replicates : 1) * sizeof *reps);
+        k.buf = malloc((size_t)(na > nb ? na : nb) * sizeof *k.buf);
         double q;
-        int status = !r || !buf || !reps || rounds_ratio(&cl, NULL, buf, mean, &q) ? -1 : 0, good = 0;
+        status = !k.buf || rounds_ratio(&cl, NULL, k.buf, mean, &q) ? -1 : 0;
         if (!status) *out = (struct mb_interval){.est = q, .lo = q, .hi = q, .level = level, .strata = R};
-        for (int k = 0; !status && replicates >= 20 && k < replicates; k++)
-            if (!rounds_ratio(&cl, r, buf, mean, &q)) reps[good++] = q;
-        if (!status && replicates >= 20) {
-            if (good >= replicates / 2) percentile_interval(reps, good, level, out);
-            else status = -1;
-        }
+        if (!status && replicates >= 20 &&
+            (bootstrap(ratio_in_rounds, &k, replicates, seed, replicates / 2, level, out, &good) ||
+             good < replicates / 2))
+            status = -1;
         cells_free(&cl);
-        gsl_rng_free(r);
-        free(buf);
-        free(reps);
+        free(k.buf);
         return status;
     }
     double mb = mean ? gsl_stats_mean(b, 1, (size_t)nb) : mb_stats_median(b, nb);
@@ -345,17 +400,9 @@ int mb_stats_ratio(const double *a, const int *ra, int na, const double *b, cons
     out->level = level;
     out->strata = 0;
     if (na < 2 || nb < 2 || replicates < 20) return 0;
-    gsl_rng *r = make_rng(seed);
-    double *buf = malloc((size_t)(na > nb ? na : nb) * sizeof *buf), *reps = malloc((size_t)replicates * sizeof *reps);
-    int status = (!r || !buf || !reps) ? -1 : 0;
-    for (int k = 0; !status && k < replicates; k++) {
-        double ma = resampled_stat(r, a, na, buf, mean), mbk = resampled_stat(r, b, nb, buf, mean);
-        reps[k] = ma / mbk;
-    }
-    if (!status) percentile_interval(reps, replicates, level, out);
-    gsl_rng_free(r);
-    free(buf);
-    free(reps);
+    k.buf = malloc((size_t)(na > nb ? na : nb) * sizeof *k.buf);
+    status = !k.buf ? -1 : bootstrap(ratio_pooled, &k, replicates, seed, replicates, level, out, &good);
+    free(k.buf);
     return status;
 }
 
