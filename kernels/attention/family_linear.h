@@ -40,7 +40,8 @@ void mb_lin_rnn_step(const float *S_in, const float *z_in, float *S_out, float *
  * chunks in order, the state S, z carried in cache: O_c = [tril(phi(Q_c) phi(K_c)^T) V_c + phi(Q_c) S] / [row sums
  * + phi(Q_c) z + eps], then S += phi(K_c)^T V_c, z += colsum phi(K_c). */
 /* Default chunk: 64 rows; causal on a CPU running AVX-512 on 256-bit units (Zen 4), 16. The chunked form costs
-   4 n d^2 + 2 n C d FLOPs against the recurrence's 4 n d^2, so a smaller C is fewer FLOPs in smaller products;
+   4 n d^2 + 2 n C d FLOPs against the recurrence's 4 n d^2; half-width FMA units slow its compute-bound products far
+   more than the recurrence (bound by L1 loads and stores of its state), so there the extra 2 n C d must shrink;
    at n = 16384, d = 64, 8 heads, 1 thread, interleaved (ms): Zen 4 rnn 47.5-52.3, C = 16 43.2-44.8, 32 44.0-49.7,
    64 47.0-50.5; on the 512-bit machine of the session before, C = 64 ran at 0.74 of rnn. */
 #define MB_LIN_DEFAULT_CHUNK 64
