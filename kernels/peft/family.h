@@ -62,7 +62,9 @@ double mb_peft_no_workspace(const struct mb_kernel *k, const struct mb_point *p)
 void mb_peft_token_range(int64_t tokens, int64_t *t0, int64_t *t1);
 /* out (rows, cols) = alpha x w^T + beta out; x (rows, inner), w (cols, inner), out (rows, cols), row-major, dense.
    One row is a GEMV (cblas_sgemv): OpenBLAS 0.3.21's sgemm packs all of w even for one row, which read a 64 MiB
-   weight at 4 GB/s (the STREAM triad: 29 GB/s), so every decode-step ratio measured the packing, not the layer. */
+   weight at 4 GB/s (the STREAM triad: 29 GB/s), so every decode-step ratio measured the packing, not the layer.
+   2..16 rows, in the AVX-512 copy: a small-M kernel that reads each block of w once for all rows (family.c,
+   gemm_small_m; at d = 4096, 4 rows 4.3 ms against sgemm's 13.2). Beyond: cblas_sgemm. beta = 0: out is not read. */
 void mb_peft_gemm_xwt(int64_t rows, int64_t cols, int64_t inner, float alpha, const float *x, const float *w, float beta,
                       float *out);
 /* out = x W^T + bias on `rows` tokens, in the calling thread: one sgemm (OpenBLAS single-threaded inside, blocking

@@ -2,7 +2,7 @@
  *
  *   out = input W0^T + bias + (alpha/r) (input A^T) B^T       A (r, d_in), B (d_out, r)
  * Per thread, over its share of the tokens: the base sgemm, T = X A^T (tokens x r), out += s T B^T (two thin
- * products; sgemv for a single token, mb_peft_gemm_xwt).
+ * products; sgemv for a single token and a small-M kernel for a few, mb_peft_gemm_xwt).
  * FLOPs 2 n d_in d_out + 2 n r (d_in + d_out): the O(n r d) the merged form does not pay.
  * Source: Hu et al. 2021, "LoRA", eq. 3 and sec. 4.1; loralib's Linear.forward. */
 #include "peft/family.h"

@@ -19,6 +19,7 @@ struct shape {
 static const struct shape shapes[] = {
     {1, 1, 33, 17, 1, 0},   {2, 7, 64, 96, 5, 16},  {1, 257, 48, 48, 48, 0}, {3, 65, 17, 40, 17, 3.5},
     {1, 130, 128, 64, 64, 64}, {2, 3, 9, 1, 1, 2},
+    {1, 5, 20, 13, 3, 0}, /* a few rows (the small-M GEMM): 13 outputs = 3 blocks of 4 + 1, 20 = 16 + a tail */
 };
 #define N_SHAPES (sizeof shapes / sizeof shapes[0])
 
