@@ -119,34 +119,30 @@ static inline __attribute__((always_inline)) void small_m_tile(const int OB, con
 }
 
 #define SMALL_M_ROWS 16
+/* OB rows of W from o0 against every row of x, in blocks of up to 6 rows. */
+static inline __attribute__((always_inline)) void small_m_rows(const int OB, int64_t o0, int64_t rows, int64_t cols,
+                                                               int64_t inner, float alpha, const float *x,
+                                                               const float *w, float beta, float *out) {
+    for (int64_t r0 = 0; r0 < rows; r0 += 6) {
+        switch (rows - r0 >= 6 ? 6 : (int)(rows - r0)) {
+        case 1: small_m_tile(OB, 1, o0, r0, cols, inner, alpha, x, w, beta, out); break;
+        case 2: small_m_tile(OB, 2, o0, r0, cols, inner, alpha, x, w, beta, out); break;
+        case 3: small_m_tile(OB, 3, o0, r0, cols, inner, alpha, x, w, beta, out); break;
+        case 4: small_m_tile(OB, 4, o0, r0, cols, inner, alpha, x, w, beta, out); break;
+        case 5: small_m_tile(OB, 5, o0, r0, cols, inner, alpha, x, w, beta, out); break;
+        default: small_m_tile(OB, 6, o0, r0, cols, inner, alpha, x, w, beta, out); break;
+        }
+    }
+}
+
 /* A few rows (2..SMALL_M_ROWS): each block of 4 rows of W is read once for all rows of x, in blocks of up to 6 (x's
    rows stay in L1/L2). OpenBLAS 0.3.21's sgemm packs all of W first, whatever M: at d = 4096 (64 MiB of W) 4 rows
    took 13.2 ms and 16 rows 18.5 ms, against 3.1 ms for one row by sgemv. */
 static void gemm_small_m(int64_t rows, int64_t cols, int64_t inner, float alpha, const float *x, const float *w,
                          float beta, float *out) {
     int64_t o0 = 0;
-    for (; o0 + 4 <= cols; o0 += 4)
-        for (int64_t r0 = 0; r0 < rows; r0 += 6) {
-            switch (rows - r0 >= 6 ? 6 : (int)(rows - r0)) {
-            case 1: small_m_tile(4, 1, o0, r0, cols, inner, alpha, x, w, beta, out); break;
-            case 2: small_m_tile(4, 2, o0, r0, cols, inner, alpha, x, w, beta, out); break;
-            case 3: small_m_tile(4, 3, o0, r0, cols, inner, alpha, x, w, beta, out); break;
-            case 4: small_m_tile(4, 4, o0, r0, cols, inner, alpha, x, w, beta, out); break;
-            case 5: small_m_tile(4, 5, o0, r0, cols, inner, alpha, x, w, beta, out); break;
-            default: small_m_tile(4, 6, o0, r0, cols, inner, alpha, x, w, beta, out); break;
-            }
-        }
-    for (; o0 < cols; o0++)
-        for (int64_t r0 = 0; r0 < rows; r0 += 6) {
-            switch (rows - r0 >= 6 ? 6 : (int)(rows - r0)) {
-            case 1: small_m_tile(1, 1, o0, r0, cols, inner, alpha, x, w, beta, out); break;
-            case 2: small_m_tile(1, 2, o0, r0, cols, inner, alpha, x, w, beta, out); break;
-            case 3: small_m_tile(1, 3, o0, r0, cols, inner, alpha, x, w, beta, out); break;
-            case 4: small_m_tile(1, 4, o0, r0, cols, inner, alpha, x, w, beta, out); break;
-            case 5: small_m_tile(1, 5, o0, r0, cols, inner, alpha, x, w, beta, out); break;
-            default: small_m_tile(1, 6, o0, r0, cols, inner, alpha, x, w, beta, out); break;
-            }
-        }
+    for (; o0 + 4 <= cols; o0 += 4) small_m_rows(4, o0, rows, cols, inner, alpha, x, w, beta, out);
+    for (; o0 < cols; o0++) small_m_rows(1, o0, rows, cols, inner, alpha, x, w, beta, out);
 }
 #endif
 
