@@ -118,20 +118,19 @@ static void percentile_interval(double *v, int n, double level, struct mb_interv
 typedef int (*replicate_fn)(void *ctx, gsl_rng *r, double *value);
 
 /* The percentile bootstrap of the slope, crossover and ratio: `replicates` draws of fn from one mt19937 seeded with
-   seed, *good of them successful; when *good >= min_good, the level interval of those into out (lo, hi, level).
-   -1 only when out of memory. */
+   seed. Returns how many succeeded, and when at least min_good did, puts the level interval of those into out (lo,
+   hi, level); -1 when out of memory. */
 static int bootstrap(replicate_fn fn, void *ctx, int replicates, uint64_t seed, int min_good, double level,
-                     struct mb_interval *out, int *good) {
+                     struct mb_interval *out) {
     gsl_rng *r = make_rng(seed);
     double *reps = malloc((size_t)(replicates > 0 ? replicates : 1) * sizeof *reps);
-    *good = 0;
-    const int status = r && reps ? 0 : -1;
-    for (int b = 0; !status && b < replicates; b++)
-        if (!fn(ctx, r, &reps[*good])) (*good)++;
-    if (!status && *good >= min_good) percentile_interval(reps, *good, level, out);
+    int good = r && reps ? 0 : -1;
+    for (int b = 0; good >= 0 && b < replicates; b++)
+        if (!fn(ctx, r, &reps[good])) good++;
+    if (good >= min_good) percentile_interval(reps, good, level, out);
     gsl_rng_free(r);
     free(reps);
-    return status;
+    return good;
 }
 
 /* ---- interleaved rounds as strata (stats.h, above mb_stats_slope) */
@@ -284,21 +283,18 @@ int mb_stats_slope(const struct mb_curve *c, int from, int replicates, uint64_t 
         if (!k.buf) status = -1;
     }
     if (!status && R) { /* within rounds (stats.h) */
-        int good = 0;
         if (cells_make(m, c->samples + from, c->rounds + from, c->ns + from, ids, R, &cl)) {
             status = -1;
         } else {
             if (rounds_slope(&cl, lx, m, NULL, k.buf, ly, c->mean, &out->est) ||
-                bootstrap(slope_in_rounds, &k, replicates, seed, replicates / 2, level, out, &good) ||
-                good < replicates / 2)
+                bootstrap(slope_in_rounds, &k, replicates, seed, replicates / 2, level, out) < replicates / 2)
                 status = -1;
             else out->strata = R;
             cells_free(&cl);
         }
-    } else if (!status && bootstrapped) {
-        int good;
-        if (bootstrap(slope_pooled, &k, replicates, seed, replicates / 2, level, out, &good) || good < replicates / 2)
-            status = -1;
+    } else if (!status && bootstrapped &&
+               bootstrap(slope_pooled, &k, replicates, seed, replicates / 2, level, out) < replicates / 2) {
+        status = -1;
     }
     free(k.buf);
     free(lx);
@@ -340,13 +336,12 @@ int mb_stats_crossover(const struct mb_curve *a, const struct mb_curve *b, int r
     int ms = max_samples(a) > max_samples(b) ? max_samples(a) : max_samples(b);
     struct crossover_ctx k = {a, b, malloc((size_t)n * sizeof(double)), malloc((size_t)n * sizeof(double)),
                               malloc((size_t)ms * sizeof(double))};
-    int good = 0;
-    int status = !k.ta || !k.tb || !k.buf ? -1 : bootstrap(crossover_resampled, &k, replicates, seed, 2, level, x, &good);
-    if (!status && found_fraction) *found_fraction = (double)good / replicates;
+    const int good = !k.ta || !k.tb || !k.buf ? -1 : bootstrap(crossover_resampled, &k, replicates, seed, 2, level, x);
+    if (good >= 0 && found_fraction) *found_fraction = (double)good / replicates;
     free(k.ta);
     free(k.tb);
     free(k.buf);
-    return status;
+    return good < 0 ? -1 : 0;
 }
 
 /* A ratio's replicates: within rounds (cl) or pooled (a over b, each resampled). */
@@ -378,7 +373,7 @@ int mb_stats_ratio(const double *a, const int *ra, int na, const double *b, cons
     const int R = ra && rb ? common_rounds(2, sets, set_rounds, counts, ids) : 0;
     struct cells cl = {0};
     struct ratio_ctx k = {&cl, a, b, na, nb, mean, NULL};
-    int status = 0, good;
+    int status = 0;
     if (R) { /* within rounds (stats.h) */
         if (cells_make(2, sets, set_rounds, counts, ids, R, &cl)) return -1;
         k.buf = malloc((size_t)(na > nb ? na : nb) * sizeof *k.buf);
@@ -386,8 +381,7 @@ int mb_stats_ratio(const double *a, const int *ra, int na, const double *b, cons
         status = !k.buf || rounds_ratio(&cl, NULL, k.buf, mean, &q) ? -1 : 0;
         if (!status) *out = (struct mb_interval){.est = q, .lo = q, .hi = q, .level = level, .strata = R};
         if (!status && replicates >= 20 &&
-            (bootstrap(ratio_in_rounds, &k, replicates, seed, replicates / 2, level, out, &good) ||
-             good < replicates / 2))
+            bootstrap(ratio_in_rounds, &k, replicates, seed, replicates / 2, level, out) < replicates / 2)
             status = -1;
         cells_free(&cl);
         free(k.buf);
@@ -401,7 +395,7 @@ int mb_stats_ratio(const double *a, const int *ra, int na, const double *b, cons
     out->strata = 0;
     if (na < 2 || nb < 2 || replicates < 20) return 0;
     k.buf = malloc((size_t)(na > nb ? na : nb) * sizeof *k.buf);
-    status = !k.buf ? -1 : bootstrap(ratio_pooled, &k, replicates, seed, replicates, level, out, &good);
+    status = !k.buf || bootstrap(ratio_pooled, &k, replicates, seed, replicates, level, out) < replicates ? -1 : 0;
     free(k.buf);
     return status;
 }
