@@ -446,6 +446,15 @@ int64_t mb_tensor_count_nonfinite(const struct mb_tensor *t, int64_t *first);
 void *mb_alloc(size_t bytes);       /* 64-byte aligned (2 MiB and huge pages from 2 MiB up), zeroed; NULL on failure */
 void mb_free(void *p);
 uint64_t mb_splitmix64(uint64_t *state);
+/* The threads a parallel region of `flops` should wake: one per MB_MIN_FLOPS_PER_THREAD of work, at least 1, at most
+   `threads` (a kernel passes omp_get_max_threads(), a cost model the point's threads) (PyTorch's at::parallel_for grain, OpenBLAS's GEMM_MULTITHREAD_THRESHOLD). A fork-join costs
+   1-2 us when both vCPUs run; when the hypervisor gives the two vCPUs one core, every join waits for the idle vCPU to be
+   scheduled: 0.5 ms measured for a 1 us call (softmax at n = 8, 2 threads), which made 2-thread crossovers at small n
+   noise. Below the grain a region runs on the calling thread alone. Tests that check the parallel split at small
+   sizes set the grain to 0 (every region gets all threads). */
+#define MB_MIN_FLOPS_PER_THREAD 1e6
+int mb_team_for(double flops, int64_t threads);
+void mb_set_min_flops_per_thread(double flops); /* 0: no grain; not thread-safe, set before kernels run */
 double mb_now(void);                /* monotonic seconds */
 double mb_wall_clock(void);         /* unix time */
 int mb_errorf(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4))); /* returns -1 */

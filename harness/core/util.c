@@ -202,6 +202,17 @@ int mb_parse_number(const char *s, double *v) {
     return 0;
 }
 
+static double min_flops_per_thread = MB_MIN_FLOPS_PER_THREAD;
+
+void mb_set_min_flops_per_thread(double flops) { min_flops_per_thread = flops > 0 ? flops : 0; }
+
+int mb_team_for(double flops, int64_t threads) {
+    const int most = threads > 1 ? (int)threads : 1;
+    if (min_flops_per_thread <= 0) return most;
+    const double fit = floor(flops / min_flops_per_thread);
+    return fit < 1 ? 1 : fit < most ? (int)fit : most;
+}
+
 void *mb_alloc(size_t bytes) {
     const size_t huge = (size_t)2 << 20;
     const size_t align = bytes >= huge ? huge : 64;

@@ -132,6 +132,11 @@ void mb_lin_chunked_teardown(void *state) {
     free(c);
 }
 
+/* the threads of a run: at most `threads`, one per MB_MIN_FLOPS_PER_THREAD of its ~4 n f d flops per head */
+static int64_t team_of(int64_t heads, int64_t n, int64_t f, int64_t d, int64_t threads) {
+    return mb_team_for(4.0 * (double)heads * (double)n * (double)f * (double)d, threads);
+}
+
 /* segments per head of the causal loop: 1 when the heads fill the team, else enough to give every thread one */
 static int64_t causal_segments(int64_t heads, int64_t team, int64_t nchunks) {
     if (heads >= team) return 1;
@@ -148,10 +153,9 @@ int mb_lin_chunked_setup(const struct mb_kernel *k, void **state, struct mb_work
     c->f = phi->dim(c->a.d);
     c->chunk = mb_lin_chunk_size(&w->point);
     c->nchunks = (c->a.n + c->chunk - 1) / c->chunk;
-    c->team = omp_get_max_threads();
-    if (w->point.threads > c->team) c->team = w->point.threads;
-    if (c->team < 1) c->team = 1;
     const size_t heads = (size_t)mb_attn_head_count(&c->a), d = (size_t)c->a.d;
+    const int most = omp_get_max_threads();
+    c->team = team_of((int64_t)heads, c->a.n, c->f, (int64_t)d, w->point.threads > most ? w->point.threads : most);
     const size_t f = (size_t)c->f, C = (size_t)c->chunk;
     c->slots = c->a.causal ? causal_segments((int64_t)heads, c->team, c->nchunks) : c->nchunks + 1;
     const size_t slots = (size_t)c->slots;
@@ -301,10 +305,15 @@ static double sum_tri(const struct mb_point *p) {
     return (double)full * C * (C + 1) / 2 + (double)rest * (rest + 1) / 2;
 }
 
+/* the team of a run at the point's thread count */
+static int64_t point_team(const struct mb_kernel *k, const struct mb_point *p) {
+    return team_of(p->batch * p->heads, p->n, (int64_t)feature_dim(k, p), p->d, p->threads);
+}
+
 /* causal segments per head at the point's thread count */
-static int64_t point_segments(const struct mb_point *p) {
+static int64_t point_segments(const struct mb_kernel *k, const struct mb_point *p) {
     const int64_t nc = (p->n + mb_lin_chunk_size(p) - 1) / mb_lin_chunk_size(p);
-    return causal_segments(p->batch * p->heads, p->threads > 0 ? p->threads : 1, nc);
+    return causal_segments(p->batch * p->heads, point_team(k, p), nc);
 }
 
 double mb_lin_chunked_flops(const struct mb_kernel *k, const struct mb_point *p) {
@@ -312,7 +321,7 @@ double mb_lin_chunked_flops(const struct mb_kernel *k, const struct mb_point *p)
     const double n = (double)p->n, d = (double)p->d, nc = ceil(n / (double)mb_lin_chunk_size(p));
     double per_head;
     if (p->causal) {
-        const double segs = (double)point_segments(p);
+        const double segs = (double)point_segments(k, p);
         per_head = (2.0 * n * f * d + n * f) * (2.0 * segs - 1) / segs /* S += phi(K_c)^T V_c, z (+ segment sums) */
                    + 2.0 * n * f * d + 2.0 * n * f                      /* phi(Q_c) S, phi(Q_c) z */
                    + sum_tri(p) * (2.0 * f + 2.0 * d + 1)               /* masked intra-chunk block, its row sums */
@@ -331,7 +340,7 @@ double mb_lin_chunked_bytes(const struct mb_kernel *k, const struct mb_point *p)
     const double n = (double)p->n, d = (double)p->d, nc = ceil(n / (double)mb_lin_chunk_size(p));
     const double bh = (double)p->batch * p->heads;
     if (p->causal) { /* io, K and V read again by the segment sums; S, z and the chunk's features stay in cache */
-        const double segs = (double)point_segments(p);
+        const double segs = (double)point_segments(k, p);
         return mb_attn_io_bytes(k, p) + 4.0 * bh * 2.0 * n * d * (segs - 1) / segs;
     }
     /* io, chunk states written, scanned (read + write) and read; phi(Q_c), phi(K_c) stay in cache */
@@ -340,8 +349,8 @@ double mb_lin_chunked_bytes(const struct mb_kernel *k, const struct mb_point *p)
 
 double mb_lin_chunked_workspace(const struct mb_kernel *k, const struct mb_point *p) {
     const int64_t f = (int64_t)feature_dim(k, p), C = mb_lin_chunk_size(p);
-    const double nc = ceil((double)p->n / (double)C), team = p->threads > 0 ? (double)p->threads : 1.0;
-    const double slots = p->causal ? (double)point_segments(p) : nc + 1;
+    const double nc = ceil((double)p->n / (double)C), team = (double)point_team(k, p);
+    const double slots = p->causal ? (double)point_segments(k, p) : nc + 1;
     const double per_thread = p->causal ? (double)mb_lin_causal_scratch(C, f) : 2.0 * C * f;
     return 4.0 * ((double)p->batch * p->heads * slots * ((double)f * p->d + f) + team * per_thread);
 }

@@ -20,7 +20,8 @@
 
 struct linear_elu {
     struct mb_attn a;
-    int64_t chunks;     /* key chunks per head (= threads) */
+    int team;           /* threads of the run (mb_team_for its flops) */
+    int64_t chunks;     /* key chunks per head (= team) */
     float *phi_q;       /* (batch*heads, n, d) */
     float *phi_k;       /* (batch*heads, n, d) */
     float *kv_partial;  /* (batch*heads, chunks, d, d) */
@@ -50,7 +51,8 @@ static int setup(const struct mb_kernel *kernel MB_UNUSED, void **state, struct 
     if (!s) return mb_errorf(err, errlen, "out of memory");
     mb_attn_bind(&s->a, w);
     const size_t heads = (size_t)mb_attn_head_count(&s->a), n = (size_t)s->a.n, d = (size_t)s->a.d;
-    s->chunks = w->point.threads > 0 ? w->point.threads : 1;
+    s->team = mb_team_for(4.0 * (double)(heads * n) * (double)d * (double)d, omp_get_max_threads());
+    s->chunks = s->team; /* a head's key chunks: one per thread */
     if ((int64_t)n < s->chunks) s->chunks = (int64_t)n;
     s->phi_q = mb_alloc(heads * n * d * sizeof(float));
     s->phi_k = mb_alloc(heads * n * d * sizeof(float));
@@ -71,7 +73,7 @@ static void run(void *state) {
     const struct mb_attn *a = &s->a;
     const int64_t n = a->n, d = a->d, heads = mb_attn_head_count(a), chunks = s->chunks;
     const int64_t rows = heads * n, row_blocks = (n + ROW_BLOCK - 1) / ROW_BLOCK;
-#pragma omp parallel
+#pragma omp parallel num_threads(s->team)
     {
         /* 1. feature maps */
 #pragma omp for schedule(static)

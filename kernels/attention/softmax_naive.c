@@ -13,6 +13,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,11 +43,12 @@ static void run(void *state) {
     const struct mb_attn *a = &s->a;
     const int64_t n = a->n, d = a->d, blocks = (n + ROW_BLOCK - 1) / ROW_BLOCK;
     const float scale = 1.0f / sqrtf((float)d);
+    const int team = mb_team_for(4.0 * (double)n * (double)n * (double)d, omp_get_max_threads());
     for (int64_t head = 0; head < mb_attn_head_count(a); head++) {
         const int64_t off = head * mb_attn_head_stride(a);
         const float *q = a->q + off, *k = a->k + off, *v = a->v + off;
         float *o = a->out + off;
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) num_threads(team)
         for (int64_t blk = 0; blk < blocks; blk++) {
             const int64_t i0 = blk * ROW_BLOCK, rows = n - i0 < ROW_BLOCK ? n - i0 : ROW_BLOCK;
             float *srow = s->scores + i0 * n;

@@ -69,6 +69,7 @@ static struct mb_errors check(const char *name, const char *mechanism, int64_t b
 }
 
 Test(attention_linear, rnn_equals_chunked_equals_masked_oracle) {
+    mb_set_min_flops_per_thread(0); /* the parallel split at this small size */
     const int64_t b = 2, h = 2, n = 301, d = 16, count = b * h * n * d;
     float *rnn = run_kernel("attention.linear.elu_rnn", b, h, n, d, 1, 0, 2, NULL);
     const int64_t blocks[] = {1, 7, 64, 100, 0, 1000};
@@ -87,6 +88,7 @@ Test(attention_linear, rnn_equals_chunked_equals_masked_oracle) {
 }
 
 Test(attention_linear, chunked_segments_of_one_head_equal_the_rnn) {
+    mb_set_min_flops_per_thread(0); /* the parallel split at this small size */
     /* one head, more threads than heads: the head's chunks are cut into segments (1 to 4, the last one short or
      * empty), each started from the prefix of the earlier segments' sums */
     const int64_t n = 301, d = 16;

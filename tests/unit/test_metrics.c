@@ -125,3 +125,16 @@ Test(fill, normal_blocks_deterministic_and_block0_unchanged) {
     free(a);
     free(b);
 }
+
+Test(threads, team_for_gives_one_thread_per_grain_of_work) {
+    cr_assert_eq(mb_team_for(0, 2), 1);
+    cr_assert_eq(mb_team_for(MB_MIN_FLOPS_PER_THREAD * 1.99, 2), 1); /* below two grains: the caller alone */
+    cr_assert_eq(mb_team_for(MB_MIN_FLOPS_PER_THREAD * 2, 2), 2);
+    cr_assert_eq(mb_team_for(MB_MIN_FLOPS_PER_THREAD * 100, 4), 4); /* at most the threads given */
+    cr_assert_eq(mb_team_for(MB_MIN_FLOPS_PER_THREAD * 3, 8), 3);
+    cr_assert_eq(mb_team_for(1e30, 0), 1);
+    mb_set_min_flops_per_thread(0); /* no grain: every region gets all threads */
+    cr_assert_eq(mb_team_for(1, 4), 4);
+    mb_set_min_flops_per_thread(MB_MIN_FLOPS_PER_THREAD);
+    cr_assert_eq(mb_team_for(1, 4), 1);
+}
