@@ -27,13 +27,22 @@ unsigned mb_isa_cpu_mask(void) {
     return mask;
 }
 
-int mb_cpu_avx512_on_256bit_units(void) {
+static int avx512_on_256bit_units(void) {
     unsigned a, b, c, d;
     if (!(mb_isa_cpu_mask() & (1u << MB_ISA_AVX512)) || !__get_cpuid(0, &a, &b, &c, &d)) return 0;
     const int amd = b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163; /* "Auth" "enti" "cAMD" */
     if (!amd || !__get_cpuid(1, &a, &b, &c, &d)) return 0;
     const unsigned family = ((a >> 8) & 0xf) == 0xf ? 0xf + ((a >> 20) & 0xff) : (a >> 8) & 0xf;
     return family == 0x19; /* Zen 4: AVX-512 in two 256-bit halves; Zen 5 (0x1a) has 512-bit units */
+}
+
+/* CPUID once per process (in a VM each CPUID is a VM exit of ~1 us; the chunk-size models ask several times per
+   point); racing first calls compute the same answer */
+int mb_cpu_avx512_on_256bit_units(void) {
+    static int known = -1;
+    int v = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (v < 0) __atomic_store_n(&known, v = avx512_on_256bit_units(), __ATOMIC_RELAXED);
+    return v;
 }
 
 static void list_isas(unsigned mask, const char *sep, char *buf, size_t len) {
