@@ -39,13 +39,17 @@ void mb_lin_rnn_step(const float *S_in, const float *z_in, float *S_out, float *
  * Causal (family_linear_causal.c): one loop per head (or per segment of a head when heads < threads) over its
  * chunks in order, the state S, z carried in cache: O_c = [tril(phi(Q_c) phi(K_c)^T) V_c + phi(Q_c) S] / [row sums
  * + phi(Q_c) z + eps], then S += phi(K_c)^T V_c, z += colsum phi(K_c). */
-/* Default chunk: 64 rows; causal on a CPU running AVX-512 on 256-bit units (Zen 4), 16. The chunked form costs
+/* Default chunk: 64 rows; causal on a CPU running AVX-512 on 256-bit units (Zen 4), 8. The chunked form costs
    4 n d^2 + 2 n C d FLOPs against the recurrence's 4 n d^2; half-width FMA units slow its compute-bound products far
-   more than the recurrence (bound by L1 loads and stores of its state), so there the extra 2 n C d must shrink;
-   at n = 16384, d = 64, 8 heads, 1 thread, interleaved (ms): Zen 4 rnn 47.5-52.3, C = 16 43.2-44.8, 32 44.0-49.7,
-   64 47.0-50.5; on the 512-bit machine of the session before, C = 64 ran at 0.74 of rnn. */
+   more than the recurrence (bound by L1 loads and stores of its state), so there the extra 2 n C d must shrink.
+   Chunks of 4..12 rows (even) run phi(Q_c) S and the state update in one register-blocked pass over S
+   (family_linear_causal.c, fused_state_rows). At n = 16384, d = 64, 8 heads, 1 thread (ms), Zen 4:
+   - the GEMMs only: rnn 47.5-52.3, C = 16 43.2-44.8, 32 44.0-49.7, 64 47.0-50.5;
+   - with the fused pass, another day: rnn 39.9-43.2, C = 16 42.3-44.6, 12 36.8-42.5, 10 33.7-38.1, 8 34.6-37.5,
+     6 34.3-34.5.
+   On the 512-bit machine of an earlier session, C = 64 ran at 0.74 of rnn. */
 #define MB_LIN_DEFAULT_CHUNK 64
-#define MB_LIN_DEFAULT_CHUNK_CAUSAL_256BIT 16
+#define MB_LIN_DEFAULT_CHUNK_CAUSAL_256BIT 8
 int64_t mb_lin_chunk_size(const struct mb_point *p); /* p->block, or the default; at most n */
 int mb_lin_chunked_setup(const struct mb_kernel *k, void **state, struct mb_workload *w, char *err, size_t errlen);
 void mb_lin_chunked_run(void *state);

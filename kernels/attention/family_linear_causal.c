@@ -6,8 +6,9 @@
  *   O_c = [phi(Q_c) S + A V_c] / [rowsum A + phi(Q_c) z + eps]        (row by row; the denominator as
  *         phi(q_i).(z + sum_{j <= i} phi(k_j)), z advanced row by row)
  *   S  += phi(K_c)^T V_c,  z += colsum phi(K_c)
- * S, z, the chunk's features and A stay in L1/L2 (the next chunk's q, k, v are prefetched to L2); the four
- * products run in one small GEMM whose AVX-512 copy is a register-blocked broadcast-FMA micro-kernel (6 rows x 64
+ * S, z, the chunk's features and A stay in L1/L2 (the next chunk's q, k, v are prefetched to L2). In the AVX-512 copy,
+ * a chunk of 4..12 rows (even) runs phi(Q_c) S and the state update in one pass over S (fused_state_rows). Otherwise
+ * the four products run in one small GEMM whose AVX-512 copy is a register-blocked broadcast-FMA micro-kernel (6 rows x 64
  * columns, 24 accumulators), triangular where the mask allows (the score tile stops at the block's last row, the
  * A V product at its last key). The copies without AVX-512 (portable, avx2) call OpenBLAS's sgemm for the same
  * four products. Segments: with fewer heads than threads, each head's chunks are cut into segments; a first pass
@@ -110,11 +111,83 @@ static void transpose16(const float *x, int64_t ldx, float *y, int64_t ldy) {
 }
 #endif
 
+#if defined(__AVX512F__)
+/* y (16 x ldy, the first `rows` columns) = x^T, x (rows < 16 x ldx): the missing rows read as zeros */
+static void transpose16_short(const float *x, int64_t rows, int64_t ldx, float *y, int64_t ldy) {
+    __m512 r[16];
+    for (int i = 0; i < 16; i++) r[i] = i < rows ? _mm512_loadu_ps(x + i * ldx) : _mm512_setzero_ps();
+    mb_transpose16_ps(r);
+    const __mmask16 m = (__mmask16)((1u << rows) - 1);
+    for (int i = 0; i < 16; i++) _mm512_mask_storeu_ps(y + i * ldy, m, r[i]);
+}
+
+/* One chunk of L rows (L <= FUSED_MAX), d a multiple of 16, by 16-column blocks q of V, S and O, each in one pass
+ * over the f rows of S:
+ *   O_q = phi(Q_c) S_q      (S_q before the chunk: each row of S is read before it is updated)
+ *   S_q += phi(K_c)^T V_q
+ * V_q (L registers) and O_q (L accumulators) stay in registers; each row of S_q is loaded once and stored once, its
+ * load and store spread between 2 L FMAs (as two GEMMs, S is read once per 6-row tile of phi(Q_c) and once more,
+ * and written, by the update, whose 6 x 64 tiles load and store their accumulators around only L FMA steps).
+ * phi(K_c) is read as it is (rows of f): the update broadcasts phi(k_j)[r], no transpose. The row's update runs as
+ * two partial sums to halve its FMA chain. */
+#define FUSED_MAX 12
+static inline __attribute__((always_inline)) void fused_state_rows(const int L, const float *pq, const float *pk,
+                                                                    int64_t f, const float *vc, int64_t d, float *S,
+                                                                    float *o) {
+    for (int64_t q = 0; q < d; q += 16) {
+        __m512 v[FUSED_MAX], acc[FUSED_MAX];
+        for (int j = 0; j < L; j++) {
+            v[j] = _mm512_loadu_ps(vc + j * d + q);
+            acc[j] = _mm512_setzero_ps();
+        }
+        float *sq = S + q;
+        for (int64_t r = 0; r < f; r++, sq += d) {
+            const __m512 s = _mm512_loadu_ps(sq);
+            __m512 u0 = s, u1 = _mm512_setzero_ps();
+            for (int i = 0; i < L; i++) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(pq[i * f + r]), s, acc[i]);
+            for (int j = 0; j + 1 < L; j += 2) {
+                u0 = _mm512_fmadd_ps(_mm512_set1_ps(pk[j * f + r]), v[j], u0);
+                u1 = _mm512_fmadd_ps(_mm512_set1_ps(pk[(j + 1) * f + r]), v[j + 1], u1);
+            }
+            if (L & 1) u0 = _mm512_fmadd_ps(_mm512_set1_ps(pk[(L - 1) * f + r]), v[L - 1], u0);
+            _mm512_storeu_ps(sq, _mm512_add_ps(u0, u1));
+        }
+        for (int i = 0; i < L; i++) _mm512_storeu_ps(o + i * d + q, acc[i]);
+    }
+}
+
+/* the fused pass for the chunk lengths it is compiled for; 0 when l or d does not fit it (the GEMMs then run) */
+static int fused_state(int64_t l, const float *pq, const float *pk, int64_t f, const float *vc, int64_t d, float *S,
+                       float *o) {
+    if (d % 16) return 0;
+    switch (l) {
+    case 4: fused_state_rows(4, pq, pk, f, vc, d, S, o); return 1;
+    case 6: fused_state_rows(6, pq, pk, f, vc, d, S, o); return 1;
+    case 8: fused_state_rows(8, pq, pk, f, vc, d, S, o); return 1;
+    case 10: fused_state_rows(10, pq, pk, f, vc, d, S, o); return 1;
+    case 12: fused_state_rows(12, pq, pk, f, vc, d, S, o); return 1;
+    default: return 0;
+    }
+}
+#else
+static int fused_state(int64_t l, const float *pq, const float *pk, int64_t f, const float *vc, int64_t d, float *S,
+                       float *o) {
+    (void)l, (void)pq, (void)pk, (void)f, (void)vc, (void)d, (void)S, (void)o;
+    return 0;
+}
+#endif
+
 /* y (cols x ld) = x^T, x (rows x cols) */
 static void transpose(const float *restrict x, int64_t rows, int64_t cols, float *restrict y, int64_t ld) {
     int64_t i0 = 0;
 #if defined(__AVX512F__)
     int64_t c0 = 0;
+    if (rows < 16) { /* a short chunk: one masked block per 16 columns */
+        for (c0 = 0; c0 + 16 <= cols; c0 += 16) transpose16_short(x + c0, rows, cols, y + c0 * ld, ld);
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t r = c0; r < cols; r++) y[r * ld + i] = x[i * cols + r];
+        return;
+    }
     for (; i0 + 16 <= rows; i0 += 16)
         for (c0 = 0; c0 + 16 <= cols; c0 += 16) transpose16(x + i0 * cols + c0, cols, y + c0 * ld + i0, ld);
     for (int64_t i = 0; i < i0; i++) /* the columns right of the 16 x 16 blocks */
@@ -180,10 +253,11 @@ void mb_lin_causal_rows(const struct mb_lin_feature *phi, const float *q, const 
             }
             dq[i] = s;
         }
-        gemm(l, d, f, pq, f, 1, S, d, o, d, 0, TRI_NONE); /* O = phi(Q_c) S */
-        gemm(l, l, f, pq, f, 1, pkt, C, A, C, 0, TRI_N);  /* A = tril(phi(Q_c) phi(K_c)^T) */
-        gemm(l, d, l, A, C, 1, vc, d, o, d, 1, TRI_K);    /* O += A V_c */
-        gemm(f, d, l, pkt, C, 1, vc, d, S, d, 1, TRI_NONE); /* S += phi(K_c)^T V_c */
+        const int fused = fused_state(l, pq, pk, f, vc, d, S, o); /* O = phi(Q_c) S, S += phi(K_c)^T V_c */
+        if (!fused) gemm(l, d, f, pq, f, 1, S, d, o, d, 0, TRI_NONE); /* O = phi(Q_c) S */
+        gemm(l, l, f, pq, f, 1, pkt, C, A, C, 0, TRI_N);              /* A = tril(phi(Q_c) phi(K_c)^T) */
+        gemm(l, d, l, A, C, 1, vc, d, o, d, 1, TRI_K);                /* O += A V_c */
+        if (!fused) gemm(f, d, l, pkt, C, 1, vc, d, S, d, 1, TRI_NONE); /* S += phi(K_c)^T V_c */
         for (int64_t i = 0; i < l; i++) {
             const float inv = 1.0f / (dq[i] + MB_ATTN_LINEAR_EPS);
             float *oi = o + i * d;
