@@ -447,11 +447,12 @@ void *mb_alloc(size_t bytes);       /* 64-byte aligned (2 MiB and huge pages fro
 void mb_free(void *p);
 uint64_t mb_splitmix64(uint64_t *state);
 /* The threads a parallel region of `flops` should wake: one per MB_MIN_FLOPS_PER_THREAD of work, at least 1, at most
-   `threads` (a kernel passes omp_get_max_threads(), a cost model the point's threads) (PyTorch's at::parallel_for grain, OpenBLAS's GEMM_MULTITHREAD_THRESHOLD). A fork-join costs
-   1-2 us when both vCPUs run; when the hypervisor gives the two vCPUs one core, every join waits for the idle vCPU to be
-   scheduled: 0.5 ms measured for a 1 us call (softmax at n = 8, 2 threads), which made 2-thread crossovers at small n
-   noise. Below the grain a region runs on the calling thread alone. Tests that check the parallel split at small
-   sizes set the grain to 0 (every region gets all threads). */
+   `threads` (a kernel passes omp_get_max_threads(), a cost model the point's threads); the rule of PyTorch's
+   at::parallel_for grain and OpenBLAS's GEMM_MULTITHREAD_THRESHOLD. A fork-join costs 1-2 us when both vCPUs run;
+   when the hypervisor gives the two vCPUs one core, every join waits for the idle vCPU to be scheduled: 0.5 ms
+   measured for a 1 us call (softmax at n = 8, 2 threads), which made 2-thread crossovers at small n noise. Below the
+   grain a region runs on the calling thread alone. Tests that check the parallel split at small sizes set the grain
+   to 0 (every region gets all threads). */
 #define MB_MIN_FLOPS_PER_THREAD 1e6
 int mb_team_for(double flops, int64_t threads);
 void mb_set_min_flops_per_thread(double flops); /* 0: no grain; not thread-safe, set before kernels run */

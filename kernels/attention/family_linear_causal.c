@@ -102,22 +102,13 @@ static void gemm(int64_t M, int64_t N, int64_t K, const float *a, int64_t rs, in
 #endif
 
 #if defined(__AVX512F__)
-/* y (16 x ldy) = x^T, x (16 x ldx): three rounds of in-register shuffles (unpack, shuffle, 2 x 128-bit lanes) */
-static void transpose16(const float *x, int64_t ldx, float *y, int64_t ldy) {
-    __m512 r[16];
-    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(x + i * ldx);
-    mb_transpose16_ps(r);
-    for (int i = 0; i < 16; i++) _mm512_storeu_ps(y + i * ldy, r[i]);
-}
-#endif
-
-#if defined(__AVX512F__)
-/* y (16 x ldy, the first `rows` columns) = x^T, x (rows < 16 x ldx): the missing rows read as zeros */
-static void transpose16_short(const float *x, int64_t rows, int64_t ldx, float *y, int64_t ldy) {
+/* y (16 x ldy, its first `rows` columns) = x^T, x (rows <= 16 x ldx): three rounds of in-register shuffles (unpack,
+   shuffle, 2 x 128-bit lanes); the rows past `rows` read as zeros and are not stored */
+static void transpose16(const float *x, int64_t rows, int64_t ldx, float *y, int64_t ldy) {
     __m512 r[16];
     for (int i = 0; i < 16; i++) r[i] = i < rows ? _mm512_loadu_ps(x + i * ldx) : _mm512_setzero_ps();
     mb_transpose16_ps(r);
-    const __mmask16 m = (__mmask16)((1u << rows) - 1);
+    const __mmask16 m = rows >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << rows) - 1);
     for (int i = 0; i < 16; i++) _mm512_mask_storeu_ps(y + i * ldy, m, r[i]);
 }
 
@@ -177,24 +168,16 @@ static int fused_state(int64_t l, const float *pq, const float *pk, int64_t f, c
 }
 #endif
 
-/* y (cols x ld) = x^T, x (rows x cols) */
+/* y (cols x ld) = x^T, x (rows x cols): 16 x 16 blocks (the last row block short), then the columns right of them */
 static void transpose(const float *restrict x, int64_t rows, int64_t cols, float *restrict y, int64_t ld) {
-    int64_t i0 = 0;
-#if defined(__AVX512F__)
     int64_t c0 = 0;
-    if (rows < 16) { /* a short chunk: one masked block per 16 columns */
-        for (c0 = 0; c0 + 16 <= cols; c0 += 16) transpose16_short(x + c0, rows, cols, y + c0 * ld, ld);
-        for (int64_t i = 0; i < rows; i++)
-            for (int64_t r = c0; r < cols; r++) y[r * ld + i] = x[i * cols + r];
-        return;
-    }
-    for (; i0 + 16 <= rows; i0 += 16)
-        for (c0 = 0; c0 + 16 <= cols; c0 += 16) transpose16(x + i0 * cols + c0, cols, y + c0 * ld + i0, ld);
-    for (int64_t i = 0; i < i0; i++) /* the columns right of the 16 x 16 blocks */
-        for (int64_t r = c0; r < cols; r++) y[r * ld + i] = x[i * cols + r];
+#if defined(__AVX512F__)
+    for (int64_t i0 = 0; i0 < rows; i0 += 16)
+        for (c0 = 0; c0 + 16 <= cols; c0 += 16)
+            transpose16(x + i0 * cols + c0, rows - i0 < 16 ? rows - i0 : 16, cols, y + c0 * ld + i0, ld);
 #endif
-    for (int64_t i = i0; i < rows; i++)
-        for (int64_t r = 0; r < cols; r++) y[r * ld + i] = x[i * cols + r];
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t r = c0; r < cols; r++) y[r * ld + i] = x[i * cols + r];
 }
 
 /* ask for `bytes` from x into L2 (the next chunk's rows while this one computes) */
@@ -253,11 +236,12 @@ void mb_lin_causal_rows(const struct mb_lin_feature *phi, const float *q, const 
             }
             dq[i] = s;
         }
-        const int fused = fused_state(l, pq, pk, f, vc, d, S, o); /* O = phi(Q_c) S, S += phi(K_c)^T V_c */
-        if (!fused) gemm(l, d, f, pq, f, 1, S, d, o, d, 0, TRI_NONE); /* O = phi(Q_c) S */
-        gemm(l, l, f, pq, f, 1, pkt, C, A, C, 0, TRI_N);              /* A = tril(phi(Q_c) phi(K_c)^T) */
-        gemm(l, d, l, A, C, 1, vc, d, o, d, 1, TRI_K);                /* O += A V_c */
-        if (!fused) gemm(f, d, l, pkt, C, 1, vc, d, S, d, 1, TRI_NONE); /* S += phi(K_c)^T V_c */
+        if (!fused_state(l, pq, pk, f, vc, d, S, o)) {       /* O = phi(Q_c) S, then S += phi(K_c)^T V_c */
+            gemm(l, d, f, pq, f, 1, S, d, o, d, 0, TRI_NONE);   /* O = phi(Q_c) S */
+            gemm(f, d, l, pkt, C, 1, vc, d, S, d, 1, TRI_NONE); /* S += phi(K_c)^T V_c */
+        }
+        gemm(l, l, f, pq, f, 1, pkt, C, A, C, 0, TRI_N); /* A = tril(phi(Q_c) phi(K_c)^T) */
+        gemm(l, d, l, A, C, 1, vc, d, o, d, 1, TRI_K);   /* O += A V_c */
         for (int64_t i = 0; i < l; i++) {
             const float inv = 1.0f / (dq[i] + MB_ATTN_LINEAR_EPS);
             float *oi = o + i * d;

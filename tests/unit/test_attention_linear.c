@@ -68,23 +68,32 @@ static struct mb_errors check(const char *name, const char *mechanism, int64_t b
     return e;
 }
 
-Test(attention_linear, rnn_equals_chunked_equals_masked_oracle) {
-    mb_set_min_flops_per_thread(0); /* the parallel split at this small size */
-    const int64_t b = 2, h = 2, n = 301, d = 16, count = b * h * n * d;
+/* the causal chunked kernel at each block size, 1 and 2 threads (grain 0: the parallel split even at small sizes),
+   against the RNN's output and the masked oracle */
+static void chunked_equals_rnn_and_oracle(int64_t b, int64_t h, int64_t n, int64_t d, const int64_t *blocks,
+                                          size_t count_blocks) {
+    mb_set_min_flops_per_thread(0);
+    const int64_t count = b * h * n * d;
     float *rnn = run_kernel("attention.linear.elu_rnn", b, h, n, d, 1, 0, 2, NULL);
-    const int64_t blocks[] = {1, 7, 8, 12, 64, 100, 0, 1000}; /* 8 and 12: the fused pass of the AVX-512 copy */
-    for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
+    for (size_t i = 0; i < count_blocks; i++)
         for (int threads = 1; threads <= 2; threads++) {
             float *chunked = run_kernel("attention.linear.elu_chunked", b, h, n, d, 1, blocks[i], threads, NULL);
             double r = rel_max(chunked, rnn, count);
-            cr_assert_lt(r, 1e-5, "block %lld threads %d: chunked vs RNN %g", (long long)blocks[i], threads, r);
+            cr_assert_lt(r, 1e-5, "d %lld block %lld threads %d: chunked vs RNN %g", (long long)d, (long long)blocks[i],
+                         threads, r);
             free(chunked);
             struct mb_errors e = check("attention.linear.elu_chunked", "linear.elu", b, h, n, d, 1, blocks[i], threads);
-            cr_assert_lt(e.rel_l2, 1e-5, "block %lld: chunked vs masked oracle %g", (long long)blocks[i], e.rel_l2);
+            cr_assert_lt(e.rel_l2, 1e-5, "d %lld block %lld: chunked vs masked oracle %g", (long long)d,
+                         (long long)blocks[i], e.rel_l2);
         }
-    struct mb_errors e = check("attention.linear.elu_rnn", "linear.elu", b, h, n, d, 1, 0, 1);
-    cr_assert_lt(e.rel_l2, 1e-5);
     free(rnn);
+}
+
+Test(attention_linear, rnn_equals_chunked_equals_masked_oracle) {
+    const int64_t blocks[] = {1, 7, 8, 12, 64, 100, 0, 1000}; /* 8 and 12: the fused pass of the AVX-512 copy */
+    chunked_equals_rnn_and_oracle(2, 2, 301, 16, blocks, sizeof blocks / sizeof blocks[0]);
+    struct mb_errors e = check("attention.linear.elu_rnn", "linear.elu", 2, 2, 301, 16, 1, 0, 1);
+    cr_assert_lt(e.rel_l2, 1e-5);
 }
 
 Test(attention_linear, chunked_segments_of_one_head_equal_the_rnn) {
@@ -107,21 +116,8 @@ Test(attention_linear, chunked_segments_of_one_head_equal_the_rnn) {
 Test(attention_linear, fused_state_pass_equals_the_rnn) {
     /* chunks of 4..12 rows run phi(Q_c) S and the state update in one pass over S by 16-column blocks (AVX-512 copy):
      * d = 48 gives three blocks, n = 101 a short last chunk that takes the GEMMs; odd chunks take the GEMMs too */
-    mb_set_min_flops_per_thread(0);
-    const int64_t b = 1, h = 2, n = 101, d = 48, count = b * h * n * d;
-    float *rnn = run_kernel("attention.linear.elu_rnn", b, h, n, d, 1, 0, 1, NULL);
     const int64_t blocks[] = {4, 5, 6, 8, 10, 12};
-    for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
-        for (int threads = 1; threads <= 2; threads++) {
-            float *chunked = run_kernel("attention.linear.elu_chunked", b, h, n, d, 1, blocks[i], threads, NULL);
-            const double r = rel_max(chunked, rnn, count);
-            cr_assert_lt(r, 1e-5, "block %lld threads %d: chunked vs RNN %g", (long long)blocks[i], threads, r);
-            free(chunked);
-            const struct mb_errors e = check("attention.linear.elu_chunked", "linear.elu", b, h, n, d, 1, blocks[i],
-                                             threads);
-            cr_assert_lt(e.rel_l2, 1e-5, "block %lld: chunked vs masked oracle %g", (long long)blocks[i], e.rel_l2);
-        }
-    free(rnn);
+    chunked_equals_rnn_and_oracle(1, 2, 101, 48, blocks, sizeof blocks / sizeof blocks[0]);
 }
 
 static void change_last_token(struct mb_workload *w) {
