@@ -272,7 +272,7 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
     enum { SPAN = 256 };
     float gB[16 * 256], gC[16 * 256]; /* gathered B_t, C_t when Bt == NULL */
     float dts[MAXK][SPAN] __attribute__((aligned(64))), dus[MAXK][SPAN] __attribute__((aligned(64)));
-    const __m512 one = _mm512_set1_ps(1.0f), pmin = _mm512_set1_ps(MB_MAMBA_P_MIN);
+    const __m512 pmin = _mm512_set1_ps(MB_MAMBA_P_MIN);
     __m512 vdtsum = _mm512_setzero_ps();
     for (int64_t s0 = t0; s0 < t1; s0 += SPAN) {
         const int64_t s1 = t1 - s0 < SPAN ? t1 : s0 + SPAN;
@@ -361,12 +361,7 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
                     for (int64_t i = cnt; i < 16; i++) accs[k][i] = _mm512_setzero_ps();
                     const __m512 uv = _mm512_maskz_loadu_ps(tm, m->u + ch[k] + tb);
                     __m512 yv = _mm512_fmadd_ps(_mm512_set1_ps(Dd[k]), uv, sum16(accs[k]));
-                    if (m->z) {
-                        const __m512 zv = _mm512_maskz_loadu_ps(tm, m->z + ch[k] + tb);
-                        const __m512 sig =
-                            _mm512_div_ps(one, _mm512_add_ps(one, mb_exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), zv))));
-                        yv = _mm512_mul_ps(yv, _mm512_mul_ps(zv, sig));
-                    }
+                    if (m->z) yv = _mm512_mul_ps(yv, mb_mamba_silu_ps(_mm512_maskz_loadu_ps(tm, m->z + ch[k] + tb)));
                     _mm512_mask_storeu_ps(m->y + ch[k] + tb, tm, yv);
                 }
         }
@@ -461,6 +456,101 @@ void mb_mamba_scan_group(const struct mb_mamba *m, const float *Bt, const float 
         mb_mamba_scan_range(m, Bt, Ct, b, d0 + k, t0, t1, h + k * m->N, 1, NULL, MB_MAMBA_DA_NONE);
 }
 
+#if defined(__AVX512F__)
+/* lanes of steps [tb, min(tb + 16, t1)) */
+static inline __mmask16 tile_mask(int64_t tb, int64_t t1) {
+    return t1 - tb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (t1 - tb)) - 1);
+}
+
+/* 16 channels in the 16 lanes (see family_mamba.h): per step, state n of the 16 channels is one vector, so every
+ * operation is a full-width vertical one: no reduction of C_t . h_t across lanes, B_t[n] and C_t[n] are broadcast
+ * memory operands, and the 16 states' recurrences are independent chains within the step (the step's ~16 x 9
+ * FMA-pipe operations hide every latency). The state vectors stay in registers: n runs over a constant 16, the
+ * states n >= N skipped. Requires N <= 16 and the transposes Bt, Ct.
+ * Spans of SPAN steps in three passes: (1) dt, dt u of the span, from tiles of 16 channels x 16 steps (rows: one
+ * channel's 16 steps, transposed in registers) into step-major buffers; (2) the scan, C_t . h_t of each step into a
+ * step-major buffer; (3) that buffer transposed back by tiles, skip and gate, y stored. Passes 1 and 3 are chains of
+ * ~60 cycles of latency per row (softplus, the gate's division) with 16 independent rows per tile: as passes of their
+ * own the out-of-order core overlaps the tiles; inside the scan loop (tried: software-pipelined one row per step)
+ * they crowd the 16 state registers out to the stack. */
+void mb_mamba_scan_lanes(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d0,
+                         int64_t t0, int64_t t1, float *h) {
+    enum { W = MB_MAMBA_LANES, SPAN = 256 };
+    const int64_t L = m->L, N = m->N, row0 = (b * m->D + d0) * L, end = m->batch * m->D * L;
+    __m512 hv[W];
+    float Aw[W][W] __attribute__((aligned(64))); /* Aw[n][k] = A[d0 + k][n] log2(e) */
+    for (int n = 0; n < W; n++) {
+        for (int k = 0; k < W; k++) Aw[n][k] = n < N ? mb_mamba_A(m, d0 + k, n) * MB_LOG2E : 0.0f;
+        hv[n] = _mm512_loadu_ps(h + n * W);
+    }
+    /* step-major: [t - s0][channel k] */
+    float dts[SPAN][W] __attribute__((aligned(64))), dus[SPAN][W] __attribute__((aligned(64)));
+    float ys[SPAN][W] __attribute__((aligned(64)));
+    for (int64_t s0 = t0; s0 < t1; s0 += SPAN) {
+        const int64_t s1 = t1 - s0 < SPAN ? t1 : s0 + SPAN;
+        for (int64_t tb = s0; tb < s1; tb += 16) { /* pass 1 */
+            const __mmask16 tm = tile_mask(tb, s1);
+            __m512 dt[16], du[16];
+            for (int k = 0; k < W; k++) {
+                const int64_t at = row0 + k * L + tb;
+                const __m512 x =
+                    _mm512_add_ps(_mm512_maskz_loadu_ps(tm, m->delta + at), _mm512_set1_ps(m->delta_bias[d0 + k]));
+                dt[k] = m->softplus ? mb_mamba_softplus_ps(x) : x;
+                du[k] = _mm512_mul_ps(dt[k], _mm512_maskz_loadu_ps(tm, m->u + at));
+            }
+            mb_transpose16_ps(dt);
+            mb_transpose16_ps(du);
+            for (int i = 0; i < 16; i++) {
+                _mm512_store_ps(dts[tb - s0 + i], dt[i]);
+                _mm512_store_ps(dus[tb - s0 + i], du[i]);
+            }
+        }
+        for (int64_t t = s0; t < s1; t++) { /* pass 2 */
+            { /* SPAN steps ahead, the line of one of the 16 rows per step (a fresh stream per row, which the hardware
+                 prefetcher is slow to pick up); past t1, the same lines of the next 16 channels (the thread's next
+                 block, usually) */
+                int64_t col = (t & ~(int64_t)15) + SPAN, at = row0 + (t & 15) * L;
+                if (col >= t1) {
+                    col -= t1 - t0;
+                    at += W * L;
+                }
+                at += col;
+                if (at < end) {
+                    _mm_prefetch((const char *)(m->delta + at), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(m->u + at), _MM_HINT_T0);
+                    if (m->z) _mm_prefetch((const char *)(m->z + at), _MM_HINT_T0);
+                }
+            }
+            const float *Bp = Bt + (b * L + t) * N, *Cp = Ct + (b * L + t) * N;
+            const __m512 dti = _mm512_load_ps(dts[t - s0]), dui = _mm512_load_ps(dus[t - s0]);
+            __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}; /* two chains: even and odd n */
+#pragma GCC unroll 16
+            for (int n = 0; n < W; n++)
+                if (n < N) {
+                    const __m512 dA = mb_exp2_deg4_ps(_mm512_mul_ps(dti, _mm512_load_ps(Aw[n])));
+                    hv[n] = _mm512_fmadd_ps(dA, hv[n], _mm512_mul_ps(dui, _mm512_set1_ps(Bp[n])));
+                    acc[n & 1] = _mm512_fmadd_ps(_mm512_set1_ps(Cp[n]), hv[n], acc[n & 1]);
+                }
+            _mm512_store_ps(ys[t - s0], _mm512_add_ps(acc[0], acc[1]));
+        }
+        for (int64_t tb = s0; tb < s1; tb += 16) { /* pass 3 */
+            const __mmask16 tm = tile_mask(tb, s1);
+            __m512 y[16];
+            for (int i = 0; i < 16; i++) y[i] = _mm512_load_ps(ys[tb - s0 + i]); /* rows past s1: unused lanes */
+            mb_transpose16_ps(y); /* y[k]: channel k's 16 steps */
+            for (int k = 0; k < W; k++) {
+                const int64_t at = row0 + k * L + tb;
+                const __m512 uv = _mm512_maskz_loadu_ps(tm, m->u + at);
+                __m512 yv = _mm512_fmadd_ps(_mm512_set1_ps(m->D_skip[d0 + k]), uv, y[k]);
+                if (m->z) yv = _mm512_mul_ps(yv, mb_mamba_silu_ps(_mm512_maskz_loadu_ps(tm, m->z + at)));
+                _mm512_mask_storeu_ps(m->y + at, tm, yv);
+            }
+        }
+    }
+    for (int n = 0; n < W; n++) _mm512_storeu_ps(h + n * W, hv[n]);
+}
+#endif
+
 double mb_mamba_scan_local(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d,
                            int64_t t0, int64_t t1, float *h, float *P, float *q, int64_t *live) {
     return SCAN(m, Bt, Ct, b, d, t0, t1, h, 1, NULL, MB_MAMBA_DA_NONE, 1, q, P, live);
@@ -479,7 +569,6 @@ void mb_mamba_correct(const struct mb_mamba *m, int64_t b, int64_t d, int64_t t0
         mask[j] = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
         Hv[j] = _mm512_maskz_loadu_ps(mask[j], H + 16 * j);
     }
-    const __m512 one = _mm512_set1_ps(1.0f);
     for (int64_t tb = t0; tb < t1; tb += 16) {
         const int64_t cnt = t1 - tb < 16 ? t1 - tb : 16;
         const __mmask16 tm = cnt == 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1);
@@ -496,11 +585,7 @@ void mb_mamba_correct(const struct mb_mamba *m, int64_t b, int64_t d, int64_t t0
         for (int k = 8; k >= 1; k /= 2)
             for (int i = 0; i < k; i++) r[i] = _mm512_add_ps(r[i], r[i + k]);
         __m512 corr = r[0];
-        if (m->z) {
-            const __m512 zv = _mm512_maskz_loadu_ps(tm, m->z + ch + tb);
-            const __m512 sig = _mm512_div_ps(one, _mm512_add_ps(one, mb_exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), zv))));
-            corr = _mm512_mul_ps(corr, _mm512_mul_ps(zv, sig));
-        }
+        if (m->z) corr = _mm512_mul_ps(corr, mb_mamba_silu_ps(_mm512_maskz_loadu_ps(tm, m->z + ch + tb)));
         _mm512_mask_storeu_ps(m->y + ch + tb, tm, _mm512_add_ps(_mm512_maskz_loadu_ps(tm, m->y + ch + tb), corr));
     }
 #else

@@ -71,6 +71,15 @@ double mb_mamba_scan_range(const struct mb_mamba *m, const float *Bt, const floa
 void mb_mamba_scan_group(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d0,
                          int64_t count, int64_t t0, int64_t t1, float *h);
 
+/* Channels d0 .. d0 + MB_MAMBA_LANES - 1 of batch b over [t0, t1), writing y, from the states h (16 x
+ * MB_MAMBA_LANES floats: state n of the block's channels at h + n MB_MAMBA_LANES; updated), AVX-512 only, N <= 16,
+ * Bt and Ct required: the channels in the vector lanes, the state in registers (see family_mamba.c). */
+#define MB_MAMBA_LANES 16
+#if defined(__AVX512F__)
+void mb_mamba_scan_lanes(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d0,
+                         int64_t t0, int64_t t1, float *h);
+#endif
+
 /* Local pass of a chunk [t0, t1) whose incoming carry H is not known yet: scans from h (normally 0), writing y of
  * the local state, and stores q_t = C_t (.) P_t, P_t = prod_{t0 <= s <= t} exp(dt_s A) = exp(A S_t) (S_t the
  * in-chunk prefix sum of dt) at q[(t - t0) N + n], so that once H is known the exact output is
@@ -111,6 +120,13 @@ static inline __m512 mb_mamba_softplus_ps(__m512 x) {
     p = _mm512_fmadd_ps(p, w, _mm512_set1_ps(1.0f));
     const __m512 two_s = _mm512_add_ps(s, s);
     return _mm512_add_ps(_mm512_max_ps(_mm512_setzero_ps(), x), _mm512_mul_ps(two_s, p));
+}
+#endif
+#if defined(__AVX512F__)
+/* silu(z) = z sigmoid(z) of 16 lanes: the gate */
+static inline __m512 mb_mamba_silu_ps(__m512 z) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    return _mm512_mul_ps(z, _mm512_div_ps(one, _mm512_add_ps(one, mb_exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), z)))));
 }
 #endif
 /* A of state n of channel d (either naming) */

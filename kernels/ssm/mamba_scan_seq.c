@@ -7,12 +7,15 @@
  * selective_scan_ref's A (D, N) and D (D) instead of A_log and D_skip; family_mamba.h).
  * When D > 4, B and C are first transposed to (batch, L, N) (workspace, inside the timed run) so a step reads N
  * contiguous floats (with D <= 4 each channel gathers 16 steps of B, C at a time instead: cheaper than the copies'
- * round trip through memory); then the channels (b, d) are scanned in parallel (OpenMP over batch x D, in groups of
- * MB_MAMBA_GROUP channels of one batch row while there are >= 2 groups per thread: the group's independent
- * recurrences interleaved step by step, mb_mamba_scan_group), vectorised over N (AVX-512: exp(dt A) by the 2^x
- * polynomial of harness/core/vexp.h, the state in a register when N <= 16, dt = softplus(.) of 256 steps computed
- * before their scan, y_t of 16 steps reduced together). Cost: ~ (7 N + 10) FLOPs and N exp per step per channel:
- * O(batch D L N) time, O(batch L N) workspace.
+ * round trip through memory); then the channels (b, d) are scanned in parallel (OpenMP over batch x D). With AVX-512
+ * and N <= 16, blocks of 16 channels sit in the vector lanes (mb_mamba_scan_lanes): state n of 16 channels is one
+ * vector, so a step is 16 full-width exp / update / C h FMAs with no reduction across lanes; exp(dt A) by the
+ * degree-4 2^x polynomial of harness/core/vexp.h (relative error 5.4e-6; the kernel's rel_l2 against the double
+ * oracle ~1e-6); dt = softplus(.), the skip and the gate computed per 256-step span in passes of their own, on
+ * 16 x 16 tiles transposed in registers. The channels left over (D mod 16, or N > 16) are scanned in groups of
+ * MB_MAMBA_GROUP channels of one batch row (mb_mamba_scan_group: the group's recurrences interleaved step by step,
+ * vectorised over N, the state in a register when N <= 16, y_t of 16 steps reduced together). Cost: ~ (7 N + 10)
+ * FLOPs and N exp per step per channel: O(batch D L N) time, O(batch L N) workspace.
  * Parallelism is over channels only: batch * D < threads leaves threads idle (see ssm.mamba.scan_parallel).
  * Source: Gu & Dao 2023, "Mamba", Algorithm 2 and eq. (2a)-(2b), (4); mamba_ssm selective_scan_ref.
  */
@@ -52,17 +55,33 @@ static void run(void *state) {
 #pragma omp parallel
     {
         if (s->Bt) mb_mamba_transpose_bc(m, s->Bt, s->Ct);
-        /* groups of MB_MAMBA_GROUP channels of one batch row while that leaves >= 2 groups per thread */
-        const int64_t G = m->batch * m->D >= 2 * MB_MAMBA_GROUP * omp_get_num_threads() ? MB_MAMBA_GROUP : 1;
-        const int64_t groups = (m->D + G - 1) / G;
-        /* runs of consecutive groups (~8 runs per thread, still balanced dynamically): the scan prefetches the next
-           group's rows, which should be this thread's next group, not a row another core is writing */
-        const int64_t run_len = m->batch * groups / (8 * omp_get_num_threads());
+        /* units of work: blocks of MB_MAMBA_LANES channels in the vector lanes (AVX-512, N <= 16, B and C
+           transposed) while that leaves >= 2 blocks per thread, the rest of each batch row in groups of
+           MB_MAMBA_GROUP channels of one batch row while that leaves >= 2 groups per thread, else single channels */
+        const int threads = omp_get_num_threads();
+        int64_t lanes = 0;
+#if defined(__AVX512F__)
+        if (s->Bt && m->N <= 16 && m->batch * (m->D / MB_MAMBA_LANES) >= 2 * threads) lanes = MB_MAMBA_LANES;
+#endif
+        const int64_t blocks = lanes ? m->D / lanes : 0, rest = m->D - blocks * lanes;
+        const int64_t G = m->batch * m->D >= 2 * MB_MAMBA_GROUP * threads ? MB_MAMBA_GROUP : 1;
+        const int64_t groups = (rest + G - 1) / G, units = blocks + groups;
+        /* runs of consecutive units (~8 runs per thread, still balanced dynamically): the scan prefetches the next
+           rows, which should be this thread's next unit, not a row another core is writing */
+        const int64_t run_len = m->batch * units / (8 * threads);
         const int chunk = run_len > 1 ? (int)run_len : 1;
 #pragma omp for schedule(dynamic, chunk)
-        for (int64_t g = 0; g < m->batch * groups; g++) {
-            const int64_t b = g / groups, d0 = g % groups * G, count = m->D - d0 < G ? m->D - d0 : G;
+        for (int64_t g = 0; g < m->batch * units; g++) {
+            const int64_t b = g / units, unit = g % units;
+#if defined(__AVX512F__)
+            if (unit < blocks) {
+                float hl[16 * MB_MAMBA_LANES] = {0};
+                mb_mamba_scan_lanes(m, s->Bt, s->Ct, b, unit * lanes, 0, m->L, hl);
+                continue;
+            }
+#endif
             float h[MB_MAMBA_GROUP * 256];
+            const int64_t d0 = blocks * lanes + (unit - blocks) * G, count = m->D - d0 < G ? m->D - d0 : G;
             memset(h, 0, (size_t)(count * m->N) * sizeof(float));
             mb_mamba_scan_group(m, s->Bt, s->Ct, b, d0, count, 0, m->L, h);
         }
@@ -93,7 +112,8 @@ static double workspace(const struct mb_kernel *kernel MB_UNUSED, const struct m
 const struct mb_kernel mb_kernel_ssm_mamba_scan_seq = {
     .name = "ssm.mamba.scan_seq",
     MB_MAMBA_KERNEL(0),
-    .summary = "selective scan, sequential over L; OpenMP over batch x D, AVX-512 over N (polynomial exp)",
+    .summary = "selective scan, sequential over L; OpenMP over batch x D, AVX-512 over 16 channels (N <= 16) or N "
+               "(polynomial exp)",
     .complexity = "O(batch D L N) time, O(batch L N) workspace; parallel over channels only",
     .rank_meaning = "N, SSM state size per channel",
     MB_SSM_OPS(setup, run, teardown, flops, bytes, workspace),

@@ -85,6 +85,16 @@ def test_mamba_scans_match_selective_scan_ref(tmp_path, L, N, gate, kernel, extr
     torch.testing.assert_close(out.double(), mamba_want(t), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("L", [7, 300])
+@pytest.mark.parametrize("N", [5, 16])
+@pytest.mark.parametrize("gate", [0, 1])
+def test_mamba_lanes_match_selective_scan_ref(tmp_path, L, N, gate):
+    """D = 37 at 1 thread: scan_seq scans two blocks of 16 channels in the vector lanes (the rest in groups)."""
+    t = mamba_inputs(2, 37, L, N, gate, seed=L * 7 + N + gate)
+    out = run_eval(tmp_path, "ssm.mamba.scan_seq", t, "--param", f"gate={gate}", "--threads", "1")
+    torch.testing.assert_close(out.double(), mamba_want(t), rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("L", [1, 7, 129])
 def test_mamba_decode_matches_the_last_step(tmp_path, L):
     t = mamba_inputs(2, 3, L, 16, 1, seed=5 * L)

@@ -227,15 +227,55 @@ Test(rnn_mamba, grouped_channels_equal_one_by_one_and_the_oracle) {
                 }
 }
 
+/* With N <= 16 and at least 2 blocks of MB_MAMBA_LANES channels per thread, scan_seq scans 16 channels in the vector
+ * lanes (mb_mamba_scan_lanes, AVX-512; the rest of the batch row in groups): D = 37 at 1 thread is 2 blocks, a group
+ * of 4 and a single channel per batch row; at 3 threads the same workload is scanned in groups only. The lanes use a
+ * degree-4 exp (harness/core/vexp.h), so the two agree to rounding, not bit for bit; both match the double oracle,
+ * at L = 1, 7 and 333 (partial 16-step tiles, two 256-step spans), N = 1, 3, 16, batch 1 and 2, every parameter,
+ * with A different in every channel (each lane its own decays). */
+Test(rnn_mamba, lanes_equal_groups_and_the_oracle) {
+    const int64_t lengths[] = {1, 7, 333}, ranks[] = {1, 3, 16};
+    const char *params[] = {NULL, "delta_softplus=0", "gate=0", "names=ref"};
+    const struct mb_kernel *k = mb_kernel_find("ssm.mamba.scan_seq");
+    for (size_t li = 0; li < 3; li++)
+        for (size_t ri = 0; ri < 3; ri++)
+            for (int64_t batch = 1; batch <= 2; batch++)
+                for (size_t pi = 0; pi < 4; pi++) {
+                    const struct shape s = {batch, 37, lengths[li], ranks[ri], 0};
+                    struct mb_point p1, p3;
+                    ssm_test_point(k, &s, 0, 1, params[pi], &p1);
+                    ssm_test_point(k, &s, 0, 3, params[pi], &p3);
+                    struct mb_workload w1, w3;
+                    run_with_channel_A(k, &p1, &w1);
+                    run_with_channel_A(k, &p3, &w3);
+                    const double rel = compare_outputs(&w1, &w3, batch * 37, s.n, 1, 0);
+                    cr_assert_lt(rel, 1e-5, "L %lld N %lld batch %lld %s: lanes differ from groups by %g", (long long)s.n,
+                                 (long long)s.rank, (long long)batch, params[pi] ? params[pi] : "", rel);
+                    if (s.n > 1) /* at L = 1 no decay reaches the output */
+                        cr_assert_gt(rel, 0.0, "L %lld N %lld: identical outputs: the lanes path did not run?",
+                                     (long long)s.n, (long long)s.rank);
+                    for (int t = 0; t < 2; t++) {
+                        struct mb_errors e;
+                        check(k, t ? &w3 : &w1, &e);
+                        cr_assert_eq(e.checked, batch * 37 * s.n);
+                        cr_assert_lt(e.rel_l2, 1e-5, "%s L %lld N %lld batch %lld %s: rel_l2 %g", t ? "groups" : "lanes",
+                                     (long long)s.n, (long long)s.rank, (long long)batch,
+                                     params[pi] ? params[pi] : "", e.rel_l2);
+                    }
+                    mb_workload_free(&w1);
+                    mb_workload_free(&w3);
+                }
+}
+
 /* softplus (the AVX-512 copies compute it 16 steps at a time: mb_mamba_softplus_ps) over its whole range: delta +
  * delta_bias from -120 (dt = 0 in float) through torch's threshold 20 (19.999, 20, 20.001) to 40, at an odd L
  * (partial blocks), against the double oracle, for every Mamba kernel. */
 Test(rnn_mamba, softplus_over_its_whole_range_matches_the_oracle) {
     const char *kernels[] = {"ssm.mamba.scan_seq", "ssm.mamba.scan_parallel", "ssm.mamba.decode"};
     const float exact[] = {19.999f, 20.0f, 20.001f, 0.0f, -0.0f, -120.0f, 1e-30f, -1e-30f};
-    const int64_t Ds[] = {3, 6, 33}; /* gathered B, C; transposed; decode's 16-channel vectors */
+    const int64_t Ds[] = {3, 6, 33, 64}; /* gathered B, C; transposed; decode's 16-channel vectors; scan_seq's lanes */
     for (size_t ki = 0; ki < 3; ki++)
-        for (size_t di = 0; di < 3; di++) {
+        for (size_t di = 0; di < 4; di++) {
             const int64_t D = Ds[di];
             const struct mb_kernel *k = mb_kernel_find(kernels[ki]);
             const struct shape s = {1, D, 333, 16, 0};
