@@ -464,15 +464,15 @@ static inline __mmask16 tile_mask(int64_t tb, int64_t t1) {
 
 /* 16 channels in the 16 lanes (see family_mamba.h): per step, state n of the 16 channels is one vector, so every
  * operation is a full-width vertical one: no reduction of C_t . h_t across lanes, B_t[n] and C_t[n] are broadcast
- * memory operands, and the 16 states' recurrences are independent chains within the step (the step's ~16 x 9
+ * memory operands, and the 16 states' recurrences are independent chains within the step (the step's 16 x 8
  * FMA-pipe operations hide every latency). The state vectors stay in registers: n runs over a constant 16, the
  * states n >= N skipped. Requires N <= 16 and the transposes Bt, Ct.
  * Spans of SPAN steps in three passes: (1) dt, dt u of the span, from tiles of 16 channels x 16 steps (rows: one
  * channel's 16 steps, transposed in registers) into step-major buffers; (2) the scan, C_t . h_t of each step into a
- * step-major buffer; (3) that buffer transposed back by tiles, skip and gate, y stored. Passes 1 and 3 are chains of
- * ~60 cycles of latency per row (softplus, the gate's division) with 16 independent rows per tile: as passes of their
- * own the out-of-order core overlaps the tiles; inside the scan loop (tried: software-pipelined one row per step)
- * they crowd the 16 state registers out to the stack. */
+ * step-major buffer; (3) that buffer transposed back by tiles, skip and gate, y stored. Timed per pass (rdtsc, at
+ * L = 1024, D = 1536), each runs at the speed it has alone with its data in L1 (pass 2: ~6.3 TSC cycles per 16
+ * updates, passes 1 and 3: ~2 each). Softplus and the gate inside the scan loop instead (tried: one tile row per
+ * step, software-pipelined) crowd the 16 state registers out to the stack. */
 void mb_mamba_scan_lanes(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b, int64_t d0,
                          int64_t t0, int64_t t1, float *h) {
     enum { W = MB_MAMBA_LANES, SPAN = 256 };
@@ -536,7 +536,7 @@ void mb_mamba_scan_lanes(const struct mb_mamba *m, const float *Bt, const float 
         for (int64_t tb = s0; tb < s1; tb += 16) { /* pass 3 */
             const __mmask16 tm = tile_mask(tb, s1);
             __m512 y[16];
-            for (int i = 0; i < 16; i++) y[i] = _mm512_load_ps(ys[tb - s0 + i]); /* rows past s1: unused lanes */
+            for (int i = 0; i < 16; i++) y[i] = tb + i < s1 ? _mm512_load_ps(ys[tb - s0 + i]) : _mm512_setzero_ps();
             mb_transpose16_ps(y); /* y[k]: channel k's 16 steps */
             /* every load of the tile before its first store: rows lie 4 L bytes apart, so at L a multiple of 1024
                the tile's rows of u, z and y share their address bits 0-11, and a load issued behind a store to the
