@@ -19,16 +19,19 @@
 #if defined(__AVX512F__)
 #include <immintrin.h>
 
-static inline __m512 mb_exp2_ps(__m512 y) {
+/* 2^k P(f), k = round(y), f = y - k: P(f) = c[0] f^degree + ... + c[degree] by Horner (degree and c constants at
+   the call site, so the loop unrolls to FMAs with broadcast constants) */
+static inline __m512 mb_exp2_horner_ps(__m512 y, const float *c, const int degree) {
     const __m512 k = _mm512_roundscale_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __m512 f = _mm512_sub_ps(y, k);
-    __m512 p = _mm512_set1_ps(1.326472382e-3f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.671512991e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550733581e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.402224243e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931470037e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    __m512 p = _mm512_set1_ps(c[0]);
+    for (int i = 1; i <= degree; i++) p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(c[i]));
     return _mm512_scalef_ps(p, k);
+}
+
+static inline __m512 mb_exp2_ps(__m512 y) {
+    static const float c[] = {1.326472382e-3f, 9.671512991e-3f, 5.550733581e-2f, 2.402224243e-1f, 6.931470037e-1f, 1.0f};
+    return mb_exp2_horner_ps(y, c, 5);
 }
 
 /* 2^y with a degree-4 polynomial, one FMA fewer than mb_exp2_ps, for the Mamba scan's decays exp(dt A) (there the
@@ -38,14 +41,8 @@ static inline __m512 mb_exp2_ps(__m512 y) {
    P'(0) = ln 2 exactly, so the error near f = 0 is O(f^2) (1e-8 at |f| = 0.01): a slowly decaying state, which
    multiplies ~1 / |f| such factors before it fades, accumulates ~1e-5 relative error at most, not a bias per step. */
 static inline __m512 mb_exp2_deg4_ps(__m512 y) {
-    const __m512 k = _mm512_roundscale_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m512 f = _mm512_sub_ps(y, k);
-    __m512 p = _mm512_set1_ps(9.528319e-3f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5793274e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4025108e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, k);
+    static const float c[] = {9.528319e-3f, 5.5793274e-2f, 2.4025108e-1f, 6.9314718e-1f, 1.0f};
+    return mb_exp2_horner_ps(y, c, 4);
 }
 
 /* e^x */

@@ -195,35 +195,45 @@ static void run_with_channel_A(const struct mb_kernel *k, const struct mb_point 
     cr_assert_eq(mb_run_once(k, w, err, sizeof err), 0, "%s", err);
 }
 
+/* scan_seq at the shape (batch, D, L, N) with params, once at 1 thread and once at 3, A different in every channel
+ * (run_with_channel_A): both against the double oracle (rel_l2 < 1e-5); returns the largest difference between the
+ * two outputs (compare_outputs). */
+static double scan_seq_at_1_and_3_threads(const struct shape *s, const char *params) {
+    const struct mb_kernel *k = mb_kernel_find("ssm.mamba.scan_seq");
+    struct mb_workload w[2];
+    for (int i = 0; i < 2; i++) {
+        struct mb_point p;
+        ssm_test_point(k, s, 0, i ? 3 : 1, params, &p);
+        run_with_channel_A(k, &p, &w[i]);
+        struct mb_errors e;
+        check(k, &w[i], &e);
+        cr_assert_eq(e.checked, s->batch * s->d * s->n);
+        cr_assert_lt(e.rel_l2, 1e-5, "%d thread(s), L %lld N %lld D %lld batch %lld %s: rel_l2 %g", i ? 3 : 1,
+                     (long long)s->n, (long long)s->rank, (long long)s->d, (long long)s->batch, params ? params : "",
+                     e.rel_l2);
+    }
+    const double rel = compare_outputs(&w[0], &w[1], s->batch * s->d, s->n, 1, 0);
+    mb_workload_free(&w[0]);
+    mb_workload_free(&w[1]);
+    return rel;
+}
+
+static const char *const mamba_params[] = {NULL, "delta_softplus=0", "gate=0", "names=ref"};
+
 /* scan_seq scans MB_MAMBA_GROUP channels interleaved (mb_mamba_scan_group) when there are at least 2 groups per
  * thread: D = 9 at 1 thread is two groups and a single channel per batch row; at 3 threads the same workload is
  * scanned channel by channel. Same operations in the same order per channel: equal bit for bit, and to the oracle,
  * at odd L (partial blocks), N = 1, 3, 16 (the grouped path) and 17 (one by one), batch 1 and 2, every parameter. */
 Test(rnn_mamba, grouped_channels_equal_one_by_one_and_the_oracle) {
     const int64_t lengths[] = {1, 7, 333}, ranks[] = {1, 3, 16, 17};
-    const char *params[] = {NULL, "delta_softplus=0", "gate=0", "names=ref"};
-    const struct mb_kernel *k = mb_kernel_find("ssm.mamba.scan_seq");
     for (size_t li = 0; li < 3; li++)
         for (size_t ri = 0; ri < 4; ri++)
             for (int64_t batch = 1; batch <= 2; batch++)
                 for (size_t pi = 0; pi < 4; pi++) {
                     const struct shape s = {batch, 9, lengths[li], ranks[ri], 0};
-                    struct mb_point p1, p3;
-                    ssm_test_point(k, &s, 0, 1, params[pi], &p1);
-                    ssm_test_point(k, &s, 0, 3, params[pi], &p3);
-                    struct mb_workload w1, w3;
-                    run_with_channel_A(k, &p1, &w1);
-                    run_with_channel_A(k, &p3, &w3);
-                    const double rel = compare_outputs(&w1, &w3, batch * 9, s.n, 1, 0);
+                    const double rel = scan_seq_at_1_and_3_threads(&s, mamba_params[pi]);
                     cr_assert_eq(rel, 0.0, "L %lld N %lld batch %lld %s: grouped differs by %g", (long long)s.n,
-                                 (long long)s.rank, (long long)batch, params[pi] ? params[pi] : "", rel);
-                    struct mb_errors e;
-                    check(k, &w1, &e);
-                    cr_assert_eq(e.checked, batch * 9 * s.n);
-                    cr_assert_lt(e.rel_l2, 1e-5, "L %lld N %lld batch %lld %s: rel_l2 %g", (long long)s.n,
-                                 (long long)s.rank, (long long)batch, params[pi] ? params[pi] : "", e.rel_l2);
-                    mb_workload_free(&w1);
-                    mb_workload_free(&w3);
+                                 (long long)s.rank, (long long)batch, mamba_params[pi] ? mamba_params[pi] : "", rel);
                 }
 }
 
@@ -235,35 +245,18 @@ Test(rnn_mamba, grouped_channels_equal_one_by_one_and_the_oracle) {
  * with A different in every channel (each lane its own decays). */
 Test(rnn_mamba, lanes_equal_groups_and_the_oracle) {
     const int64_t lengths[] = {1, 7, 333}, ranks[] = {1, 3, 16};
-    const char *params[] = {NULL, "delta_softplus=0", "gate=0", "names=ref"};
-    const struct mb_kernel *k = mb_kernel_find("ssm.mamba.scan_seq");
     for (size_t li = 0; li < 3; li++)
         for (size_t ri = 0; ri < 3; ri++)
             for (int64_t batch = 1; batch <= 2; batch++)
                 for (size_t pi = 0; pi < 4; pi++) {
                     const struct shape s = {batch, 37, lengths[li], ranks[ri], 0};
-                    struct mb_point p1, p3;
-                    ssm_test_point(k, &s, 0, 1, params[pi], &p1);
-                    ssm_test_point(k, &s, 0, 3, params[pi], &p3);
-                    struct mb_workload w1, w3;
-                    run_with_channel_A(k, &p1, &w1);
-                    run_with_channel_A(k, &p3, &w3);
-                    const double rel = compare_outputs(&w1, &w3, batch * 37, s.n, 1, 0);
-                    cr_assert_lt(rel, 1e-5, "L %lld N %lld batch %lld %s: lanes differ from groups by %g", (long long)s.n,
-                                 (long long)s.rank, (long long)batch, params[pi] ? params[pi] : "", rel);
+                    const double rel = scan_seq_at_1_and_3_threads(&s, mamba_params[pi]);
+                    cr_assert_lt(rel, 1e-5, "L %lld N %lld batch %lld %s: lanes differ from groups by %g",
+                                 (long long)s.n, (long long)s.rank, (long long)batch,
+                                 mamba_params[pi] ? mamba_params[pi] : "", rel);
                     if (s.n > 1) /* at L = 1 no decay reaches the output */
                         cr_assert_gt(rel, 0.0, "L %lld N %lld: identical outputs: the lanes path did not run?",
                                      (long long)s.n, (long long)s.rank);
-                    for (int t = 0; t < 2; t++) {
-                        struct mb_errors e;
-                        check(k, t ? &w3 : &w1, &e);
-                        cr_assert_eq(e.checked, batch * 37 * s.n);
-                        cr_assert_lt(e.rel_l2, 1e-5, "%s L %lld N %lld batch %lld %s: rel_l2 %g", t ? "groups" : "lanes",
-                                     (long long)s.n, (long long)s.rank, (long long)batch,
-                                     params[pi] ? params[pi] : "", e.rel_l2);
-                    }
-                    mb_workload_free(&w1);
-                    mb_workload_free(&w3);
                 }
 }
 
