@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/isa.h"
 #include "run/runner.h"
 
 struct shape {
@@ -254,7 +255,8 @@ Test(rnn_mamba, lanes_equal_groups_and_the_oracle) {
                     cr_assert_lt(rel, 1e-5, "L %lld N %lld batch %lld %s: lanes differ from groups by %g",
                                  (long long)s.n, (long long)s.rank, (long long)batch,
                                  mamba_params[pi] ? mamba_params[pi] : "", rel);
-                    if (s.n > 1) /* at L = 1 no decay reaches the output */
+                    if (s.n > 1 && mb_isa_current() == MB_ISA_AVX512) /* at L = 1 no decay reaches the output; the
+                                                                          lanes are the AVX-512 copy's */
                         cr_assert_gt(rel, 0.0, "L %lld N %lld: identical outputs: the lanes path did not run?",
                                      (long long)s.n, (long long)s.rank);
                 }
