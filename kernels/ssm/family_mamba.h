@@ -121,8 +121,7 @@ static inline __m512 mb_mamba_softplus_ps(__m512 x) {
     const __m512 two_s = _mm512_add_ps(s, s);
     return _mm512_add_ps(_mm512_max_ps(_mm512_setzero_ps(), x), _mm512_mul_ps(two_s, p));
 }
-#endif
-#if defined(__AVX512F__)
+
 /* silu(z) = z sigmoid(z) of 16 lanes: the gate */
 static inline __m512 mb_mamba_silu_ps(__m512 z) {
     const __m512 one = _mm512_set1_ps(1.0f);

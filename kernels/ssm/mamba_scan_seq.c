@@ -12,10 +12,11 @@
  * vector, so a step is 16 full-width exp / update / C h FMAs with no reduction across lanes; exp(dt A) by the
  * degree-4 2^x polynomial of harness/core/vexp.h (relative error 5.4e-6; the kernel's rel_l2 against the double
  * oracle ~1e-6); dt = softplus(.), the skip and the gate computed per 256-step span in passes of their own, on
- * 16 x 16 tiles transposed in registers. The channels left over (D mod 16, or N > 16) are scanned in groups of
- * MB_MAMBA_GROUP channels of one batch row (mb_mamba_scan_group: the group's recurrences interleaved step by step,
- * vectorised over N, the state in a register when N <= 16, y_t of 16 steps reduced together). Cost: ~ (7 N + 10)
- * FLOPs and N exp per step per channel: O(batch D L N) time, O(batch L N) workspace.
+ * 16 x 16 tiles transposed in registers. The other channels (D mod 16; all when N > 16 or when there are fewer than
+ * 2 blocks of 16 per thread) are scanned in groups of MB_MAMBA_GROUP channels of one batch row (mb_mamba_scan_group:
+ * the group's recurrences interleaved step by step, vectorised over N, the state in a register when N <= 16, y_t of
+ * 16 steps reduced together). Cost: ~ (7 N + 10) FLOPs and N exp per step per channel: O(batch D L N) time,
+ * O(batch L N) workspace.
  * Parallelism is over channels only: batch * D < threads leaves threads idle (see ssm.mamba.scan_parallel).
  * Source: Gu & Dao 2023, "Mamba", Algorithm 2 and eq. (2a)-(2b), (4); mamba_ssm selective_scan_ref.
  */
