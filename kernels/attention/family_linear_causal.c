@@ -15,6 +15,7 @@
  * sums every segment's phi(K)^T V, an exclusive prefix gives each segment its start state.
  */
 #include "attention/family_linear.h"
+#include "core/vmask.h"
 #include "core/vtranspose.h"
 
 #include <cblas.h>
@@ -28,10 +29,6 @@ enum tri { TRI_NONE, TRI_N, TRI_K };
 /* C (M x N, ldc) (+)= A (M x K; A(r, k) = a[r * rs + k * cs]) B (K x N, ldb), row-major B and C. */
 #if defined(__AVX512F__)
 #define MR 6
-static inline __mmask16 lane_mask(int64_t left) {
-    return left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : (__mmask16)0;
-}
-
 /* one mr x (16 nv) tile, k in [0, K) */
 static inline __attribute__((always_inline)) void tile(const int mr, const int nv, int64_t K, const float *a,
                                                        int64_t rs, int64_t cs, const float *b, int64_t ldb, float *c,
@@ -69,7 +66,8 @@ static void gemm(int64_t M, int64_t N, int64_t K, const float *a, int64_t rs, in
         for (int64_t n0 = 0; n0 < nn; n0 += 64) {
             const int64_t left = nn - n0;
             const int nv = left >= 64 ? 4 : (int)((left + 15) / 16);
-            const __mmask16 m[4] = {lane_mask(left), lane_mask(left - 16), lane_mask(left - 32), lane_mask(left - 48)};
+            const __mmask16 m[4] = {mb_mask16_first(left), mb_mask16_first(left - 16), mb_mask16_first(left - 32),
+                                    mb_mask16_first(left - 48)};
             float *cr = c + r0 * ldc + n0;
             switch (mr) {
             case 1: TILE_NV(1) break;
@@ -82,7 +80,7 @@ static void gemm(int64_t M, int64_t N, int64_t K, const float *a, int64_t rs, in
             if (tri == TRI_N) /* zero column j > row i of the tile */
                 for (int r = 0; r < mr; r++)
                     for (int t = 0; t < nv; t++) {
-                        const __mmask16 upper = m[t] & (__mmask16)~lane_mask(r0 + r - n0 - 16 * t + 1);
+                        const __mmask16 upper = m[t] & (__mmask16)~mb_mask16_first(r0 + r - n0 - 16 * t + 1);
                         if (upper) _mm512_mask_storeu_ps(cr + r * ldc + 16 * t, upper, _mm512_setzero_ps());
                     }
         }

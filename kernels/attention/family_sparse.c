@@ -5,6 +5,7 @@
  */
 #include "attention/family_sparse.h"
 #include "attention/family_softmax.h"
+#include "core/vmask.h"
 
 #include <cblas.h>
 #include <immintrin.h>
@@ -174,9 +175,6 @@ PATTERN_ORACLE(mb_attn_oracle_sparse_fixed, MB_SPARSE_FIXED)
 #undef PATTERN_ORACLE
 
 /* ------------------------------------------------------------------------------------------ row engine */
-#if defined(__AVX512F__)
-static inline __mmask16 tail_mask(int64_t left) { return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1); }
-#endif
 
 static void scores_of(const float *q, const float *k, int64_t d, float scale, const int64_t *idx, int64_t m,
                       float *s) {
@@ -186,7 +184,7 @@ static void scores_of(const float *q, const float *k, int64_t d, float scale, co
         const float *k0 = k + idx[t] * d, *k1 = k + idx[t + 1] * d, *k2 = k + idx[t + 2] * d, *k3 = k + idx[t + 3] * d;
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (int64_t c = 0; c < d; c += 16) {
-            const __mmask16 mk = tail_mask(d - c);
+            const __mmask16 mk = mb_mask16_first(d - c);
             const __m512 qv = _mm512_maskz_loadu_ps(mk, q + c);
             a0 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(mk, k0 + c), a0);
             a1 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(mk, k1 + c), a1);
@@ -218,8 +216,8 @@ void mb_sparse_attend_row(const float *q, const float *k, const float *v, int64_
     int64_t c = 0;
 #if defined(__AVX512F__)
     for (; c < d; c += 64) { /* 64 output columns in 4 registers; every probability once per column chunk */
-        const __mmask16 m0 = tail_mask(d - c), m1 = d - c > 16 ? tail_mask(d - c - 16) : 0,
-                        m2 = d - c > 32 ? tail_mask(d - c - 32) : 0, m3 = d - c > 48 ? tail_mask(d - c - 48) : 0;
+        const __mmask16 m0 = mb_mask16_first(d - c), m1 = d - c > 16 ? mb_mask16_first(d - c - 16) : 0,
+                        m2 = d - c > 32 ? mb_mask16_first(d - c - 32) : 0, m3 = d - c > 48 ? mb_mask16_first(d - c - 48) : 0;
         __m512 o0 = _mm512_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
         for (int64_t t = 0; t < m; t++) {
             const float *vj = v + idx[t] * d + c;

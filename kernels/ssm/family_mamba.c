@@ -5,6 +5,7 @@
 
 #include "core/check.h"
 #include "core/vexp.h"
+#include "core/vmask.h"
 #include "core/vtranspose.h"
 
 #include <gsl/gsl_randist.h>
@@ -211,7 +212,7 @@ static inline __m512 sum16(const __m512 v[16]) {
 static void gather_block(const float *src, int64_t L, int64_t N, __mmask16 tm, int64_t cnt, float *g) {
     for (int64_t n0 = 0; n0 < N; n0 += 16) {
         const int64_t rows = N - n0 < 16 ? N - n0 : 16;
-        const __mmask16 nm = rows == 16 ? (__mmask16)0xffff : (__mmask16)((1u << rows) - 1);
+        const __mmask16 nm = mb_mask16_first(rows);
         __m512 r[16];
         for (int64_t j = 0; j < 16; j++)
             r[j] = j < rows ? _mm512_maskz_loadu_ps(tm, src + (n0 + j) * L) : _mm512_setzero_ps();
@@ -248,7 +249,7 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
     const int nv = one_vector ? 1 : (int)((N + 15) / 16); /* one_vector: a constant 1, the state stays in a register */
     for (int j = 0; j < nv; j++) {
         const int64_t left = N - 16 * j;
-        mask[j] = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+        mask[j] = mb_mask16_first(left);
         if (track) Pv[j] = _mm512_maskz_mov_ps(mask[j], _mm512_set1_ps(1.0f)); /* lanes >= N stay 0 */
     }
     for (int k = 0; k < K; k++) {
@@ -278,7 +279,7 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
         const int64_t s1 = t1 - s0 < SPAN ? t1 : s0 + SPAN;
         for (int k = 0; k < K; k++)
             for (int64_t tb = s0; tb < s1; tb += 16) {
-                const __mmask16 tm = s1 - tb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (s1 - tb)) - 1);
+                const __mmask16 tm = mb_mask16_first(s1 - tb);
                 const __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(tm, m->delta + ch[k] + tb), vbias[k]);
                 const __m512 dtv = _mm512_maskz_mov_ps(tm, m->softplus ? mb_mamba_softplus_ps(x) : x);
                 if (k == 0) vdtsum = _mm512_add_ps(vdtsum, dtv);
@@ -287,7 +288,7 @@ scan_impl(const struct mb_mamba *m, const float *Bt, const float *Ct, int64_t b,
             }
         for (int64_t tb = s0; tb < s1; tb += 16) {
             const int64_t cnt = s1 - tb < 16 ? s1 - tb : 16;
-            const __mmask16 tm = cnt == 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1);
+            const __mmask16 tm = mb_mask16_first(cnt);
             __m512 accs[MAXK][16]; /* C_t . h_t of each step as 16 partial sums, reduced together after the block */
             const float *Bblk = NULL, *Cblk = NULL; /* this block's B_t, C_t rows: (16, N) */
             if (Bt) {
@@ -457,11 +458,6 @@ void mb_mamba_scan_group(const struct mb_mamba *m, const float *Bt, const float 
 }
 
 #if defined(__AVX512F__)
-/* lanes of steps [tb, min(tb + 16, t1)) */
-static inline __mmask16 tile_mask(int64_t tb, int64_t t1) {
-    return t1 - tb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (t1 - tb)) - 1);
-}
-
 /* 16 channels in the 16 lanes (see family_mamba.h): per step, state n of the 16 channels is one vector, so every
  * operation is a full-width vertical one: no reduction of C_t . h_t across lanes, B_t[n] and C_t[n] are broadcast
  * memory operands, and the 16 states' recurrences are independent chains within the step (the step's 16 x 8
@@ -489,7 +485,7 @@ void mb_mamba_scan_lanes(const struct mb_mamba *m, const float *Bt, const float 
     for (int64_t s0 = t0; s0 < t1; s0 += SPAN) {
         const int64_t s1 = t1 - s0 < SPAN ? t1 : s0 + SPAN;
         for (int64_t tb = s0; tb < s1; tb += 16) { /* pass 1 */
-            const __mmask16 tm = tile_mask(tb, s1);
+            const __mmask16 tm = mb_mask16_first(s1 - tb);
             __m512 dt[16], du[16];
             for (int k = 0; k < W; k++) {
                 const int64_t at = row0 + k * L + tb;
@@ -534,7 +530,7 @@ void mb_mamba_scan_lanes(const struct mb_mamba *m, const float *Bt, const float 
             _mm512_store_ps(ys[t - s0], _mm512_add_ps(acc[0], acc[1]));
         }
         for (int64_t tb = s0; tb < s1; tb += 16) { /* pass 3 */
-            const __mmask16 tm = tile_mask(tb, s1);
+            const __mmask16 tm = mb_mask16_first(s1 - tb);
             __m512 y[16];
             for (int i = 0; i < 16; i++) y[i] = tb + i < s1 ? _mm512_load_ps(ys[tb - s0 + i]) : _mm512_setzero_ps();
             mb_transpose16_ps(y); /* y[k]: channel k's 16 steps */
@@ -571,12 +567,12 @@ void mb_mamba_correct(const struct mb_mamba *m, int64_t b, int64_t d, int64_t t0
     const int nv = (int)((N + 15) / 16);
     for (int j = 0; j < nv; j++) {
         const int64_t left = N - 16 * j;
-        mask[j] = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+        mask[j] = mb_mask16_first(left);
         Hv[j] = _mm512_maskz_loadu_ps(mask[j], H + 16 * j);
     }
     for (int64_t tb = t0; tb < t1; tb += 16) {
         const int64_t cnt = t1 - tb < 16 ? t1 - tb : 16;
-        const __mmask16 tm = cnt == 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1);
+        const __mmask16 tm = mb_mask16_first(cnt);
         __m512 r[16];
         for (int64_t i = 0; i < 16; i++) {
             __m512 acc = _mm512_setzero_ps();
