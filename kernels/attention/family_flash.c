@@ -7,6 +7,7 @@
  * the row statistics, O(BR (Bc + d)).
  */
 #include "attention/family_flash.h"
+#include "core/vmask.h"
 #include "attention/family_softmax.h"
 
 #include <cblas.h>
@@ -209,7 +210,7 @@ static void key_block(const struct mb_flash_segment *g, int64_t j0, int64_t cols
         __mmask16 mk[4];
         for (int t = 0; t < 4; t++) {
             const int64_t left = d - c0 - 16 * t;
-            mk[t] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1u);
+            mk[t] = mb_mask16_first(left);
         }
         const float *vc = g->v + j0 * d + c0;
         if (d - c0 >= 64) pv_columns(st, cols, vc, d, alpha, o + c0, rows, mk, 1);

@@ -9,6 +9,7 @@
  *                       on Q K^T, i.e. Q/sqrt(n) (K/sqrt(n))^T V)
  */
 #include "attention/family_linear.h"
+#include "core/vmask.h"
 #include "core/isa.h"
 #include "core/vexp.h"
 
@@ -30,7 +31,7 @@ static void map_elu1_fast(const float *x, float *y, int64_t rows, int64_t d) {
     const int64_t len = rows * d;
     const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
     for (int64_t i = 0; i < len; i += 16) {
-        const __mmask16 m = len - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (len - i)) - 1);
+        const __mmask16 m = mb_mask16_first(len - i);
         const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
         const __mmask16 pos = _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ);
         const __m512 neg = mb_exp_ps(_mm512_min_ps(v, zero));
@@ -72,7 +73,7 @@ void mb_lin_rnn_step(const float *S_in, const float *z_in, float *S_out, float *
         __m512 vv[4], acc[4];
         for (int t = 0; t < 4; t++) {
             const int64_t rem = d - c0 - 16 * t;
-            m[t] = rem >= 16 ? (__mmask16)0xFFFF : rem > 0 ? (__mmask16)((1u << rem) - 1) : (__mmask16)0;
+            m[t] = mb_mask16_first(rem);
             vv[t] = _mm512_maskz_loadu_ps(m[t], v + c0 + 16 * t);
             acc[t] = _mm512_setzero_ps();
         }

@@ -106,7 +106,7 @@ static void transpose16(const float *x, int64_t rows, int64_t ldx, float *y, int
     __m512 r[16];
     for (int i = 0; i < 16; i++) r[i] = i < rows ? _mm512_loadu_ps(x + i * ldx) : _mm512_setzero_ps();
     mb_transpose16_ps(r);
-    const __mmask16 m = rows >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << rows) - 1);
+    const __mmask16 m = mb_mask16_first(rows);
     for (int i = 0; i < 16; i++) _mm512_mask_storeu_ps(y + i * ldy, m, r[i]);
 }
 

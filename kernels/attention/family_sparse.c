@@ -216,8 +216,8 @@ void mb_sparse_attend_row(const float *q, const float *k, const float *v, int64_
     int64_t c = 0;
 #if defined(__AVX512F__)
     for (; c < d; c += 64) { /* 64 output columns in 4 registers; every probability once per column chunk */
-        const __mmask16 m0 = mb_mask16_first(d - c), m1 = d - c > 16 ? mb_mask16_first(d - c - 16) : 0,
-                        m2 = d - c > 32 ? mb_mask16_first(d - c - 32) : 0, m3 = d - c > 48 ? mb_mask16_first(d - c - 48) : 0;
+        const __mmask16 m0 = mb_mask16_first(d - c), m1 = mb_mask16_first(d - c - 16), m2 = mb_mask16_first(d - c - 32),
+                        m3 = mb_mask16_first(d - c - 48);
         __m512 o0 = _mm512_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
         for (int64_t t = 0; t < m; t++) {
             const float *vj = v + idx[t] * d + c;

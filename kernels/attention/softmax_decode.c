@@ -16,6 +16,7 @@
  * "Flash-Decoding" (Dao et al. 2023).
  */
 #include "attention/family.h"
+#include "core/vmask.h"
 #include "attention/family_softmax.h"
 
 #include <immintrin.h>
@@ -82,7 +83,7 @@ static void dots(const float *q, const float *k, int64_t len, int64_t d, float s
             acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + c + 16), _mm512_loadu_ps(kj + c + 16), acc1);
         }
         for (; c < d; c += 16) {
-            const __mmask16 mk = d - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (d - c)) - 1u);
+            const __mmask16 mk = mb_mask16_first(d - c);
             acc0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, q + c), _mm512_maskz_loadu_ps(mk, kj + c), acc0);
         }
         scores[j] = scale * _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
@@ -104,7 +105,7 @@ static void weighted_sum(const float *p, const float *v, int64_t len, int64_t d,
         __m512 a[4];
         for (int t = 0; t < 4; t++) {
             const int64_t left = d - c0 - 16 * t;
-            mk[t] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1u);
+            mk[t] = mb_mask16_first(left);
             a[t] = _mm512_maskz_loadu_ps(mk[t], acc + c0 + 16 * t);
         }
         if (mk[3] == 0xffff) {

@@ -2,6 +2,7 @@
  * of the linear layer and of LoRA, and the helpers every peft family shares (layouts, seeded fills, eval, the
  * per-thread GEMM, models). See family.h for the math. */
 #include "peft/family.h"
+#include "core/vmask.h"
 #include "peft/finetune.h"
 
 #include "core/check.h"
@@ -103,7 +104,7 @@ static inline __attribute__((always_inline)) void small_m_tile(const int OB, con
     for (int a = 0; a < OB; a++)
         for (int b = 0; b < RB; b++) acc[a][b] = _mm512_setzero_ps();
     for (int64_t i = 0; i < inner; i += 16) {
-        const __mmask16 m = inner - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (inner - i)) - 1);
+        const __mmask16 m = mb_mask16_first(inner - i);
         __m512 wv[4], xv[6];
         for (int a = 0; a < OB; a++) wv[a] = _mm512_maskz_loadu_ps(m, w + (o0 + a) * inner + i);
         for (int b = 0; b < RB; b++) xv[b] = _mm512_maskz_loadu_ps(m, x + (r0 + b) * inner + i);

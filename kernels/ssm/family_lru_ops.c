@@ -2,6 +2,7 @@
  * the vectorised complex diagonal scan). Separate from family_lru.c because cblas.h and GSL's gsl_cblas.h (pulled
  * in by gsl_randist.h there) cannot be included together. See family_lru.h for the math. */
 #include "ssm/family_lru.h"
+#include "core/vmask.h"
 
 #include <cblas.h>
 #include <immintrin.h>
@@ -89,7 +90,7 @@ void mb_lru_scan_range(const struct mb_lru *r, const struct mb_lru_work *k, int6
     const int64_t N = r->N, cnt = N - n0 < 16 ? N - n0 : 16;
     float *Xr = k->X_re + b * r->L * N + n0, *Xi = k->X_im + b * r->L * N + n0;
 #if defined(__AVX512F__)
-    const __mmask16 m = cnt == 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1);
+    const __mmask16 m = mb_mask16_first(cnt);
     const __m512 lr = _mm512_maskz_loadu_ps(m, k->lam_re + n0), li = _mm512_maskz_loadu_ps(m, k->lam_im + n0);
     __m512 xr = _mm512_loadu_ps(x), xi = _mm512_loadu_ps(x + 16);
     for (int64_t t = t0; t < t1; t++) {

@@ -13,6 +13,7 @@
  * Source: Gu & Dao 2023, "Mamba", sec. 3.4 / 4.5 (recurrent inference); mamba_ssm selective_state_update.
  */
 #include "ssm/family_mamba.h"
+#include "core/vmask.h"
 
 #include <immintrin.h>
 #include <omp.h>
@@ -101,7 +102,7 @@ static void step(const struct mb_mamba *m, const float *Bt, const float *Ct, con
         __m512 vacc = _mm512_setzero_ps();
         const __m512 vdt = _mm512_set1_ps(dtv), vdu = _mm512_set1_ps(du);
         for (; n < N; n += 16) {
-            const __mmask16 k = N - n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (N - n)) - 1);
+            const __mmask16 k = mb_mask16_first(N - n);
             const __m512 A = Aref ? _mm512_maskz_loadu_ps(k, Aref + n)
                                   : _mm512_sub_ps(_mm512_setzero_ps(), Sleef_expf16_u10(_mm512_maskz_loadu_ps(k, Al + n)));
             const __m512 dA = Sleef_expf16_u10(_mm512_mul_ps(vdt, A));

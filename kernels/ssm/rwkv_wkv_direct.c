@@ -10,6 +10,7 @@
  * Source: Peng et al. 2023, "RWKV", eq. (14)-(16).
  */
 #include "ssm/family_rwkv.h"
+#include "core/vmask.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -48,7 +49,7 @@ static void run(void *state) {
         const float *k = r->k + b * T * C + c0, *v = r->v + b * T * C + c0;
         float *y = r->y + (b * T + t) * C + c0;
 #if defined(__AVX512F__)
-        const __mmask16 m = cnt == 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1);
+        const __mmask16 m = mb_mask16_first(cnt);
         const __m512 w = _mm512_maskz_loadu_ps(m, r->w + c0), u = _mm512_maskz_loadu_ps(m, r->u + c0);
         __m512 e = Sleef_expf16_u10(_mm512_add_ps(u, _mm512_maskz_loadu_ps(m, k + t * C)));
         __m512 num = _mm512_mul_ps(e, _mm512_maskz_loadu_ps(m, v + t * C)), den = e;

@@ -9,6 +9,7 @@
  * Source: Peng et al. 2023, "RWKV", eq. (14)-(16) and appendix; BlinkDL/RWKV-LM RWKV-v4/cuda/wkv_cuda.cu.
  */
 #include "ssm/family_rwkv.h"
+#include "core/vmask.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -36,7 +37,7 @@ static void run(void *state) {
         const float *k = r->k + b * T * C + c0, *v = r->v + b * T * C + c0;
         float *y = r->y + b * T * C + c0;
 #if defined(__AVX512F__)
-        const __mmask16 m = cnt == 16 ? (__mmask16)0xffff : (__mmask16)((1u << cnt) - 1);
+        const __mmask16 m = mb_mask16_first(cnt);
         const __m512 w = _mm512_maskz_loadu_ps(m, r->w + c0), u = _mm512_maskz_loadu_ps(m, r->u + c0);
         __m512 a = _mm512_setzero_ps(), bb = _mm512_setzero_ps(), p = _mm512_set1_ps(-1e38f);
         for (int64_t t = 0; t < T; t++) {

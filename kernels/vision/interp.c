@@ -1,6 +1,7 @@
 /* vision interpolation helpers: PyTorch's coordinate maps (float where PyTorch is float), the per-axis tables and
  * the separable row engine. See interp.h for the formulas and sources. */
 #include "vision/interp.h"
+#include "core/vmask.h"
 
 #include "core/mechbench.h"
 
@@ -170,8 +171,8 @@ static inline __m512 window_sources(const float *src, const struct mb_interp_axi
     const int64_t first = ax->window[t * ax->blocks + b], left = ax->in - first;
     const __m512i lane = _mm512_loadu_si512(ax->lane + (t * ax->blocks + b) * MB_INTERP_BLOCK);
     if (left >= 32) return _mm512_permutex2var_ps(_mm512_loadu_ps(src + first), lane, _mm512_loadu_ps(src + first + 16));
-    const __mmask16 m_lo = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
-    const __mmask16 m_hi = left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+    const __mmask16 m_lo = mb_mask16_first(left);
+    const __mmask16 m_hi = mb_mask16_first(left - 16);
     const __m512 lo = _mm512_maskz_loadu_ps(m_lo, src + first), hi = _mm512_maskz_loadu_ps(m_hi, src + first + 16);
     return _mm512_permutex2var_ps(lo, lane, hi);
 }
